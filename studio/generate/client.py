@@ -1,0 +1,288 @@
+"""The LLM client: the official `openai` async client against any OpenAI-compatible base_url.
+
+The openai client's own retries are off: studio retries here, with exponential backoff and jitter on 429,
+5xx, timeouts, dropped connections and malformed bodies, honouring Retry-After, under a bounded number of
+attempts, and every attempt has a hard timeout. Structured output is negotiated once per endpoint:
+`json_schema` (strict) where the server takes it, else `json_object` with the schema (llama.cpp's server
+enforces it by grammar), else plain text from which the JSON is extracted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import random
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import openai
+
+from studio.generate.limits import AdaptiveConcurrency, RateLimit
+
+MODES = ("json_schema", "json_object", "text")
+# Requests in flight when the project file does not say: llama.cpp's server answers one at a time.
+DEFAULT_CONCURRENCY = {"local": 1, "loopback": 4, "remote": 16}
+
+
+@dataclass(frozen=True)
+class Target:
+    """A resolved endpoint. `kind`: local (the bundled model), loopback (another server here), remote."""
+
+    base_url: str
+    model: str
+    api_key: str | None = field(default=None, repr=False)
+    kind: str = "remote"
+
+    @property
+    def public_url(self) -> str:
+        """The base_url without credentials or query string, safe for records and logs."""
+        parts = urlsplit(self.base_url)
+        host = parts.hostname or ""
+        netloc = f"{host}:{parts.port}" if parts.port else host
+        return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+    @staticmethod
+    def kind_of(base_url: str) -> str:
+        host = urlsplit(base_url).hostname or ""
+        return "loopback" if host in ("localhost", "127.0.0.1", "::1") else "remote"
+
+
+@dataclass
+class Reply:
+    text: str
+    finish_reason: str | None
+    model: str
+    tokens_in: int
+    tokens_out: int
+    seconds: float
+    attempts: int = 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Reply:
+        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
+
+
+class RequestFailed(Exception):
+    """No usable reply after the allowed attempts (`retryable`: a later run may try again), or a refusal."""
+
+    def __init__(self, reason: str, attempts: int, retryable: bool, status: int | None = None):
+        super().__init__(reason)
+        self.reason, self.attempts, self.retryable, self.status = reason, attempts, retryable, status
+
+
+def estimate_tokens(messages: list[dict[str, str]]) -> int:
+    """About four characters a token: enough for rate limits and dry-run estimates."""
+    return sum(len(m["content"]) for m in messages) // 4 + 4 * len(messages)
+
+
+def retry_after(error: openai.APIStatusError) -> float | None:
+    headers = error.response.headers
+    if (ms := headers.get("retry-after-ms")) is not None:
+        try:
+            return float(ms) / 1000
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        when = email.utils.parsedate_to_datetime(value)
+        return max(0.0, when.timestamp() - time.time()) if when else None
+
+
+def backoff(attempt: int, base: float = 0.5, cap: float = 30.0) -> float:
+    """Full jitter: a random wait up to base * 2^attempt, so retries of many requests spread out."""
+    return random.uniform(0, min(cap, base * 2**attempt))
+
+
+def response_format(mode: str, schema: dict[str, Any]) -> dict[str, Any] | None:
+    if mode == "json_schema":
+        return {
+            "type": "json_schema",
+            "json_schema": {"name": "item", "schema": strict_schema(schema), "strict": True},
+        }
+    if mode == "json_object":
+        return {"type": "json_object", "schema": schema}
+    return None
+
+
+def strict_schema(schema: Any) -> Any:
+    """OpenAI's strict mode wants every object closed and every property required: an optional property
+    becomes required-but-nullable (`drop_nulls` removes the nulls from the reply again)."""
+    if isinstance(schema, list):
+        return [strict_schema(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: strict_schema(v) for k, v in schema.items() if k not in ("$schema", "$id", "unevaluatedProperties")}
+    if "properties" in out:
+        required = set(schema.get("required", []))
+        for name, sub in out["properties"].items():
+            if name not in required and isinstance(sub, dict):
+                out["properties"][name] = {"anyOf": [sub, {"type": "null"}]}
+        out["required"] = list(out["properties"])
+        out["additionalProperties"] = False
+    return out
+
+
+def drop_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: drop_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [drop_nulls(v) for v in value]
+    return value
+
+
+_FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.S)
+
+
+def extract_json(text: str) -> Any:
+    """The JSON value in a reply: the whole text, a fenced block, or the outermost {...}."""
+    text = text.strip()
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        pass
+    for candidate in [*_FENCE.findall(text), text[text.find("{") : text.rfind("}") + 1]]:
+        try:
+            return json.loads(candidate)
+        except json.JSONDecodeError:
+            continue
+    raise ValueError("the reply holds no JSON object")
+
+
+class Client:
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        api_key: str | None,
+        *,
+        timeout: float = 120.0,
+        max_attempts: int = 5,
+        concurrency: int = 1,
+        rpm: float | None = None,
+        tpm: float | None = None,
+    ):
+        self.base_url, self.model = base_url, model
+        self.timeout, self.max_attempts = timeout, max_attempts
+        # Local servers need no key, but the client insists on one.
+        self.openai = openai.AsyncOpenAI(base_url=base_url, api_key=api_key or "no-key", timeout=timeout, max_retries=0)
+        self.concurrency = AdaptiveConcurrency(concurrency)
+        self.rpm = RateLimit(rpm) if rpm else None
+        self.tpm = RateLimit(tpm) if tpm else None
+        self.counts = {
+            "requests": 0,
+            "retries": 0,
+            "throttled": 0,
+            "timeouts": 0,
+            "server_errors": 0,
+            "connection_errors": 0,
+            "malformed": 0,
+        }
+
+    async def chat(
+        self, messages: list[dict[str, str]], params: dict[str, Any], max_attempts: int | None = None
+    ) -> Reply:
+        """One chat completion, retried on transient faults. Raises RequestFailed when it gives up."""
+        attempts, last = 0, "no attempt made"
+        estimate = estimate_tokens(messages) + int(params.get("max_tokens") or 0)
+        limit = max_attempts or self.max_attempts
+        while attempts < limit:
+            attempts += 1
+            if self.rpm:
+                await self.rpm.take(1)
+            if self.tpm:
+                await self.tpm.take(estimate)
+            delay = None
+            try:
+                async with self.concurrency:
+                    self.counts["requests"] += 1
+                    t0 = time.monotonic()
+                    # The client's timeout bounds each read; this bounds the whole exchange (no trickling).
+                    async with asyncio.timeout(self.timeout):
+                        response = await self.openai.chat.completions.create(
+                            model=self.model, messages=messages, **params
+                        )
+                    seconds = time.monotonic() - t0
+                reply = _reply(response, seconds, attempts)
+                if self.tpm:
+                    self.tpm.refund(estimate - reply.tokens_in - reply.tokens_out)
+                self.concurrency.succeeded()
+                return reply
+            except openai.RateLimitError as e:
+                self.counts["throttled"] += 1
+                self.concurrency.throttled()
+                delay, last = retry_after(e), f"HTTP 429 rate limited: {_message(e)}"
+            except openai.APIStatusError as e:
+                if e.status_code < 500 and e.status_code not in (408, 409):
+                    raise RequestFailed(
+                        f"HTTP {e.status_code}: {_message(e)}",
+                        attempts,
+                        retryable=False,
+                        status=e.status_code,
+                    ) from None
+                self.counts["server_errors"] += 1
+                delay, last = retry_after(e), f"HTTP {e.status_code}: {_message(e)}"
+            except (openai.APITimeoutError, TimeoutError):
+                self.counts["timeouts"] += 1
+                last = f"timed out after {self.timeout:g} s"
+            except openai.APIConnectionError as e:
+                self.counts["connection_errors"] += 1
+                last = f"connection error: {e.__cause__ or e}"
+            except (openai.APIResponseValidationError, ValueError, KeyError, IndexError, TypeError) as e:
+                self.counts["malformed"] += 1
+                last = f"malformed response body: {e}"
+            if attempts < limit:
+                self.counts["retries"] += 1
+                await asyncio.sleep(delay if delay is not None else backoff(attempts))
+        raise RequestFailed(f"gave up after {attempts} attempts; last error: {last}", attempts, retryable=True)
+
+    async def negotiate(self, schema: dict[str, Any] | None = None) -> str:
+        """The first structured-output mode the endpoint honours, tried with a tiny request."""
+        probe = schema or {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]}
+        messages = [{"role": "user", "content": 'Reply with the JSON object {"ok": true} and nothing else.'}]
+        for mode in MODES[:-1]:
+            params = {"max_tokens": 20, "temperature": 0, "response_format": response_format(mode, probe)}
+            try:
+                reply = await self.chat(messages, params, max_attempts=2)
+                if isinstance(extract_json(reply.text), dict):
+                    return mode
+            except (RequestFailed, ValueError):
+                continue
+        return "text"
+
+    async def close(self) -> None:
+        await self.openai.close()
+
+
+def _reply(response: Any, seconds: float, attempts: int) -> Reply:
+    choice = response.choices[0]
+    if choice.message is None or choice.message.content is None:
+        raise ValueError("the reply has no message content")
+    usage = response.usage
+    return Reply(
+        text=choice.message.content,
+        finish_reason=choice.finish_reason,
+        model=response.model or "",
+        tokens_in=usage.prompt_tokens if usage else 0,
+        tokens_out=usage.completion_tokens if usage else 0,
+        seconds=round(seconds, 4),
+        attempts=attempts,
+    )
+
+
+def _message(e: openai.APIStatusError) -> str:
+    body = e.body
+    if isinstance(body, dict):
+        body = body.get("message") or body.get("error") or body
+    text = body if isinstance(body, str) else json.dumps(body) if body else e.message
+    return " ".join(str(text).split())[:200]

@@ -1,0 +1,49 @@
+"""Seed examples: real items (CSV, JSONL or Parquet, read with pandas) that steer style and format.
+
+Each request draws a few, seeded by the item's id, so a re-run draws the same ones; with `match`, only
+examples that share the item's value on those axes (where the file has such a column) are drawn.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+from studio.errors import StudioError
+from studio.records import stable_hash
+
+READERS = {".csv": "read_csv", ".jsonl": "read_json", ".json": "read_json", ".parquet": "read_parquet"}
+
+
+class ExamplePool:
+    def __init__(self, rows: list[dict[str, Any]], per_request: int, match: list[str], seed: int):
+        self.rows, self.per_request, self.seed = rows, per_request, seed
+        self.match = [m for m in match if rows and m in rows[0]]
+        self._by_key: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for row in rows:
+            self._by_key.setdefault(tuple(str(row[m]) for m in self.match), []).append(row)
+
+    @classmethod
+    def load(cls, path: Path, per_request: int, match: list[str], seed: int) -> ExamplePool:
+        import pandas as pd
+
+        reader = READERS.get(path.suffix.lower())
+        if reader is None:
+            raise StudioError(f"seed examples must be .csv, .jsonl or .parquet, not '{path.suffix}'", path)
+        try:
+            kwargs = {"lines": True} if path.suffix.lower() == ".jsonl" else {}
+            frame = getattr(pd, reader)(path, **kwargs)
+        except FileNotFoundError:
+            raise StudioError("seed examples file not found", path) from None
+        except Exception as e:  # pandas raises many kinds; the user needs the file and the reason
+            raise StudioError(f"cannot read the seed examples: {str(e).splitlines()[0]}", path) from None
+        if frame.empty:
+            raise StudioError("the seed examples file has no rows", path)
+        rows = frame.astype(object).where(frame.notna(), None).to_dict("records")
+        return cls(rows, per_request, match, seed)
+
+    def draw(self, item_id: str, axes: dict[str, str]) -> list[dict[str, Any]]:
+        candidates = self._by_key.get(tuple(axes.get(m, "") for m in self.match)) or self.rows
+        rng = random.Random(stable_hash(self.seed, item_id))
+        return rng.sample(candidates, min(self.per_request, len(candidates)))

@@ -1,0 +1,122 @@
+"""The run folder and its manifest: what each stage read, wrote, counted and cost, and its fingerprint.
+
+outputs/<domain>/<run>/manifest.json lists every stage that ran. A stage whose fingerprint (its settings
+and the hashes of its input files) is unchanged is skipped by the pipeline.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from studio.errors import StudioError
+from studio.records import stable_hash, write_json
+
+DEFAULT_RUN = "default"
+
+# The files of a run, by the stage that writes them (DESIGN.md, "The run folder").
+FILES = {
+    "plan": "00-plan.json",
+    "subtopics": "00-subtopics.json",
+    "generated": "01-generated.jsonl",
+    "rejected": "01-rejected.jsonl",
+    "cache": "cache.sqlite",
+    "valid": "02-valid.jsonl",
+    "invalid": "02-invalid.jsonl",
+    "unique": "03-unique.jsonl",
+    "duplicates": "03-duplicates.jsonl",
+    "reviewed": "04-reviewed.jsonl",
+    "curated": "05-curated.jsonl",
+    "splits": "splits",
+    "dataset_card": "README.md",
+    "model": "model",
+    "eval": "eval.json",
+    "report": "report.html",
+}
+
+
+def file_hash(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:16]
+
+
+class Run:
+    """One run folder. Open it with `Run.open(project, name)` or `Run(path)` for an existing one."""
+
+    def __init__(self, path: Path | str):
+        self.dir = Path(path)
+        self.name = self.dir.name
+        self._lock_fd: int | None = None
+
+    @classmethod
+    def open(cls, output_dir: Path, domain: str, name: str | None = None) -> Run:
+        name = name or DEFAULT_RUN
+        if not name or "/" in name or name.startswith("."):
+            raise StudioError(f"run name {name!r}: use a plain folder name", None, "--run")
+        run = cls(Path(output_dir) / domain / name)
+        run.dir.mkdir(parents=True, exist_ok=True)
+        return run
+
+    def file(self, key: str) -> Path:
+        return self.dir / FILES[key]
+
+    # Two processes writing one run would interleave lines; a lock turns that into a clear error.
+    def lock(self) -> None:
+        fd = os.open(self.dir / ".lock", os.O_CREAT | os.O_RDWR, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise StudioError("another studio process is working on this run", self.dir) from None
+        self._lock_fd = fd
+
+    def unlock(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    # The manifest.
+    @property
+    def manifest_path(self) -> Path:
+        return self.dir / "manifest.json"
+
+    def manifest(self) -> dict[str, Any]:
+        try:
+            return json.loads(self.manifest_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {"run": self.name, "stages": {}}
+        except json.JSONDecodeError as e:
+            raise StudioError(f"manifest is not valid JSON ({e.msg})", self.manifest_path, e.lineno) from None
+
+    def update_manifest(self, **fields: Any) -> dict[str, Any]:
+        m = self.manifest()
+        m.update(fields)
+        write_json(self.manifest_path, m)
+        return m
+
+    def stage(self, name: str) -> dict[str, Any] | None:
+        return self.manifest()["stages"].get(name)
+
+    def record_stage(self, name: str, entry: dict[str, Any]) -> None:
+        m = self.manifest()
+        m["stages"][name] = {**entry, "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        write_json(self.manifest_path, m)
+
+    def fingerprint(self, settings: Any, inputs: list[Path]) -> str:
+        """A stage's settings and the content of its input files, hashed."""
+        return stable_hash(settings, [(p.name, file_hash(p)) for p in inputs if p.exists()])
+
+    def is_current(self, name: str, fingerprint: str) -> bool:
+        """True when the stage finished with this fingerprint and its outputs are still there."""
+        entry = self.stage(name)
+        if not entry or entry.get("fingerprint") != fingerprint or not entry.get("complete", True):
+            return False
+        return all((self.dir / f).exists() for f in entry.get("outputs", []))
