@@ -19,6 +19,7 @@ import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from studio import paths
 from studio.errors import StudioError
 
 DEFAULT_PORT = 8765
@@ -27,10 +28,7 @@ BUNDLED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
 def state_dir() -> Path:
-    home = os.environ.get("STUDIO_HOME") or "~/.local/state/studio"
-    path = Path(home).expanduser() / "llm"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return paths.home("llm")
 
 
 def bundled_gguf() -> Path:
