@@ -95,8 +95,8 @@ class Progress:
 
 
 class Generator:
-    def __init__(self, project: Project, run: Run, target: Target, n: int | None = None, show_progress: bool = True):
-        self.project, self.run, self.target, self.n = project, run, target, n
+    def __init__(self, project: Project, run: Run, target: Target, show_progress: bool = True):
+        self.project, self.run, self.target = project, run, target
         self.show_progress = show_progress
         self.schema = DomainSchema.load(project.schema_path)
         self.templates = Templates(project.prompts_dir)
@@ -126,7 +126,7 @@ class Generator:
             **item.axes,
             "axes": item.axes,
             "sample_index": item.sample_index,
-            "schema": json.dumps(schema, ensure_ascii=False),
+            "schema": json.dumps(prompt_schema(schema), ensure_ascii=False),
             "examples": self.examples.draw(item.id, item.axes) if self.examples else [],
         }
 
@@ -261,7 +261,7 @@ class Generator:
         )
         try:
             self.mode = await self.structured_mode()
-            items = plan(project, self.n, await self.subtopics())
+            items = plan(project, project.generate.n, await self.subtopics())
             write_json(run.file("plan"), {"n": len(items), "items": [i.to_dict() for i in items]})
             done = finished_ids(run)
             pending = [i for i in items if i.id not in done]
@@ -399,6 +399,23 @@ class Generator:
         }
 
 
+def prompt_schema(schema: Any) -> Any:
+    """The schema as the prompt shows it: without annotations, which small models copy into their answers."""
+    if isinstance(schema, list):
+        return [prompt_schema(v) for v in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {}
+    for key, value in schema.items():
+        if key in ("$schema", "$id", "title", "description", "examples"):
+            continue
+        if key in ("properties", "$defs", "patternProperties") and isinstance(value, dict):
+            out[key] = {name: prompt_schema(sub) for name, sub in value.items()}  # names, not keywords
+        else:
+            out[key] = prompt_schema(value)
+    return out
+
+
 class BudgetReached(Exception):
     pass
 
@@ -429,18 +446,16 @@ def finished_ids(run: Run) -> set[str]:
     return done
 
 
-def run_generate(
-    project: Project, run: Run, target: Target, n: int | None = None, show_progress: bool = True
-) -> dict[str, Any]:
+def run_generate(project: Project, run: Run, target: Target, show_progress: bool = True) -> dict[str, Any]:
     """Run the stage to the end (or the budget) and record it in the manifest."""
     run.lock()
     try:
-        generator = Generator(project, run, target, n, show_progress)
+        generator = Generator(project, run, target, show_progress)
         result = asyncio.run(generator.generate())
         run.record_stage(
             "generate",
             {
-                "fingerprint": generate_fingerprint(project, generator, n),
+                "fingerprint": generate_fingerprint(project, generator),
                 "inputs": [str(project.schema_path), str(project.prompts_dir)],
                 "outputs": [run.file("generated").name, run.file("rejected").name],
                 **result,
@@ -451,11 +466,10 @@ def run_generate(
         run.unlock()
 
 
-def generate_fingerprint(project: Project, generator: Generator, n: int | None) -> str:
+def generate_fingerprint(project: Project, generator: Generator) -> str:
     settings = project.model_dump(mode="json", include={"axes", "templates", "generate", "sampling", "domain"})
     return stable_hash(
         settings,
-        n,
         generator.schema.schema,
         {t.name: generator.templates.content_hash(t.name) for t in project.templates},
         generator.target.public_url,

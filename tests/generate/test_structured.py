@@ -1,0 +1,53 @@
+"""Structured output helpers: OpenAI strict schemas, JSON extraction from free text."""
+
+from __future__ import annotations
+
+import pytest
+
+from studio.generate.client import drop_nulls, extract_json, strict_schema
+from studio.generate.stage import prompt_schema
+from studio.schema import DomainSchema
+from tests.test_schema import PENGUIN, QA
+
+
+def test_strict_schema_closes_objects_and_makes_optional_fields_nullable() -> None:
+    schema = {
+        "type": "object",
+        "required": ["a"],
+        "properties": {"a": {"type": "string"}, "b": {"type": "object", "properties": {"c": {"type": "integer"}}}},
+    }
+    strict = strict_schema(schema)
+    assert strict["required"] == ["a", "b"] and strict["additionalProperties"] is False
+    assert strict["properties"]["b"]["anyOf"][1] == {"type": "null"}
+    inner = strict["properties"]["b"]["anyOf"][0]
+    assert inner["required"] == ["c"] and inner["properties"]["c"]["anyOf"][1] == {"type": "null"}
+    # A strict reply with nulls for the optional fields is valid once the nulls are dropped.
+    assert DomainSchema(schema).first_error(drop_nulls({"a": "x", "b": {"c": None}})) is None
+
+
+def test_the_narrowed_penguin_schema_survives_strict_mode() -> None:
+    strict = strict_schema(PENGUIN.narrow({"kind": "qa"}))
+    assert set(strict["required"]) == {"kind", "text", "question", "answer"}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"a": 1}',
+        'Sure! Here it is:\n```json\n{"a": 1}\n```',
+        'The answer is {"a": 1} as requested.',
+    ],
+)
+def test_extract_json(text: str) -> None:
+    assert extract_json(text) == {"a": 1}
+
+
+def test_extract_json_refuses_prose() -> None:
+    with pytest.raises(ValueError):
+        extract_json("I cannot do that.")
+
+
+def test_prompt_schema_drops_annotations_but_not_property_names() -> None:
+    schema = {"description": "x", "properties": {"description": {"type": "string", "title": "t"}}}
+    assert prompt_schema(schema) == {"properties": {"description": {"type": "string"}}}
+    assert QA  # the shared example stays importable for other tests
