@@ -120,6 +120,41 @@ def _compiled(schema_json: str) -> Draft202012Validator:
     return Draft202012Validator(json.loads(schema_json), format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
+# Keywords whose values are subschemas: a map of names to schemas, a list of schemas, or one schema.
+_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
+_LISTS = ("allOf", "anyOf", "oneOf", "prefixItems")
+_ONES = (
+    "items",
+    "additionalProperties",
+    "unevaluatedProperties",
+    "unevaluatedItems",
+    "not",
+    "if",
+    "then",
+    "else",
+    "contains",
+    "propertyNames",
+)
+
+
+def map_subschemas(schema: Any, fn: Callable[[dict[str, Any]], dict[str, Any]]) -> Any:
+    """`fn` applied to every subschema, innermost first. Property names are never taken for keywords
+    (a property may well be called `properties` or `description`)."""
+    if not isinstance(schema, dict):
+        return schema
+    out = dict(schema)
+    for key in _MAPS:
+        if isinstance(out.get(key), dict):
+            out[key] = {name: map_subschemas(sub, fn) for name, sub in out[key].items()}
+    for key in _LISTS:
+        if isinstance(out.get(key), list):
+            out[key] = [map_subschemas(sub, fn) for sub in out[key]]
+    for key in _ONES:
+        if isinstance(out.get(key), dict):
+            out[key] = map_subschemas(out[key], fn)
+    return fn(out)
+
+
 def narrow(schema: dict[str, Any], values: dict[str, str]) -> dict[str, Any]:
     """The one `oneOf`/`anyOf` branch that fits `values`, merged into the root; else the schema itself."""
     for key in ("oneOf", "anyOf"):

@@ -13,12 +13,13 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from studio.errors import StudioError
-from studio.generate.cache import ReplyCache, request_key
-from studio.generate.client import (
+from studio.generation.cache import ReplyCache, request_key
+from studio.generation.client import (
     DEFAULT_CONCURRENCY,
     Client,
     Reply,
@@ -29,21 +30,24 @@ from studio.generate.client import (
     extract_json,
     response_format,
 )
-from studio.generate.examples import ExamplePool
-from studio.generate.plan import PlannedItem, plan
-from studio.generate.templates import Templates
+from studio.generation.examples import ExamplePool
+from studio.generation.plan import PlannedItem, plan
+from studio.generation.templates import Templates
 from studio.project import Project
 from studio.records import (
+    BadLine,
     JsonlWriter,
     Record,
     canonical_json,
     read_jsonl,
+    repair_torn_tail,
+    scan_jsonl,
     stable_hash,
     write_json,
     write_jsonl,
 )
 from studio.runs import Run
-from studio.schema import DomainSchema
+from studio.schema import DomainSchema, map_subschemas
 
 # HTTP statuses that mean the whole run is misconfigured, not that one item failed.
 FATAL_STATUS = {
@@ -95,7 +99,9 @@ class Progress:
 
 
 class Generator:
-    def __init__(self, project: Project, run: Run, target: Target, show_progress: bool = True):
+    def __init__(
+        self, project: Project, run: Run, target: Target, show_progress: bool = True, say: Callable[[str], None] = print
+    ):
         self.project, self.run, self.target = project, run, target
         self.show_progress = show_progress
         self.schema = DomainSchema.load(project.schema_path)
@@ -106,6 +112,9 @@ class Generator:
             ExamplePool.load(project.path(ex.file), ex.per_request, ex.match, project.generate.seed) if ex else None
         )
         self.state = Progress()
+        self.say = say
+        self.batch: dict[str, dict[str, Any]] | None = None  # requests collected for the next batch
+        self.batch_failures: dict[str, str] = {}
         self._narrowed: dict[str, DomainSchema] = {}
         budget = project.budget
         if budget.usd is not None and target.model not in project.prices:
@@ -157,9 +166,13 @@ class Generator:
             problem = f"cut off at max_tokens ({self.project.sampling.max_tokens}) before the reply was complete"
         return data, problem
 
+    def key(self, messages: list[dict[str, str]], params: dict[str, Any], sample_index: int) -> str:
+        """The cache key of a request: endpoint, model, messages, parameters and sample index."""
+        return request_key(self.target.identity, self.target.model, messages, {**params, "i": sample_index})
+
     async def ask(self, messages: list[dict[str, str]], params: dict[str, Any], sample_index: int) -> Reply:
         """A reply from the cache, or from the endpoint (then cached at once)."""
-        key = request_key(self.target.public_url, self.target.model, messages, {**params, "i": sample_index})
+        key = self.key(messages, params, sample_index)
         cached = self.cache.get(key)
         if cached is not None:
             self.state.counts["from_cache"] += 1
@@ -167,6 +180,13 @@ class Generator:
         est_in, est_out = estimate_tokens(messages), int(params.get("max_tokens") or 0)
         self.check_budget(est_in, est_out)
         s = self.spend
+        if self.batch is not None:
+            # Batch mode: collect the request for the next batch; the item is made again once it is answered.
+            if key in self.batch_failures:
+                raise RequestFailed(self.batch_failures.pop(key), 1, retryable=True)
+            self.batch[key] = {"model": self.target.model, "messages": messages, **params}
+            s.reserved_in, s.reserved_out = s.reserved_in + est_in, s.reserved_out + est_out
+            raise AwaitingBatch
         s.reserved_in, s.reserved_out = s.reserved_in + est_in, s.reserved_out + est_out
         try:
             reply = await self.client.chat(messages, params)
@@ -185,10 +205,21 @@ class Generator:
         if budget.usd is not None and (self.spend.cost(est_in, est_out) or 0) > budget.usd:
             raise BudgetReached(f"budget of ${budget.usd:g} reached")
 
-    async def make(self, item: PlannedItem) -> tuple[Record, bool]:
+    def request(self, item: PlannedItem) -> tuple[DomainSchema, list[dict[str, str]], dict[str, Any]]:
+        """What an item is asked with: the schema it must match, the messages, the parameters."""
         schema = self.target_schema(item.axes)
-        messages = self.templates.render(item.template, self.variables(item, schema.schema))
-        params = self.params(item.id, schema.schema)
+        return (
+            schema,
+            self.templates.render(item.template, self.variables(item, schema.schema)),
+            self.params(item.id, schema.schema),
+        )
+
+    def first_key(self, item: PlannedItem) -> str:
+        _, messages, params = self.request(item)
+        return self.key(messages, params, item.sample_index)
+
+    async def make(self, item: PlannedItem) -> tuple[Record, bool]:
+        schema, messages, params = self.request(item)
         meta: dict[str, Any] = {
             "template": item.template,
             "template_hash": self.templates.content_hash(item.template),
@@ -199,6 +230,8 @@ class Generator:
             "base_url": self.target.public_url,
             "structured_output": self.mode,
             "params": {k: v for k, v in params.items() if k != "response_format"},
+            # What the item was asked with: a changed template or parameter makes the record stale.
+            "request_key": self.key(messages, params, item.sample_index),
         }
         replies: list[Reply] = []
         try:
@@ -263,10 +296,12 @@ class Generator:
             self.mode = await self.structured_mode()
             items = plan(project, project.generate.n, await self.subtopics())
             write_json(run.file("plan"), {"n": len(items), "items": [i.to_dict() for i in items]})
-            done = finished_ids(run)
-            pending = [i for i in items if i.id not in done]
+            done = finished_records(run)
+            stale = {i.id for i in items if i.id in done and done[i.id]["meta"].get("request_key") != self.first_key(i)}
+            drop_records(run, stale)
+            pending = [i for i in items if i.id not in done or i.id in stale]
             c = self.state.counts
-            c["planned"], c["done_before"] = len(items), len(items) - len(pending)
+            c["planned"], c["done_before"], c["stale"] = len(items), len(items) - len(pending), len(stale)
             t0 = time.monotonic()
             await self.work(pending, ceiling, len(items))
             seconds = time.monotonic() - t0
@@ -276,9 +311,10 @@ class Generator:
         return self.summary(items, seconds)
 
     async def work(self, pending: list[PlannedItem], ceiling: int, total: int) -> None:
+        """Make the pending items with `ceiling` workers (live requests) or in rounds of batches."""
         from tqdm import tqdm
 
-        bar = tqdm(
+        self.bar = tqdm(
             total=total,
             initial=total - len(pending),
             unit="item",
@@ -287,42 +323,78 @@ class Generator:
             disable=None if self.show_progress else True,
             smoothing=0.1,
         )
-        queue = iter(pending)
-        c = self.state.counts
         with (
-            JsonlWriter(self.run.file("generated")) as accepted,
-            JsonlWriter(self.run.file("rejected")) as rejected,
+            JsonlWriter(self.run.file("generated")) as self.accepted,
+            JsonlWriter(self.run.file("rejected")) as self.rejected,
         ):
-
-            async def worker() -> None:
-                for item in queue:
-                    if self.state.stopped:
-                        return
-                    try:
-                        record, ok = await self.make(item)
-                    except BudgetReached as stop:
-                        self.state.stopped = str(stop)
-                        return
-                    if ok:
-                        accepted.write(record)
-                        c["accepted"] += 1
-                        c["repaired" if record.meta["repaired"] else "first_try"] += 1
-                    else:
-                        rejected.write(record)
-                        c["rejected"] += 1
-                    bar.update(1)
-                    bar.set_postfix_str(self.postfix(), refresh=False)
-
             try:
-                async with asyncio.TaskGroup() as group:
-                    for _ in range(min(ceiling, max(1, len(pending)))):
-                        group.create_task(worker())
-            except ExceptionGroup as eg:
-                # One clear error, not a group: a StudioError (bad template, refused key) wins.
-                errors = [e for e in eg.exceptions if isinstance(e, StudioError)]
-                raise (errors[0] if errors else eg.exceptions[0]) from None
+                if self.project.endpoint.batch:
+                    await self.work_in_batches(pending)
+                else:
+                    await self.work_live(pending, ceiling)
             finally:
-                bar.close()
+                self.bar.close()
+
+    def finish(self, record: Record, ok: bool) -> None:
+        c = self.state.counts
+        if ok:
+            self.accepted.write(record)
+            c["accepted"] += 1
+            c["repaired" if record.meta["repaired"] else "first_try"] += 1
+        else:
+            self.rejected.write(record)
+            c["rejected"] += 1
+        self.bar.update(1)
+        self.bar.set_postfix_str(self.postfix(), refresh=False)
+
+    async def work_live(self, pending: list[PlannedItem], ceiling: int) -> None:
+        queue = iter(pending)
+
+        async def worker() -> None:
+            for item in queue:
+                if self.state.stopped:
+                    return
+                try:
+                    self.finish(*await self.make(item))
+                except BudgetReached as stop:
+                    self.state.stopped = str(stop)
+                    return
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                for _ in range(min(ceiling, max(1, len(pending)))):
+                    group.create_task(worker())
+        except ExceptionGroup as eg:
+            # One clear error, not a group: a StudioError (bad template, refused key) wins.
+            errors = [e for e in eg.exceptions if isinstance(e, StudioError)]
+            raise (errors[0] if errors else eg.exceptions[0]) from None
+
+    async def work_in_batches(self, pending: list[PlannedItem]) -> None:
+        """Round 1 collects every first request into one batch; round 2 the repairs; and so on. Between
+        rounds every item whose replies are all cached is finished."""
+        from studio.generation.batch import run_batch
+
+        while pending:
+            self.batch, waiting = {}, []
+            for item in pending:
+                try:
+                    self.finish(*await self.make(item))
+                except AwaitingBatch:
+                    waiting.append(item)
+                except BudgetReached as stop:
+                    self.state.stopped = str(stop)
+                    break
+            requests, self.batch = self.batch, None
+            if not requests:
+                return
+            self.batch_failures = await run_batch(
+                self.client, self.cache, requests, self.project.endpoint.batch_poll_s, self.say
+            )
+            self.state.counts["requests"] += len(requests)
+            self.spend.reserved_in = self.spend.reserved_out = 0
+            usage = self.cache.usage().values()
+            self.spend.tokens_in, self.spend.tokens_out = sum(i for i, _ in usage), sum(o for _, o in usage)
+            pending = waiting
 
     def postfix(self) -> str:
         text = f"tokens {self.spend.tokens_in:,} in / {self.spend.tokens_out:,} out"
@@ -334,12 +406,15 @@ class Generator:
         configured = self.project.endpoint.structured_output
         if configured != "auto":
             return configured
-        key = f"structured_output:{self.target.public_url}:{self.target.model}"
-        mode = self.cache.get_meta(key)
+        mode = self.cache.get_meta(self.mode_key)
         if mode is None:
             mode = await self.client.negotiate()
-            self.cache.set_meta(key, mode)
+            self.cache.set_meta(self.mode_key, mode)
         return mode
+
+    @property
+    def mode_key(self) -> str:
+        return f"structured_output:{self.target.identity}:{self.target.model}"
 
     async def subtopics(self) -> dict[str, list[str]] | None:
         """The optional first pass: subtopics per value of an axis, asked once and kept in the run folder."""
@@ -401,23 +476,16 @@ class Generator:
 
 def prompt_schema(schema: Any) -> Any:
     """The schema as the prompt shows it: without annotations, which small models copy into their answers."""
-    if isinstance(schema, list):
-        return [prompt_schema(v) for v in schema]
-    if not isinstance(schema, dict):
-        return schema
-    out = {}
-    for key, value in schema.items():
-        if key in ("$schema", "$id", "title", "description", "examples"):
-            continue
-        if key in ("properties", "$defs", "patternProperties") and isinstance(value, dict):
-            out[key] = {name: prompt_schema(sub) for name, sub in value.items()}  # names, not keywords
-        else:
-            out[key] = prompt_schema(value)
-    return out
+    drop = ("$schema", "$id", "title", "description", "examples")
+    return map_subschemas(schema, lambda sub: {k: v for k, v in sub.items() if k not in drop})
 
 
 class BudgetReached(Exception):
     pass
+
+
+class AwaitingBatch(Exception):
+    """The item needs a reply that the next batch will bring."""
 
 
 def repair_prompt(problem: str) -> str:
@@ -426,31 +494,79 @@ def repair_prompt(problem: str) -> str:
     return f"Your reply is not valid: {problem}. Reply again with the corrected JSON object only."
 
 
-def finished_ids(run: Run) -> set[str]:
-    """Ids of the items already accepted or finally rejected. Rejections for want of a reply (timeouts,
-    outages) are taken out of the rejected file, so this run tries those items again."""
-    done: set[str] = set()
-    generated, rejected = run.file("generated"), run.file("rejected")
-    if generated.exists():
-        with JsonlWriter(generated):  # opening repairs a torn last line
-            pass
-        done.update(r["id"] for r in read_jsonl(generated))
-    if rejected.exists():
-        with JsonlWriter(rejected):
-            pass
-        rows = list(read_jsonl(rejected))
+def finished_records(run: Run, repair: bool = True) -> dict[str, dict[str, Any]]:
+    """The records already accepted or finally rejected, by id. With `repair`, a torn last line is cut
+    and rejections for want of a reply (timeouts, outages) are taken out of the rejected file, so this
+    run tries those items again; without it, nothing is changed (a dry run)."""
+    done: dict[str, dict[str, Any]] = {}
+    for key in ("generated", "rejected"):
+        path = run.file(key)
+        if not path.exists():
+            continue
+        if repair:
+            repair_torn_tail(path)
+            rows = list(read_jsonl(path))  # a bad line that is not a torn tail is an error to see
+        else:
+            rows = [row for _, row in scan_jsonl(path) if not isinstance(row, BadLine)]
         final = [r for r in rows if not r.get("meta", {}).get("rejected", {}).get("retryable")]
-        if len(final) < len(rows):
-            write_jsonl(rejected, final)
-        done.update(r["id"] for r in final)
+        if repair and len(final) < len(rows):
+            write_jsonl(path, final)
+        done.update((r["id"], r) for r in final)
     return done
 
 
-def run_generate(project: Project, run: Run, target: Target, show_progress: bool = True) -> dict[str, Any]:
+def drop_records(run: Run, ids: set[str]) -> None:
+    """Take records out of the stage's files (stale ones, to be made again)."""
+    if not ids:
+        return
+    for key in ("generated", "rejected"):
+        path = run.file(key)
+        if path.exists():
+            write_jsonl(path, [r for r in read_jsonl(path) if r["id"] not in ids])
+
+
+def dry_run(project: Project, run: Run, target: Target) -> dict[str, Any]:
+    """The plan and its price, without a single request: what `studio generate --dry-run` prints."""
+    generator = Generator(project, run, target, show_progress=False)
+    configured = project.endpoint.structured_output
+    generator.mode = configured if configured != "auto" else "json_schema"
+    if configured == "auto" and run.file("cache").exists():
+        # The mode this run negotiated before, so that records made with it are not counted as stale.
+        cache = ReplyCache(run.file("cache"))
+        generator.mode = cache.get_meta(generator.mode_key) or generator.mode
+        cache.close()
+    subtopics_file = run.file("subtopics")
+    subtopics = json.loads(subtopics_file.read_text()) if subtopics_file.exists() else None
+    items = plan(project, project.generate.n, subtopics)
+    done = finished_records(run, repair=False)
+    pending = [i for i in items if i.id not in done or done[i.id]["meta"].get("request_key") != generator.first_key(i)]
+    tokens_in = sum(estimate_tokens(generator.request(i)[1]) for i in pending)
+    requests = len(pending)
+    if project.generate.subtopics and subtopics is None:
+        axis = project.axes[project.generate.subtopics.axis]
+        requests += len({v for vs in axis.values.values() for v in vs} if axis.by else set(axis.values))
+    max_tokens = project.sampling.max_tokens
+    spend = Spend(project.prices, target.model)
+    return {
+        "planned": len(items),
+        "done": len(items) - len(pending),
+        "requests": requests,
+        "tokens_in": tokens_in,
+        "tokens_out_max": requests * max_tokens,
+        "cost_usd_max": spend.cost(tokens_in, requests * max_tokens),
+        "model": target.model,
+        "endpoint": target.public_url,
+        "mode": "batch" if project.endpoint.batch else "live",
+    }
+
+
+def run_generate(
+    project: Project, run: Run, target: Target, show_progress: bool = True, say: Callable[[str], None] = print
+) -> dict[str, Any]:
     """Run the stage to the end (or the budget) and record it in the manifest."""
     run.lock()
     try:
-        generator = Generator(project, run, target, show_progress)
+        generator = Generator(project, run, target, show_progress, say)
         result = asyncio.run(generator.generate())
         run.record_stage(
             "generate",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from studio.generate.plan import grid, plan
+from studio.generation.plan import grid, plan
 from studio.project import load_project
 from tests.conftest import copy_project
 

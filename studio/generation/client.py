@@ -21,7 +21,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import openai
 
-from studio.generate.limits import AdaptiveConcurrency, RateLimit
+from studio.generation.limits import AdaptiveConcurrency, RateLimit
+from studio.schema import map_subschemas
 
 MODES = ("json_schema", "json_object", "text")
 # Requests in flight when the project file does not say: llama.cpp's server answers one at a time.
@@ -44,6 +45,11 @@ class Target:
         host = parts.hostname or ""
         netloc = f"{host}:{parts.port}" if parts.port else host
         return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+    @property
+    def identity(self) -> str:
+        """What names the endpoint in cache keys: the bundled model is the same whatever port it got."""
+        return "local" if self.kind == "local" else self.public_url
 
     @staticmethod
     def kind_of(base_url: str) -> str:
@@ -118,19 +124,20 @@ def response_format(mode: str, schema: dict[str, Any]) -> dict[str, Any] | None:
 def strict_schema(schema: Any) -> Any:
     """OpenAI's strict mode wants every object closed and every property required: an optional property
     becomes required-but-nullable (`drop_nulls` removes the nulls from the reply again)."""
-    if isinstance(schema, list):
-        return [strict_schema(s) for s in schema]
-    if not isinstance(schema, dict):
-        return schema
-    out = {k: strict_schema(v) for k, v in schema.items() if k not in ("$schema", "$id", "unevaluatedProperties")}
-    if "properties" in out:
-        required = set(schema.get("required", []))
-        for name, sub in out["properties"].items():
-            if name not in required and isinstance(sub, dict):
-                out["properties"][name] = {"anyOf": [sub, {"type": "null"}]}
-        out["required"] = list(out["properties"])
-        out["additionalProperties"] = False
-    return out
+
+    def node(sub: dict[str, Any]) -> dict[str, Any]:
+        sub = {k: v for k, v in sub.items() if k not in ("$schema", "$id", "unevaluatedProperties")}
+        if "properties" in sub:
+            required = set(sub.get("required", []))
+            sub["properties"] = {
+                name: prop if name in required else {"anyOf": [prop, {"type": "null"}]}
+                for name, prop in sub["properties"].items()
+            }
+            sub["required"] = list(sub["properties"])
+            sub["additionalProperties"] = False
+        return sub
+
+    return map_subschemas(schema, node)
 
 
 def drop_nulls(value: Any) -> Any:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from studio.generate.client import drop_nulls, extract_json, strict_schema
-from studio.generate.stage import prompt_schema
+from studio.generation.client import drop_nulls, extract_json, strict_schema
+from studio.generation.stage import prompt_schema
 from studio.schema import DomainSchema
 from tests.test_schema import PENGUIN, QA
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from studio.errors import StudioError
-from studio.generate.templates import Templates
+from studio.generation.templates import Templates
 from tests.conftest import ROOT
 
 
