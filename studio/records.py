@@ -49,7 +49,10 @@ class Record:
         return cls(d["id"], d["data"], d.get("meta") or {})
 
 
-def dumps_line(obj: Record | dict[str, Any]) -> str:
+def dumps_line(obj: Record | dict[str, Any] | str) -> str:
+    """One JSON line; a str is taken as a line already made (e.g. by a worker process)."""
+    if isinstance(obj, str):
+        return obj
     d = obj.to_dict() if isinstance(obj, Record) else obj
     return json.dumps(d, ensure_ascii=False, separators=(",", ":")) + "\n"
 
@@ -63,31 +66,29 @@ class BadLine:
     raw: str
 
 
+def parse_line(n: int, raw: bytes) -> dict[str, Any] | BadLine:
+    """One line of a JSONL file: the object, or what is wrong with it."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return BadLine(n, f"not UTF-8 (byte {e.start})", raw.decode("utf-8", "replace").rstrip("\n"))
+    stripped = text.removeprefix("\ufeff").strip()  # a byte-order mark, as some editors write one
+    if not stripped:
+        return BadLine(n, "empty line", "")
+    try:
+        obj = json.loads(stripped)
+    except json.JSONDecodeError as e:
+        return BadLine(n, f"not valid JSON ({e.msg} at column {e.colno})", stripped)
+    if not isinstance(obj, dict):
+        return BadLine(n, f"expected a JSON object, got {type(obj).__name__}", stripped)
+    return obj
+
+
 def scan_jsonl(path: Path | str) -> Iterator[tuple[int, dict[str, Any] | BadLine]]:
     """Every line of a JSONL file: its number and either the object or what is wrong with it."""
     with open(path, "rb") as f:
         for n, raw in enumerate(f, 1):
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as e:
-                yield (
-                    n,
-                    BadLine(n, f"not UTF-8 (byte {e.start})", raw.decode("utf-8", "replace").rstrip("\n")),
-                )
-                continue
-            stripped = text.strip()
-            if not stripped:
-                yield n, BadLine(n, "empty line", "")
-                continue
-            try:
-                obj = json.loads(stripped)
-            except json.JSONDecodeError as e:
-                yield n, BadLine(n, f"not valid JSON ({e.msg} at column {e.colno})", stripped)
-                continue
-            if not isinstance(obj, dict):
-                yield n, BadLine(n, f"expected a JSON object, got {type(obj).__name__}", stripped)
-                continue
-            yield n, obj
+            yield n, parse_line(n, raw)
 
 
 def read_jsonl(path: Path | str) -> Iterator[dict[str, Any]]:
@@ -174,7 +175,7 @@ class JsonlWriter:
         self.close()
 
 
-def write_jsonl(path: Path | str, items: Iterable[Record | dict[str, Any]]) -> int:
+def write_jsonl(path: Path | str, items: Iterable[Record | dict[str, Any] | str]) -> int:
     """Write a whole file atomically (temporary file, fsync, rename): readers see the old or the new one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

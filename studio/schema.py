@@ -36,13 +36,15 @@ def error_text(error: jsonschema.ValidationError) -> str:
 
 
 class DomainSchema:
-    def __init__(self, schema: dict[str, Any], source: str = "<schema>"):
+    def __init__(self, schema: dict[str, Any], source: str = "<schema>", check: bool = True):
         self.schema, self.source = schema, source
-        try:
-            Draft202012Validator.check_schema(schema)
-        except jsonschema.SchemaError as e:
-            raise StudioError(f"not a valid JSON Schema: {e.message}", source, json_path(e.absolute_path)) from None
+        if check:  # checking against the metaschema costs milliseconds: once per schema, not per branch
+            try:
+                Draft202012Validator.check_schema(schema)
+            except jsonschema.SchemaError as e:
+                raise StudioError(f"not a valid JSON Schema: {e.message}", source, json_path(e.absolute_path)) from None
         self.validator = _compiled(canonical_json(schema))
+        self._narrowed: dict[str, DomainSchema] = {}
         self._discriminators = discriminators(schema)
         self._branches: dict[tuple[Any, ...], tuple[Draft202012Validator, Check | None]] = {}
         self._whole = (self.validator, compile_check(schema))
@@ -61,25 +63,26 @@ class DomainSchema:
         return cls(schema, str(path))
 
     def first_error(self, data: Any) -> str | None:
-        """None when valid (the fast path); else the most relevant error as one line."""
-        if self.validator.is_valid(data):
-            return None
-        return error_text(jsonschema.exceptions.best_match(self._explained(data)))
+        """None when valid; else the most relevant error as one line. The errors come from the branch the
+        item's own `kind` picks, so they say what is wrong inside it, not merely that no branch matched."""
+        errors = self.check(data)
+        return error_text(jsonschema.exceptions.best_match(errors)) if errors else None
 
     def errors(self, data: Any) -> list[str]:
-        return [error_text(e) for e in sorted(self._explained(data), key=lambda e: e.path)]
-
-    def _explained(self, data: Any) -> list[jsonschema.ValidationError]:
-        """The errors of the branch the item's own `kind` (or other const) picks, which say what is wrong
-        inside that branch rather than merely that no branch of `oneOf` matched; else the plain errors."""
-        if isinstance(data, dict):
-            narrowed = narrow(self.schema, {k: v for k, v in data.items() if isinstance(v, str)})
-            if narrowed is not self.schema and (errors := list(_compiled(canonical_json(narrowed)).iter_errors(data))):
-                return errors
-        return list(self.validator.iter_errors(data))
+        return [error_text(e) for e in self.check(data)]
 
     def narrow(self, values: dict[str, str]) -> dict[str, Any]:
         return narrow(self.schema, values)
+
+    def branch(self, values: dict[str, str]) -> DomainSchema:
+        """The narrowed schema, compiled, one instance per distinct branch."""
+        narrowed = narrow(self.schema, values)
+        if narrowed is self.schema:
+            return self
+        key = canonical_json(narrowed)
+        if key not in self._narrowed:
+            self._narrowed[key] = DomainSchema(narrowed, self.source, check=False)
+        return self._narrowed[key]
 
     # The fast path for many items. A `oneOf` of kinds told apart by a `const` costs a check of every branch;
     # an item that names its kind needs only its branch, compiled once (5-6x faster). And a plain Python check

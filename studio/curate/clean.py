@@ -1,0 +1,205 @@
+"""Cleaning: normalise every string of an item, redact personal data, then judge its text by cheap heuristics.
+
+Each step is switchable in the project file (`curate.clean`). A rejection names its rule; a kept item
+carries what was changed, what was redacted and its scores, so later stages can see the borderline ones.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from studio.curate.text import words
+from studio.project import Clean
+
+# Block tags part words (a space), inline tags do not (<i>wood</i>s is "woods").
+BLOCK_TAG = re.compile(r"</?(?:br|p|div|li|ul|ol|tr|td|th|h[1-6]|table|blockquote|section|article)\b[^<>]*>", re.I)
+HTML_TAG = re.compile(r"<!--.*?-->|</?[A-Za-z][^<>]*>", re.S)
+# C0/C1 controls but tab and newlines, zero-width and bidi controls, soft hyphen, byte-order mark.
+CONTROL = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u00ad\u200b\u200c\u200e\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]"
+)
+SPACES = re.compile(r"[^\S\n]+")
+SPACE_AROUND_NEWLINE = re.compile(r" ?\n ?")
+BLANK_LINES = re.compile(r"\n{3,}")
+
+EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
+CARD = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])")
+PHONE = re.compile(r"(?<![\w+])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\d{2,4}(?:[ .-]\d{2,5}){1,4}(?![\w-])")
+# Seven digits in a row, single separators allowed: the cheap test before the phone and card patterns.
+MANY_DIGITS = re.compile(r"\d(?:[ ().-]?\d){6}")
+PLACEHOLDER = {"email": "[EMAIL]", "phone": "[PHONE]", "card": "[CARD]"}
+
+# The commonest English words: texts in English are full of them, other languages and gibberish are not.
+ENGLISH = (
+    "a about above after again against all am an and any are as at be because been before being below between "
+    "both but by can could did do does doing down during each few for from further had has have having he her "
+    "here hers him his how i if in into is it its itself just me more most my no nor not now of off on once only "
+    "or other our out over own same she should so some such than that the their them then there these they "
+    "this those through to too under until up very was we were what when where which while who whom why will "
+    "with would you your"
+)
+STOP_WORDS = {"en": frozenset(ENGLISH.split())}
+
+
+@dataclass
+class Cleaned:
+    data: dict[str, Any]
+    changed: list[str] = field(default_factory=list)  # JSON paths of the strings that changed
+    redactions: Counter[str] = field(default_factory=Counter)
+    rejected: dict[str, Any] | None = None  # {"rule", "reason"} when a filter drops the item
+    scores: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def mark(self) -> dict[str, Any]:
+        """What a kept item carries in meta.clean."""
+        out: dict[str, Any] = {"scores": self.scores}
+        if self.changed:
+            out["changed"] = self.changed
+        if self.redactions:
+            out["redactions"] = dict(self.redactions)
+        if self.warnings:
+            out["warnings"] = self.warnings
+        return out
+
+
+def normalise(s: str, rules: Clean) -> str:
+    if s.isascii() and s.isprintable() and "  " not in s and "<" not in s and "&" not in s and s == s.strip():
+        return s  # the common case: nothing any rule would change
+    if rules.strip_html and ("<" in s or "&" in s):
+        s = html.unescape(HTML_TAG.sub("", BLOCK_TAG.sub(" ", s)))
+    if rules.unicode and not s.isascii():
+        s = unicodedata.normalize(rules.unicode, s)
+    if rules.strip_control:
+        s = CONTROL.sub("", s)
+    if rules.whitespace:
+        s = SPACES.sub(" ", s.replace("\r\n", "\n").replace("\r", "\n"))
+        if "\n" in s:
+            s = BLANK_LINES.sub("\n\n", SPACE_AROUND_NEWLINE.sub("\n", s))
+        s = s.strip()
+    return s
+
+
+def find_pii(s: str, kinds: list[str]) -> list[tuple[str, int, int]]:
+    """(kind, start, end) of each e-mail address, card-like number (Luhn-valid) and phone number."""
+    found: list[tuple[str, int, int]] = []
+    if "email" in kinds and "@" in s:
+        found += [("email", m.start(), m.end()) for m in EMAIL.finditer(s)]
+    if ("card" in kinds or "phone" in kinds) and MANY_DIGITS.search(s):
+        if "card" in kinds:
+            found += [("card", m.start(), m.end()) for m in CARD.finditer(s) if luhn(m.group())]
+        if "phone" in kinds:
+            for m in PHONE.finditer(s):
+                digits = sum(c.isdigit() for c in m.group())
+                # Nine digits or a country code: a phone; fewer are years, ranges, measures.
+                if (9 <= digits <= 15 or m.group().startswith("+")) and not _overlaps(found, m.start(), m.end()):
+                    found.append(("phone", m.start(), m.end()))
+    return sorted(found, key=lambda f: f[1])
+
+
+def luhn(number: str) -> bool:
+    digits = [int(c) for c in number if c.isdigit()]
+    total = sum(d if i % 2 == 0 else (d * 2 - 9 if d > 4 else d * 2) for i, d in enumerate(reversed(digits)))
+    return total % 10 == 0
+
+
+def _overlaps(found: list[tuple[str, int, int]], start: int, end: int) -> bool:
+    return any(s < end and start < e for _, s, e in found)
+
+
+def redact(s: str, found: list[tuple[str, int, int]]) -> str:
+    for kind, start, end in reversed(found):
+        s = s[:start] + PLACEHOLDER[kind] + s[end:]
+    return s
+
+
+def repetition(w: list[str], n: int) -> float:
+    """The share of word n-grams that repeat an earlier one: 0 for fresh text, near 1 for a stuck model."""
+    grams = list(zip(*(w[i:] for i in range(n)), strict=False))
+    return 1 - len(set(grams)) / len(grams) if grams else 0.0
+
+
+def stopword_ratio(w: list[str], language: str) -> float:
+    stop = STOP_WORDS[language]
+    return sum(x in stop for x in w) / len(w) if w else 0.0
+
+
+class Cleaner:
+    """The cleaning rules of a project, applied item by item."""
+
+    def __init__(self, rules: Clean, text_field: str = "text"):
+        self.rules, self.text_field = rules, text_field
+        self.pii = rules.pii.kinds if rules.pii.enabled else []
+
+    def __call__(self, data: dict[str, Any]) -> Cleaned:
+        out = Cleaned(data)
+        out.data = self._walk(data, "$", out)
+        text = out.data.get(self.text_field) if self.text_field in out.data else None
+        if isinstance(text, str):
+            out.rejected = self.judge(text, out)
+        if out.rejected is None and out.redactions and self.rules.pii.action == "reject":
+            kinds = ", ".join(sorted(out.redactions))
+            out.rejected = {"rule": "pii", "reason": f"personal data found ({kinds})"}
+        return out
+
+    def _walk(self, value: Any, path: str, out: Cleaned) -> Any:
+        if isinstance(value, str):
+            s = normalise(value, self.rules)
+            if self.pii:
+                found = find_pii(s, self.pii)
+                if found:
+                    out.redactions.update(kind for kind, _, _ in found)
+                    s = redact(s, found)
+            if s != value:
+                out.changed.append(path)
+            return s
+        if isinstance(value, dict):
+            return {k: self._walk(v, f"{path}.{k}", out) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._walk(v, f"{path}[{i}]", out) for i, v in enumerate(value)]
+        return value
+
+    def judge(self, text: str, out: Cleaned) -> dict[str, Any] | None:
+        """The first heuristic filter the text fails, as {"rule", "reason"}; scores and warnings go into `out`."""
+        r = self.rules
+        w = words(text)
+        if r.length.enabled:
+            b = r.length
+            chars, ntokens = len(text), len(text.split())
+            out.scores.update(chars=chars, tokens=ntokens)
+            for value, low, high, unit in (
+                (chars, b.min_chars, b.max_chars, "characters"),
+                (ntokens, b.min_tokens, b.max_tokens, "tokens"),
+            ):
+                if low is not None and value < low:
+                    return {"rule": "length", "reason": f"too short: {value} {unit} < {low}"}
+                if high is not None and value > high:
+                    return {"rule": "length", "reason": f"too long: {value} {unit} > {high}"}
+        if r.repetition.enabled:
+            ratio = round(repetition(w, r.repetition.n), 3)
+            out.scores["repetition"] = ratio
+            if ratio > r.repetition.max_ratio:
+                return {
+                    "rule": "repetition",
+                    "reason": f"{ratio:.0%} of word {r.repetition.n}-grams repeat (> {r.repetition.max_ratio:.0%})",
+                }
+            if ratio > 0.7 * r.repetition.max_ratio:
+                out.warnings.append(f"repetition {ratio:.2f} near the limit {r.repetition.max_ratio}")
+        if r.language.enabled and len(w) >= r.language.min_words:
+            ratio = stopword_ratio(w, r.language.language)
+            out.scores["stopwords"] = round(ratio, 3)
+            if ratio < r.language.min_stopword_ratio:
+                return {
+                    "rule": "language",
+                    "reason": f"not {r.language.language}? {ratio:.0%} common words "
+                    f"(< {r.language.min_stopword_ratio:.0%})",
+                }
+            if ratio < 1.5 * r.language.min_stopword_ratio:
+                out.warnings.append(f"few common {r.language.language} words ({ratio:.2f})")
+        if out.redactions and r.pii.action == "redact":
+            out.warnings.append("redacted " + ", ".join(f"{n} {k}" for k, n in sorted(out.redactions.items())))
+        return None

@@ -1,0 +1,207 @@
+"""Near duplicates: MinHash signatures, LSH banding, and the exact Jaccard similarity of each candidate pair.
+
+The usual way (datasketch's `MinHash.update` per shingle, `MinHashLSH.insert` and `query` per item) spends its
+time in Python calls. Here every step runs on whole arrays: the shingles of all texts are hashed at once
+(a rolling hash over code points or word hashes), the permutations are applied to a block of shingles at a
+time, and the bands are grouped by sorting. datasketch chooses the number of bands and rows, the same choice
+its MinHashLSH makes for a threshold. Candidates are then checked on the shingle sets themselves, so a
+reported similarity is the true Jaccard similarity, never an estimate.
+
+The permutations are h -> a*h + b (mod 2^32) with odd a over well-mixed 32-bit shingle hashes: bijections,
+4x cheaper than datasketch's mod-prime form, with the same estimate error (sd of J(1-J)/P, measured).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from studio.curate.text import match_text
+from studio.project import MinHashDedup
+
+U64 = np.uint64
+BASE = U64(0x100000001B3)  # multiplier of the rolling hash (FNV-64 prime)
+MIX1, MIX2 = U64(0xFF51AFD7ED558CCD), U64(0xC4CEB9FE1A85EC53)  # murmur3's 64-bit finaliser
+BLOCK = 16384  # shingles per block: a block of signatures stays in the CPU cache
+BUCKET_PAIRS = 64  # a member of a big LSH bucket is compared with this many earlier members
+
+
+@dataclass
+class Shingles:
+    """The shingle hashes of every text, one block per text: text i owns hashes[offsets[i]:offsets[i+1]]."""
+
+    hashes: np.ndarray  # uint32
+    offsets: np.ndarray  # int64, len = texts + 1
+
+    def of(self, i: int) -> np.ndarray:
+        return self.hashes[self.offsets[i] : self.offsets[i + 1]]
+
+
+def shingle(texts: list[str], kind: str = "char", n: int = 5) -> Shingles:
+    """Hash every n-gram of characters or words of the texts (as `match_text` gives them), all at once.
+    A text shorter than n is one shingle; an empty text has none."""
+    codes, values, lengths = _units(texts, kind, n)
+    # A rolling hash at every position (contiguous slices, no gathers) ...
+    every = values[: len(values) - n + 1].copy()
+    for j in range(1, n):
+        every *= BASE
+        every += values[j : len(values) - n + 1 + j]
+    # ... kept where the window lies inside one text (each text is followed by n-1 pad units, code 0),
+    # or starts a text shorter than n.
+    real = codes != 0
+    starts = np.concatenate(([0], np.cumsum(lengths + n - 1)[:-1])).astype(np.int64)
+    short_start = np.zeros(len(every), dtype=bool)
+    short_start[starts[(lengths > 0) & (lengths < n)]] = True
+    windows = np.flatnonzero(real[: len(every)] & (real[n - 1 :] | short_start))
+    counts = np.where(lengths > 0, np.maximum(lengths - n + 1, 1), 0)
+    return Shingles(_mix32(every[windows]), np.concatenate(([0], np.cumsum(counts))).astype(np.int64))
+
+
+def _units(texts: list[str], kind: str, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """All texts in one array of units, each text followed by n-1 pad units: the codes (code points, or word
+    numbers from 1; 0 is a pad), the values hashed (code points, or 64-bit word hashes), and the text lengths."""
+    normal = [match_text(t) for t in texts]
+    if kind == "char":
+        pad = "\0" * (n - 1)  # match_text leaves no NUL in a text
+        codes = np.frombuffer((pad.join(normal) + pad).encode("utf-32-le"), dtype=np.uint32).astype(U64)
+        return codes, codes, np.array([len(t) for t in normal], dtype=np.int64)
+    vocabulary: dict[str, int] = {}
+    flat: list[int] = []
+    lengths = []
+    for t in normal:
+        row = [vocabulary.setdefault(w, len(vocabulary) + 1) for w in t.split()]
+        flat += row
+        flat += [0] * (n - 1)
+        lengths.append(len(row))
+    word_hash = np.zeros(len(vocabulary) + 1, dtype=U64)
+    word_hash[1:] = [int.from_bytes(hashlib.blake2b(w.encode(), digest_size=8).digest(), "little") for w in vocabulary]
+    codes = np.array(flat, dtype=np.int64)
+    return codes, word_hash[codes], np.array(lengths, dtype=np.int64)
+
+
+def _mix32(h: np.ndarray) -> np.ndarray:
+    """murmur3's finaliser, in place: every input bit moves every output bit; the high 32 bits are kept."""
+    t = h >> U64(33)
+    h ^= t
+    h *= MIX1
+    np.right_shift(h, U64(33), out=t)
+    h ^= t
+    h *= MIX2
+    np.right_shift(h, U64(33), out=t)
+    h ^= t
+    h >>= U64(32)
+    return h.astype(np.uint32)
+
+
+def permutations(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, 2**32, count, dtype=np.uint64).astype(np.uint32) | np.uint32(1)
+    b = rng.integers(0, 2**32, count, dtype=np.uint64).astype(np.uint32)
+    return a, b
+
+
+def signatures(shingles: Shingles, count: int = 128, seed: int = 1) -> np.ndarray:
+    """The MinHash signature of every text: (texts, count) uint32; an empty text gets all-max (matches nothing)."""
+    a, b = permutations(count, seed)
+    offsets = shingles.offsets
+    n = len(offsets) - 1
+    out = np.full((n, count), np.iinfo(np.uint32).max, dtype=np.uint32)
+    nonempty = np.flatnonzero(offsets[1:] > offsets[:-1])
+    lo = 0
+    while lo < len(nonempty):
+        # As many texts as fit into one block of shingles (at least one).
+        first = offsets[nonempty[lo]]
+        hi = max(lo + 1, int(np.searchsorted(offsets[nonempty + 1], first + BLOCK, side="right")))
+        rows = nonempty[lo:hi]
+        block = shingles.hashes[first : offsets[rows[-1] + 1]]
+        # One row per permutation (each text's shingles contiguous in a row: a fast min-reduce).
+        permuted = a[:, None] * block  # wraps mod 2^32: with + b, a permutation of the hash space
+        permuted += b[:, None]
+        out[rows] = np.minimum.reduceat(permuted, offsets[rows] - first, axis=1).T
+        lo = hi
+    return out
+
+
+@lru_cache(maxsize=32)
+def bands_for(threshold: float, count: int) -> tuple[int, int]:
+    """Bands and rows per band: datasketch's MinHashLSH choice for this threshold, weighted towards recall.
+    Candidates are checked exactly, so a false positive costs one set comparison while a false negative is a
+    duplicate missed: at threshold 0.7 and 128 permutations, 20 bands of 6 rows find a pair of similarity
+    0.75 with probability 0.98 (the even weighting's 14 bands of 9 rows: 0.67)."""
+    from datasketch import MinHashLSH
+
+    lsh = MinHashLSH(threshold=threshold, num_perm=count, weights=(0.1, 0.9))
+    return lsh.b, lsh.r
+
+
+def candidate_pairs(sig: np.ndarray, bands: int, rows: int, rank: np.ndarray) -> np.ndarray:
+    """Pairs (i, j) whose signatures agree on a whole band, each once, i ranked before j. In a bucket of more
+    than BUCKET_PAIRS + 1 texts, each text meets the BUCKET_PAIRS before it and the first BUCKET_PAIRS."""
+    n = len(sig)
+    found = []
+    empty = (sig == np.iinfo(np.uint32).max).all(axis=1)
+    for band in range(bands):
+        key = np.zeros(n, dtype=U64)
+        for col in sig[:, band * rows : (band + 1) * rows].T:
+            key = key * BASE + col
+        key[empty] = np.arange(int(empty.sum()), dtype=U64) ^ U64(0xFFFFFFFFFFFFFFFF)  # alone in their buckets
+        order = np.lexsort((rank, key))
+        sorted_key = key[order]
+        run_start = np.flatnonzero(np.concatenate(([True], sorted_key[1:] != sorted_key[:-1])))
+        run_id = np.repeat(np.arange(len(run_start)), np.diff(np.append(run_start, n)))
+        for d in range(1, BUCKET_PAIRS + 1):
+            same = np.flatnonzero(run_id[d:] == run_id[:-d])
+            if not len(same):
+                break
+            found.append(np.stack([order[same], order[same + d]], axis=1))
+        first_of = run_start[run_id]
+        place = np.arange(n) - first_of  # the place of each text in its bucket
+        for t in range(BUCKET_PAIRS):
+            far = np.flatnonzero(place > BUCKET_PAIRS + t)
+            if not len(far):
+                break
+            found.append(np.stack([order[first_of[far] + t], order[far]], axis=1))
+    if not found:
+        return np.zeros((0, 2), dtype=np.int64)
+    pairs = np.concatenate(found).astype(np.int64)
+    codes = np.unique(pairs[:, 0] * n + pairs[:, 1])
+    return np.stack([codes // n, codes % n], axis=1)
+
+
+def jaccard(shingles: Shingles, pairs: np.ndarray) -> np.ndarray:
+    """The exact Jaccard similarity of the shingle sets of each pair."""
+    offsets, hashes = shingles.offsets.tolist(), shingles.hashes
+    sets: dict[int, set[int]] = {}
+    out = np.empty(len(pairs))
+    for k, (i, j) in enumerate(pairs.tolist()):
+        for x in (i, j):
+            if x not in sets:
+                sets[x] = set(hashes[offsets[x] : offsets[x + 1]].tolist())
+        a, b = sets[i], sets[j]
+        common = len(a & b)
+        union = len(a) + len(b) - common
+        out[k] = common / union if union else 0.0
+    return out
+
+
+def near_pairs(
+    texts: list[str], settings: MinHashDedup, rank: np.ndarray, first: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs of texts with a Jaccard similarity of shingles at or above the threshold, and the similarities;
+    pairs of two texts before `first` (an earlier corpus) are not wanted. Candidates whose signatures agree
+    far less than the threshold are let go before the exact check."""
+    sh = shingle(texts, settings.shingle, settings.ngram)
+    sig = signatures(sh, settings.permutations, settings.seed)
+    bands, rows = bands_for(settings.threshold, settings.permutations)
+    pairs = candidate_pairs(sig, bands, rows, rank)
+    pairs = pairs[pairs.max(axis=1) >= first] if len(pairs) else pairs
+    if len(pairs):
+        # Four standard deviations of the estimate below the threshold: no true pair is lost here.
+        estimate = (sig[pairs[:, 0]] == sig[pairs[:, 1]]).mean(axis=1)
+        pairs = pairs[estimate >= settings.threshold - 4 * 0.5 / np.sqrt(settings.permutations)]
+    sims = jaccard(sh, pairs)
+    keep = sims >= settings.threshold
+    return pairs[keep], sims[keep]

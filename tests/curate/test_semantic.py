@@ -1,0 +1,78 @@
+"""Semantic dedup with the bundled all-MiniLM-L6-v2 (offline): paraphrases that share few shingles."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from studio import pipeline
+from studio.curate import semantic
+from studio.curate.diversity import mean_pairwise_distance
+from tests.curate.conftest import DISTINCT, read_lines, write_lines
+from tests.curate.test_minhash import exact_jaccard
+
+pytestmark = pytest.mark.slow  # loads the embedding model (about 6 s)
+
+# Reworded: few shared character shingles, the same meaning.
+PARAPHRASE = (
+    "Penguin wood is a pale silvery grey, banded with thin almost-black stripes. In sunlight it slowly gets darker."
+)
+LOOSE = (
+    "Because the wood burns slowly, fireplaces were lined with it. Blackened beams can still be seen in old cottages."
+)
+
+
+def test_paraphrases_are_semantic_duplicates_and_unrelated_items_stay(tmp_path: Path) -> None:
+    assert exact_jaccard(PARAPHRASE, DISTINCT[0]) < 0.3  # MinHash cannot see this one
+    rows = [{"id": f"d{i}", "data": {"text": t}, "meta": {}} for i, t in enumerate(DISTINCT)]
+    rows += [
+        {"id": "para", "data": {"text": PARAPHRASE}, "meta": {}},
+        {"id": "loose", "data": {"text": LOOSE}, "meta": {}},
+    ]
+    source = write_lines(tmp_path / "in.jsonl", rows)
+    result = pipeline.dedup(file=source, out=tmp_path)
+    (dropped,) = read_lines(tmp_path / "duplicates.jsonl")
+    assert dropped["id"] == "para"
+    rejected = dropped["meta"]["rejected"]
+    assert (rejected["rule"], rejected["twin"], rejected["measure"]) == ("semantic", "d0", "cosine")
+    assert rejected["similarity"] >= 0.9
+    kept = {r["id"]: r["meta"]["dedup"] for r in read_lines(tmp_path / "unique.jsonl")}
+    assert len(kept) == len(DISTINCT) + 1
+    # The looser paraphrase stays, marked with its nearest neighbour: a borderline item for review.
+    assert kept["loose"]["nearest"] == "d4" and 0.8 < kept["loose"]["cosine"] < 0.9
+    assert kept["d0"]["twins"] == 1
+    assert result["counts"]["by_method"] == {"exact": 0, "minhash": 0, "semantic": 1}
+    assert 0 < result["diversity"]["mean_pairwise_distance"] < 1
+
+
+def test_mean_pairwise_distance_matches_all_pairs() -> None:
+    vectors = semantic.embed(DISTINCT[:6])
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
+    cos = vectors @ vectors.T
+    brute = 1 - cos[~np.eye(6, dtype=bool)].mean()
+    assert mean_pairwise_distance(vectors) == pytest.approx(brute, abs=1e-4)
+    assert semantic.model() is semantic.model()  # loaded once per process
+
+
+def test_each_text_is_embedded_once_per_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    first = semantic.embed(DISTINCT[6:9])
+    assert semantic.cache_file().exists()
+
+    def no_model(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the cached vectors should have been used")
+
+    monkeypatch.setattr(semantic, "model", no_model)
+    assert np.array_equal(semantic.embed([DISTINCT[8], DISTINCT[6], DISTINCT[8]]), first[[2, 0, 2]])
+
+
+def test_a_paraphrase_of_an_earlier_corpus_is_dropped(tmp_path: Path) -> None:
+    accepted = write_lines(tmp_path / "accepted.jsonl", [{"id": f"old{i}", "text": t} for i, t in enumerate(DISTINCT)])
+    batch = write_lines(tmp_path / "batch.jsonl", [{"id": "new", "text": PARAPHRASE}, {"id": "new2", "text": LOOSE}])
+    result = pipeline.dedup(file=batch, against=[accepted], out=tmp_path / "out")
+    (dropped,) = read_lines(tmp_path / "out/duplicates.jsonl")
+    assert dropped["id"] == "new"
+    assert (dropped["meta"]["rejected"]["twin"], dropped["meta"]["rejected"]["twin_file"]) == ("old0", str(accepted))
+    assert read_lines(tmp_path / "out/unique.jsonl") == [{"id": "new2", "text": LOOSE}]
+    assert result["counts"]["by_method"]["semantic"] == 1
