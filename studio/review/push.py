@@ -1,0 +1,134 @@
+"""The push half of review: a sample of 03-unique.jsonl into the run's Argilla dataset.
+
+Input: 03-unique.jsonl. Output: the Argilla dataset `<domain>-<run>` (created with studio's settings if
+new) and the `review_push` entry of the manifest. Records are upserted by studio id in batches, so a push
+that died half-way (a killed server, a lost connection) is finished by pushing again, and a second push
+updates records (answers already given stay) instead of adding copies.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from studio.errors import StudioError
+from studio.project import Project
+from studio.records import Record, read_records
+from studio.review.client import Argilla
+from studio.review.dataset import dataset_name, ensure_dataset, to_argilla
+from studio.review.sample import choose, doubt
+from studio.runs import Run
+
+BATCH = 100  # records per bulk request (Argilla accepts up to 500; smaller batches lose less to a crash)
+DEFAULT_SIZE = 100
+
+
+def sample_size(total: int, size: int | None, fraction: float | None) -> int:
+    if fraction is not None:
+        return min(total, max(1, round(total * fraction)))
+    return min(total, size or DEFAULT_SIZE)
+
+
+def stratify_axes(project: Project) -> list[str]:
+    axes = project.review.stratify if project.review.stratify is not None else list(project.axes)[:1]
+    for i, axis in enumerate(axes):
+        if axis not in project.axes:
+            raise StudioError(f"'{axis}' is not an axis", None, f"review.stratify[{i}]")
+    return axes
+
+
+def run_push(
+    project: Project,
+    run: Run,
+    client: Argilla,
+    size: int | None = None,
+    fraction: float | None = None,
+    show_progress: bool = True,
+) -> dict[str, Any]:
+    cfg = project.review
+    if size is None and fraction is None:
+        size, fraction = cfg.size, cfg.fraction
+    started = time.monotonic()
+    unique = read_records(run.file("unique"))
+    axes = stratify_axes(project)
+    sample = choose(unique, sample_size(len(unique), size, fraction), axes, cfg.borderline, cfg.seed)
+
+    run.lock()
+    try:
+        return _push(project, run, client, unique, sample, axes, size, fraction, started, show_progress)
+    finally:
+        run.unlock()
+
+
+def _push(
+    project: Project,
+    run: Run,
+    client: Argilla,
+    unique: list[Record],
+    sample: list[Record],
+    axes: list[str],
+    size: int | None,
+    fraction: float | None,
+    started: float,
+    show_progress: bool,
+) -> dict[str, Any]:
+    from tqdm import tqdm
+
+    cfg = project.review
+    workspace = client.workspace(cfg.workspace)
+    name = dataset_name(project, run.name)
+    dataset = ensure_dataset(client, project, workspace["id"], name, cfg.min_reviewers)
+    question_ids = {q["name"]: q["id"] for q in client.get(f"/datasets/{dataset['id']}/questions")["items"]}
+
+    # Argilla's bulk answer does not say which records were updated: look first.
+    before = {r.get("external_id") for r in client.records(dataset["id"], include=())}
+    updated = sum(1 for r in sample if r.id in before)
+    t0 = time.monotonic()
+    with tqdm(
+        total=len(sample), unit="item", desc="push", dynamic_ncols=True, disable=None if show_progress else True
+    ) as bar:
+        for i in range(0, len(sample), BATCH):
+            batch = sample[i : i + BATCH]
+            items = [to_argilla(r, cfg.text_field, question_ids) for r in batch]
+            client.put(f"/datasets/{dataset['id']}/records/bulk", {"items": items})
+            bar.update(len(batch))
+    push_seconds = time.monotonic() - t0
+    in_dataset = client.get(f"/datasets/{dataset['id']}/records", limit=1)["total"]
+
+    result = {
+        "counts": {
+            "unique": len(unique),
+            "sampled": len(sample),
+            "borderline": sum(1 for r in sample if doubt(r.meta) > 0),
+            "created": len(sample) - updated,
+            "updated": updated,
+            "in_dataset": in_dataset,
+        },
+        "dataset": {
+            "name": name,
+            "id": dataset["id"],
+            "workspace": cfg.workspace,
+            "api_url": client.api_url,
+            "url": f"{client.api_url}/dataset/{dataset['id']}/annotation-mode",
+        },
+        "sample": {
+            "size": size,
+            "fraction": fraction,
+            "stratify": axes,
+            "borderline": cfg.borderline,
+            "seed": cfg.seed,
+        },
+        "seconds": round(time.monotonic() - started, 2),
+        "records_per_s": round(len(sample) / push_seconds, 1) if push_seconds > 0 else None,
+        "complete": True,
+    }
+    run.record_stage(
+        "review_push",
+        {
+            "fingerprint": run.fingerprint([result["sample"], result["dataset"]["name"]], [run.file("unique")]),
+            "inputs": [run.file("unique").name],
+            "outputs": [],
+            **result,
+        },
+    )
+    return result
