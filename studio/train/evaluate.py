@@ -1,0 +1,323 @@
+"""studio eval: the tuned model beside its base on the held-out test split, written to eval.json.
+
+Causal LM (text, chat): perplexity of the test items for the base model prompted zero-shot, the base
+model with `few_shot` training examples in its prompt, and the tuned model, overall and per axis value;
+greedy generations of all three for the same prompts, scored by BLEU and ROUGE-L against the test item,
+by the share valid against the domain schema (when the model writes whole items) and, if asked, by an
+LLM judge. That answers the source articles' question: prompt engineering or fine-tuning?
+Classification: accuracy, precision, recall, F1 and the confusion matrix, beside the majority class.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import re
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from studio.errors import StudioError
+from studio.project import Project
+from studio.records import stable_hash, write_json
+from studio.runs import Run
+from studio.schema import DomainSchema
+from studio.train import card, data, metrics, model
+
+PROMPT_WORDS = 8  # text task: a generation continues the first words of a test item
+
+
+@dataclass
+class Judge:
+    """An OpenAI-compatible endpoint that scores answers (LLM-as-judge)."""
+
+    base_url: str
+    model: str
+    api_key: str | None = None
+
+
+@model.quiet()
+def run_eval(
+    project: Project,
+    run: Run,
+    force: bool = False,
+    judge: Judge | None = None,
+    say: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    tune = run.stage("tune")
+    if not tune or not tune.get("complete") or not run.file("model").exists():
+        raise StudioError("no tuned model in this run: run `studio tune` first", run.dir)
+    settings = project.train.eval
+    fingerprint = stable_hash(tune["recorded_at"], settings.model_dump(mode="json"), judge and judge.model)
+    if not force and run.is_current("eval", fingerprint):
+        say("eval: nothing changed since the last evaluation (--force scores again)")
+        return {**json.loads(run.file("eval").read_text()), "skipped": True}
+    started = time.monotonic()
+    model.threads(project.train.threads)
+    splits = data.load_splits(run.file("splits"))
+    if not splits["test"].num_rows:
+        raise StudioError("the test split is empty: raise train.splits.test and tune again", None, "train.splits.test")
+    tokenizer = model.load_tokenizer(str(run.file("model")))
+    task = tune["task"]
+    result: dict[str, Any] = {
+        "run": run.name,
+        "task": task,
+        "method": tune["method"],
+        "base_model": tune["base_model"],
+        "model": str(run.file("model")),
+        "test_items": splits["test"].num_rows,
+    }
+    with autocast(project.train.precision):
+        if task == "classification":
+            result["classification"] = classify(run.file("model"), tokenizer, splits, tune, settings.batch_size)
+        else:
+            schema = DomainSchema.load(project.schema_path) if tune["settings"]["target"] == "item" else None
+            result.update(causal(project, run, tokenizer, splits, tune, schema, judge, say))
+    result["seconds"] = round(time.monotonic() - started, 2)
+    write_json(run.file("eval"), result)
+    run.record_stage(
+        "eval",
+        {
+            "fingerprint": fingerprint,
+            "inputs": [run.file("splits").name, run.file("model").name],
+            "outputs": [run.file("eval").name],
+            "complete": True,
+            "counts": {"test": result["test_items"]},
+            "perplexity": {k: v["all"] for k, v in result.get("perplexity", {}).items()},
+            "seconds": result["seconds"],
+        },
+    )
+    card.write(run.file("model"), run, tune, result)
+    return result
+
+
+def autocast(setting: str) -> Any:
+    """Score in the precision the model was tuned in (bf16 runs about twice as fast on a CPU that has it)."""
+    import torch
+
+    precision = model.precision(setting)
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+    return torch.autocast(model.device(), dtype=dtype, enabled=precision != "fp32")
+
+
+# Causal LM.
+
+
+def causal(
+    project: Project,
+    run: Run,
+    tokenizer: Any,
+    splits: Any,
+    tune: dict[str, Any],
+    schema: DomainSchema | None,
+    judge: Judge | None,
+    say: Callable[[str], None],
+) -> dict[str, Any]:
+    settings = project.train.eval
+    task, max_length = tune["task"], tune["settings"]["max_length"]
+    test = list(splits["test"])
+    shots = random.Random(tune["settings"]["seed"]).sample(
+        list(splits["train"]), min(settings.few_shot, len(splits["train"]))
+    )
+    base, tuned = model.load_model(tune["base_model"], task), load_tuned(run.file("model"), tune)
+    models = {"base": base.to(model.device()), "tuned": tuned.to(model.device())}
+    say(f"eval: scoring {len(test)} test items with the base model (zero-shot, {len(shots)}-shot) and the tuned one")
+    variants = {"base": (models["base"], []), "base_few_shot": (models["base"], shots), "tuned": (models["tuned"], [])}
+    perplexity = {}
+    for name, (net, examples) in variants.items():
+        rows = [data.encode(e, tokenizer, task, max_length, [], shots=examples) for e in test]
+        # Few-shot rows are several times longer: fewer of them per batch keeps the memory flat.
+        batch = max(1, settings.batch_size // (len(examples) + 1))
+        perplexity[name] = by_axis(test, nll(net, rows, tokenizer, batch))
+    perplexity["base_few_shot"]["shots"] = len(shots)
+
+    prompts = prompts_and_references(test, settings.prompts, settings.generations, task)
+    say(f"eval: generating answers to {len(prompts)} prompt(s) with each model")
+    samples = []
+    for prompt, reference in prompts:
+        sample = {"prompt": prompt, "reference": reference}
+        for name, (net, examples) in variants.items():
+            sample[name] = generate(net, tokenizer, task, prompt, examples, settings.max_new_tokens)
+        samples.append(sample)
+    scores = {name: generation_scores(samples, name, schema) for name in variants}
+    if judge and samples:
+        for name in variants:
+            scores[name]["judge"] = ask_judge(judge, samples, name, project.domain.description)
+    return {
+        "perplexity": perplexity,
+        "verdict": verdict(perplexity),
+        "generation": {"greedy": True, "max_new_tokens": settings.max_new_tokens, "samples": samples, "scores": scores},
+    }
+
+
+def load_tuned(folder: Path, tune: dict[str, Any]) -> Any:
+    """The tuned model: full weights, or the base with the LoRA adapter merged in (faster to run)."""
+    if not (folder / "adapter_config.json").exists():
+        return model.load_model(str(folder), tune["task"], tune["labels"])
+    from peft import PeftModel
+
+    base = model.load_model(tune["base_model"], tune["task"], tune["labels"])
+    return PeftModel.from_pretrained(base, str(folder)).merge_and_unload()
+
+
+def nll(net: Any, rows: list[dict[str, Any]], tokenizer: Any, batch_size: int) -> list[tuple[float, int]]:
+    """Summed negative log-likelihood and the number of predicted tokens, per row."""
+    import torch
+
+    collate = data.collator(tokenizer, "text", packing=False)
+    net.eval()
+    out = []
+    for start in range(0, len(rows), batch_size):
+        batch = collate(rows[start : start + batch_size]).to(net.device)
+        with torch.no_grad():
+            logits = net(
+                input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], use_cache=False
+            ).logits.float()
+        labels = batch["labels"][:, 1:]
+        losses = torch.nn.functional.cross_entropy(
+            logits[:, :-1].transpose(1, 2), labels, ignore_index=data.IGNORE, reduction="none"
+        )
+        for loss, mask in zip(losses, labels != data.IGNORE, strict=True):
+            out.append((float(loss[mask].sum()), int(mask.sum())))
+    return out
+
+
+def by_axis(examples: list[dict[str, str]], scored: list[tuple[float, int]]) -> dict[str, Any]:
+    """Token-weighted perplexity of all items and of the items of each axis value."""
+    groups: dict[str, dict[str, list[tuple[float, int]]]] = defaultdict(lambda: defaultdict(list))
+    for example, score in zip(examples, scored, strict=True):
+        for axis, value in json.loads(example["axes"]).items():
+            groups[axis][str(value)].append(score)
+    return {
+        "all": perplexity(scored),
+        "by_axis": {axis: {v: perplexity(s) for v, s in sorted(values.items())} for axis, values in groups.items()},
+    }
+
+
+def perplexity(scored: list[tuple[float, int]]) -> float | None:
+    tokens = sum(n for _, n in scored)
+    return round(math.exp(sum(loss for loss, _ in scored) / tokens), 3) if tokens else None
+
+
+def verdict(ppl: dict[str, Any]) -> str:
+    zero, few, tuned = ppl["base"]["all"], ppl["base_few_shot"]["all"], ppl["tuned"]["all"]
+    best = min(
+        ("fine-tuning", tuned), ("few-shot prompting", few), ("the base model as it is", zero), key=lambda x: x[1]
+    )
+    return (
+        f"held-out perplexity: base {zero}, base with {ppl['base_few_shot']['shots']} example(s) in the prompt {few}, "
+        f"tuned {tuned}: {best[0]} fits the domain best"
+    )
+
+
+def prompts_and_references(
+    test: list[dict[str, str]], prompts: list[str], count: int, task: str
+) -> list[tuple[str, str | None]]:
+    """The configured prompts (no reference), else the first test items' prompts with their text as reference.
+    Text task: the first words of a test item, continued; the rest of it is the reference."""
+    if prompts:
+        return [(p, None) for p in prompts]
+    out: list[tuple[str, str | None]] = []
+    for example in test[:count]:
+        if task == "chat":
+            out.append((example["prompt"], example["text"]))
+        else:
+            first = example["text"].split(" ")
+            out.append((" ".join(first[:PROMPT_WORDS]), " ".join(first[PROMPT_WORDS:])))
+    return out
+
+
+def generate(net: Any, tokenizer: Any, task: str, prompt: str, shots: list[dict], max_new_tokens: int) -> str:
+    import torch
+
+    if task == "chat":
+        text = data.chat_parts(tokenizer, prompt, shots=shots)[0]
+        ids = tokenizer(text, add_special_tokens=False, return_tensors="pt")["input_ids"]
+    else:
+        prefix = tokenizer(data.text_prefix(shots), add_special_tokens=False)["input_ids"] if shots else []
+        ids = torch.tensor([prefix + tokenizer(prompt)["input_ids"]])
+    ids = ids.to(net.device)
+    with torch.no_grad():
+        out = net.generate(
+            input_ids=ids,
+            attention_mask=torch.ones_like(ids),
+            max_new_tokens=max_new_tokens,
+            do_sample=False,
+            pad_token_id=tokenizer.pad_token_id,
+        )
+    return tokenizer.decode(out[0, ids.shape[1] :], skip_special_tokens=True).strip()
+
+
+def generation_scores(samples: list[dict[str, Any]], name: str, schema: DomainSchema | None) -> dict[str, Any]:
+    scored = [s for s in samples if s["reference"] is not None]
+    hypotheses, references = [s[name] for s in scored], [s["reference"] for s in scored]
+    scores: dict[str, Any] = {
+        "bleu": round(metrics.bleu(hypotheses, references), 4) if scored else None,
+        "rouge_l": round(metrics.rouge_l(hypotheses, references), 4) if scored else None,
+    }
+    if schema is not None:
+        scores["schema_valid"] = round(sum(_valid_item(s[name], schema) for s in samples) / len(samples), 4)
+    return scores
+
+
+def _valid_item(text: str, schema: DomainSchema) -> bool:
+    match = re.search(r"\{.*\}", text, re.DOTALL)
+    try:
+        item = json.loads(match.group(0)) if match else None
+    except json.JSONDecodeError:
+        return False
+    return isinstance(item, dict) and schema.first_error(item) is None
+
+
+def ask_judge(judge: Judge, samples: list[dict[str, Any]], name: str, domain: str) -> float | None:
+    """Mean score (1-5) the judge gives the answers; answers it does not score are left out of the mean."""
+    from openai import OpenAI
+
+    client = OpenAI(base_url=judge.base_url, api_key=judge.api_key or "not-needed", max_retries=2)
+    scores = []
+    for sample in samples:
+        reference = f"\nA reference answer: {sample['reference']}" if sample["reference"] else ""
+        question = (
+            f"Domain: {domain}\nPrompt: {sample['prompt']}{reference}\nAnswer to rate: {sample[name]}\n\n"
+            "Rate the answer from 1 (wrong or off-topic) to 5 (correct, on-topic, fluent). Reply with the number only."
+        )
+        reply = client.chat.completions.create(
+            model=judge.model, messages=[{"role": "user", "content": question}], temperature=0, max_tokens=4
+        )
+        found = re.search(r"[1-5]", reply.choices[0].message.content or "")
+        if found:
+            scores.append(int(found.group(0)))
+    return round(sum(scores) / len(scores), 3) if scores else None
+
+
+# Classification.
+
+
+def classify(folder: Path, tokenizer: Any, splits: Any, tune: dict[str, Any], batch_size: int) -> dict[str, Any]:
+    import torch
+
+    labels = tune["labels"]
+    net = load_tuned(folder, tune).to(model.device())
+    net.eval()
+    test = list(splits["test"])
+    collate = data.collator(tokenizer, "classification", packing=False)
+    rows = [data.encode(e, tokenizer, "classification", tune["settings"]["max_length"], labels) for e in test]
+    predicted = []
+    for start in range(0, len(rows), batch_size):
+        batch = collate(rows[start : start + batch_size]).to(net.device)
+        batch.pop("labels")
+        with torch.no_grad():
+            predicted += [labels[i] for i in net(**batch).logits.argmax(-1).tolist()]
+    truth = [e["label"] for e in test]
+    majority = max(labels, key=list(splits["train"]["label"]).count)
+    return {
+        "tuned": metrics.classification(truth, predicted, labels),
+        "baseline": {"majority_class": majority, **metrics.classification(truth, [majority] * len(truth), labels)},
+        "predictions": [
+            {"id": e["id"], "label": e["label"], "predicted": p} for e, p in zip(test, predicted, strict=True)
+        ],
+    }

@@ -1,0 +1,378 @@
+"""The tune stage: curated items -> splits -> a fine-tuned model in the run folder, with Hugging Face Trainer.
+
+Inputs: 05-curated.jsonl (or any records JSONL given as `data`) and the project's `train` settings.
+Outputs: splits/ (the DatasetDict and the records of each split), model/ (weights, or a LoRA adapter, with
+the tokenizer and the model card) and the `tune` entry of the manifest (fingerprint, counts, tokens,
+losses, validation perplexity before and after, seconds).
+
+Methods: full fine-tuning, LoRA (peft) and layer freezing (the embeddings and the first k blocks stay
+as they are). The best checkpoint by validation loss is kept, training stops early when it stops
+improving, and an interrupted run resumes from its last checkpoint when started again with the same
+settings and data.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from studio.errors import StudioError
+from studio.project import Project, Train
+from studio.runs import Run
+from studio.train import card, data, model
+
+CHECKPOINTS = "checkpoints"
+DEFAULT_LR = {"lora": 1e-3, "full": 5e-5, "freeze": 5e-5}
+
+
+def learning_rate(settings: Train) -> float:
+    return settings.learning_rate or DEFAULT_LR[settings.method]
+
+
+def frozen_blocks(settings: Train, blocks: int) -> int:
+    k = settings.freeze_layers
+    if k is None:
+        # LoRA on the upper half only: the backward pass stops halfway, about twice as fast (benchmarks/tune.py).
+        k = 0 if settings.method == "full" else blocks // 2
+    if k > blocks:
+        raise StudioError(f"the model has {blocks} blocks; cannot freeze {k}", None, "train.freeze_layers")
+    return k
+
+
+def prepare(net: Any, settings: Train) -> Any:
+    """Apply the method: LoRA adapters on the blocks above the frozen ones, or freeze embeddings and blocks."""
+    blocks = model.transformer_blocks(net)
+    k = frozen_blocks(settings, len(blocks))
+    # With a KV cache, transformers builds one causal mask over a packed row: its items would see each other.
+    net.config.use_cache = False
+    if settings.method == "lora":
+        from peft import LoraConfig, TaskType, get_peft_model
+
+        targets = settings.lora.target_modules
+        if k and targets == "all-linear":  # peft takes a block range only with named modules
+            targets = sorted({name.split(".")[-1] for name, m in blocks[-1].named_modules() if _is_linear(m)})
+        config = LoraConfig(
+            r=settings.lora.r,
+            lora_alpha=settings.lora.alpha,
+            lora_dropout=settings.lora.dropout,
+            target_modules=targets,
+            layers_to_transform=list(range(k, len(blocks))) if k else None,
+            task_type=TaskType.SEQ_CLS if settings.task == "classification" else TaskType.CAUSAL_LM,
+        )
+        return get_peft_model(net, config)
+    if k:
+        for module in [net.get_input_embeddings(), *blocks[:k]]:
+            module.requires_grad_(False)
+    return net
+
+
+def _is_linear(module: Any) -> bool:
+    import torch
+
+    return isinstance(module, torch.nn.Linear)
+
+
+def report_to(settings: Train) -> list[str]:
+    if settings.report_to == "none":
+        return []
+    if settings.report_to != "auto":
+        return list(settings.report_to)
+    from transformers.integrations import get_available_reporting_integrations
+
+    return [name for name in ("tensorboard", "mlflow") if name in get_available_reporting_integrations()]
+
+
+def training_args(
+    settings: Train, output: Path, steps_per_epoch: int, has_validation: bool, show_progress: bool, search: bool = False
+) -> Any:
+    from transformers import TrainingArguments
+
+    every = max(1, steps_per_epoch // settings.evals_per_epoch)
+    precision = model.precision(settings.precision)
+    keep_best = has_validation and not search
+    return TrainingArguments(
+        output_dir=str(output),
+        num_train_epochs=settings.epochs,
+        learning_rate=learning_rate(settings),
+        warmup_steps=settings.warmup_ratio,
+        weight_decay=settings.weight_decay,
+        per_device_train_batch_size=settings.batch_size,
+        per_device_eval_batch_size=settings.batch_size,
+        gradient_accumulation_steps=settings.gradient_accumulation,
+        eval_strategy="steps" if has_validation else "no",
+        eval_steps=every,
+        save_strategy="no" if search else "steps",
+        save_steps=every,
+        save_total_limit=2,
+        load_best_model_at_end=keep_best,
+        metric_for_best_model="eval_loss" if keep_best else None,
+        greater_is_better=False if keep_best else None,
+        logging_steps=max(1, every // 2),
+        seed=settings.seed,
+        data_seed=settings.seed,
+        bf16=precision == "bf16",
+        fp16=precision == "fp16",
+        use_cpu=model.device() == "cpu",
+        # Without packing, items of like length share a batch: less padding.
+        train_sampling_strategy="random" if settings.packing else "group_by_length",
+        report_to=report_to(settings),
+        disable_tqdm=not show_progress,
+        restore_callback_states_from_checkpoint=True,  # early stopping's patience survives a resume
+        dataloader_num_workers=0,
+    )
+
+
+@model.quiet()
+def run_tune(
+    project: Project,
+    run: Run,
+    data_file: Path | str | None = None,
+    force: bool = False,
+    show_progress: bool = True,
+    say: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    settings = project.train
+    source = Path(data_file) if data_file else run.file("curated")
+    if not source.exists():
+        raise StudioError("no curated items: run the curate step first, or give a records JSONL with --data", source)
+    base = model.resolve_base(settings.base_model, settings.task, project.root, say)
+    fingerprint = run.fingerprint(
+        {"train": settings.model_dump(mode="json", exclude={"eval"}), "base": base, "source": str(source)}, [source]
+    )
+    if not force and run.is_current("tune", fingerprint):
+        say("tune: settings and data unchanged since the last run; nothing to do (--force trains again)")
+        return {**run.stage("tune"), "skipped": True}
+    started = time.monotonic()
+    checkpoints = run.dir / CHECKPOINTS
+    previous = run.stage("tune") or {}
+    same = previous.get("fingerprint") == fingerprint and not previous.get("complete", True)
+    resume = last_checkpoint(checkpoints) if same else None
+    if not resume:
+        shutil.rmtree(checkpoints, ignore_errors=True)
+    # Recorded before training: an interrupted run leaves `complete: false`, and the same command resumes.
+    run.record_stage("tune", {"fingerprint": fingerprint, "inputs": [str(source)], "outputs": [], "complete": False})
+
+    records = data.load_items(source)
+    examples = data.to_examples(records, settings, project.domain.name, source)
+    splits = data.make_splits(examples, records, settings, run.file("splits"))
+    labels = sorted({e["label"] for e in examples}) if settings.task == "classification" else []
+    tokenizer = model.load_tokenizer(base)
+    tokenized, dropped = {}, {}
+    for name in data.SPLITS:
+        tokenized[name], dropped[name] = data.tokenize(
+            splits[name], tokenizer, settings.task, settings.max_length, labels
+        )
+    if not tokenized["train"].num_rows:
+        raise StudioError("no training example fits max_length", None, "train.max_length")
+    counts = {name: splits[name].num_rows for name in data.SPLITS}
+    tokens = {name: data.token_counts(tokenized[name]) for name in data.SPLITS}
+    for name, ids in dropped.items():
+        if ids:
+            say(f"tune: {len(ids)} {name} item(s) left out: the prompt fills max_length ({settings.max_length})")
+    say(
+        f"tune: {counts['train']} training, {counts['validation']} validation, {counts['test']} test items "
+        f"({tokens['train']['tokens']:,} training tokens); {settings.method} on {base}"
+    )
+
+    threads = model.threads(settings.threads)
+    has_validation = tokenized["validation"].num_rows > 0
+    steps_per_epoch = math.ceil(tokenized["train"].num_rows / (settings.batch_size * settings.gradient_accumulation))
+    collate = data.collator(tokenizer, settings.task, settings.packing)
+    with tracking(run):  # TensorBoard and MLflow write into the run folder
+        best_params = {}
+        if settings.search.trials:
+            best_params = search(settings, base, labels, tokenized, collate, checkpoints, steps_per_epoch, say)
+            settings = settings.model_copy(update=best_params)
+        net = prepare(model.load_model(base, settings.task, labels), settings)
+        blocks = len(model.transformer_blocks(net))
+        trainer = _trainer(
+            net,
+            training_args(settings, checkpoints, steps_per_epoch, has_validation, show_progress),
+            tokenized,
+            collate,
+            settings.early_stopping_patience if has_validation else None,
+            show_progress,
+        )
+        before = trainer.evaluate()["eval_loss"] if has_validation else None
+        resumed_at = 0.0
+        if resume:
+            resumed_at = json.loads((resume / "trainer_state.json").read_text()).get("epoch") or 0.0
+            say(f"tune: resuming from the last checkpoint, {resume}")
+        result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+        after = trainer.evaluate()["eval_loss"] if has_validation else None
+
+    parameters = {
+        "trainable": sum(p.numel() for p in net.parameters() if p.requires_grad),
+        "total": sum(p.numel() for p in net.parameters()),
+    }
+    model_dir = run.file("model")
+    _save(trainer.model, tokenizer, settings, model_dir)
+    shutil.rmtree(checkpoints, ignore_errors=True)
+    state = trainer.state
+    trained_tokens = tokens["train"]["tokens"] * (state.epoch - resumed_at)  # by this process
+    frozen = frozen_blocks(settings, blocks)
+    entry = {
+        "fingerprint": fingerprint,
+        "inputs": [str(source)],
+        "outputs": [run.file("splits").name, model_dir.name],
+        "complete": True,
+        "task": settings.task,
+        "method": settings.method,
+        "base_model": base,
+        "labels": labels,
+        # The settings in effect: defaults that depend on the method filled in.
+        "settings": settings.model_copy(
+            update={"learning_rate": learning_rate(settings), "freeze_layers": frozen}
+        ).model_dump(mode="json", exclude={"eval"}),
+        "search": best_params or None,
+        "precision": model.precision(settings.precision),
+        "device": model.device(),
+        "threads": threads,
+        "counts": {**counts, "dropped": {k: v for k, v in dropped.items() if v}},
+        "tokens": tokens,
+        "parameters": parameters,
+        "blocks": blocks,
+        "frozen_blocks": frozen,
+        "steps": state.global_step,
+        "epochs": round(state.epoch, 3),
+        "stopped_early": state.global_step < state.max_steps,
+        "resumed": resume is not None,
+        "losses": _curves(state.log_history),
+        "validation_loss": {"before": before, "after": after},
+        "validation_perplexity": None
+        if settings.task == "classification"
+        else {"before": _exp(before), "after": _exp(after)},
+        "train_seconds": round(result.metrics["train_runtime"], 2),
+        "train_tokens_per_s": round(trained_tokens / max(result.metrics["train_runtime"], 1e-9), 1),
+        "seconds": round(time.monotonic() - started, 2),
+    }
+    run.record_stage("tune", entry)
+    card.write(model_dir, run, entry)
+    return entry
+
+
+def search(
+    settings: Train,
+    base: str,
+    labels: list[str],
+    tokenized: dict[str, Any],
+    collate: Any,
+    output: Path,
+    steps_per_epoch: int,
+    say: Callable[[str], None],
+) -> dict[str, Any]:
+    """Trainer.hyperparameter_search with Optuna over the learning rate and epochs; the best by validation loss."""
+    try:
+        import optuna
+    except ImportError:
+        raise StudioError("train.search needs optuna: pip install 'studio[search]'", None, "train.search") from None
+    if not tokenized["validation"].num_rows:
+        raise StudioError("a search needs a validation split", None, "train.splits.validation")
+    space = settings.search
+    say(f"tune: searching {space.trials} trial(s) over learning rate {space.learning_rate} and epochs {space.epochs}")
+    trainer = _trainer(
+        None,
+        training_args(settings, output / "search", steps_per_epoch, True, False, search=True),
+        tokenized,
+        collate,
+        None,
+        False,
+        model_init=lambda trial=None: prepare(model.load_model(base, settings.task, labels), settings),
+    )
+    best = trainer.hyperparameter_search(
+        hp_space=lambda trial: {
+            "learning_rate": trial.suggest_float("learning_rate", *space.learning_rate, log=True),
+            "num_train_epochs": trial.suggest_int("num_train_epochs", *space.epochs),
+        },
+        compute_objective=lambda metrics: metrics["eval_loss"],
+        n_trials=space.trials,
+        direction="minimize",
+        backend="optuna",
+        sampler=optuna.samplers.TPESampler(seed=settings.seed),
+    )
+    shutil.rmtree(output / "search", ignore_errors=True)
+    params = {
+        "learning_rate": best.hyperparameters["learning_rate"],
+        "epochs": best.hyperparameters["num_train_epochs"],
+    }
+    say(f"tune: best trial: learning rate {params['learning_rate']:.2e}, {params['epochs']} epoch(s)")
+    return params
+
+
+def _trainer(
+    net: Any,
+    args: Any,
+    tokenized: dict[str, Any],
+    collate: Any,
+    patience: int | None,
+    show_progress: bool,
+    model_init: Callable[..., Any] | None = None,
+) -> Any:
+    from transformers import EarlyStoppingCallback, PrinterCallback, Trainer
+
+    trainer = Trainer(
+        model=net,
+        model_init=model_init,
+        args=args,
+        train_dataset=tokenized["train"],
+        eval_dataset=tokenized["validation"] if tokenized["validation"].num_rows else None,
+        data_collator=collate,
+        callbacks=[EarlyStoppingCallback(patience)] if patience else None,
+    )
+    if not show_progress:
+        trainer.remove_callback(PrinterCallback)
+    return trainer
+
+
+def _save(net: Any, tokenizer: Any, settings: Train, folder: Path) -> None:
+    """The model folder: full weights, or the LoRA adapter (merged into full weights if lora.merge)."""
+    shutil.rmtree(folder, ignore_errors=True)
+    if settings.method == "lora" and settings.lora.merge:
+        net = net.merge_and_unload()
+    net.config.use_cache = True  # for generation
+    net.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+
+
+@contextmanager
+def tracking(run: Run) -> Iterator[None]:
+    """Point the experiment trackers at the run folder, unless the user pointed them elsewhere."""
+    wanted = {"TENSORBOARD_LOGGING_DIR": str(run.dir / "logs"), "MLFLOW_TRACKING_URI": (run.dir / "mlruns").as_uri()}
+    ours = {name: value for name, value in wanted.items() if name not in os.environ}
+    os.environ.update(ours)
+    try:
+        yield
+    finally:
+        for name in ours:
+            os.environ.pop(name, None)
+
+
+def last_checkpoint(folder: Path) -> Path | None:
+    """The newest complete checkpoint. Trainer writes trainer_state.json last: a checkpoint without a readable
+    one was cut off by the interruption, and is removed."""
+    steps = {int(p.name.split("-")[-1]): p for p in folder.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()}
+    for step in sorted(steps, reverse=True):
+        try:
+            json.loads((steps[step] / "trainer_state.json").read_text())
+            return steps[step]
+        except (OSError, ValueError):
+            shutil.rmtree(steps[step], ignore_errors=True)
+    return None
+
+
+def _curves(history: list[dict[str, Any]]) -> dict[str, list[list[float]]]:
+    """Training and validation loss by step, for the report's plot."""
+    train = [[h["step"], round(h["loss"], 4)] for h in history if "loss" in h]
+    validation = [[h["step"], round(h["eval_loss"], 4)] for h in history if "eval_loss" in h]
+    return {"train": train, "validation": validation}
+
+
+def _exp(loss: float | None) -> float | None:
+    return None if loss is None else round(math.exp(min(loss, 50)), 3)

