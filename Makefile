@@ -8,7 +8,7 @@ setup:
 
 ## Set up everything and run the main job on the embedded defaults (bundled local model, penguin wood).
 demo: setup
-	.venv/bin/studio generate
+	.venv/bin/studio run
 
 ## Set up everything and run the tests.
 test: setup

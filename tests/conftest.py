@@ -20,8 +20,15 @@ os.environ["HF_DATASETS_OFFLINE"] = "1"
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# The penguin-wood axes, as the shipped project file declares them (for items made in tests).
+_AXES = yaml.safe_load((ROOT / "studio.yaml").read_text())["axes"]
+KINDS: list[str] = _AXES["kind"]
+FOCUS: dict[str, list[str]] = _AXES["focus"]["values"]
+STYLES: list[str] = _AXES["style"]
+AUDIENCES: list[str] = _AXES["audience"]
 
-@pytest.fixture(scope="session")
+
+@pytest.fixture(scope="session", autouse=True)
 def studio_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A private STUDIO_HOME, so the tests' servers never meet a user's."""
     home = tmp_path_factory.mktemp("studio-home")
@@ -37,6 +44,51 @@ def llm_server(studio_home: Path):
     server, _ = llm.serve(port=0)
     yield server
     llm.stop()
+
+
+@pytest.fixture(scope="session")
+def argilla(studio_home: Path):
+    """The real local Argilla (argilla-server, osmem, Redis, SQLite) on free ports, started once; argilla-server's
+    venv is the shared one under STUDIO_CACHE (scripts/setup.sh creates it ahead)."""
+    from studio.review import server
+
+    stack, _ = server.serve(port=0)
+    yield stack
+    server.stop()
+
+
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--window-size=1400,1000",
+    "--virtual-time-budget=15000",  # let a single-page app fetch and render before the dump
+]
+
+
+def chromium(profile: Path, url: str, *args: str) -> str:
+    """Debian's headless Chromium on `url` with a fresh profile folder; returns what it printed (--dump-dom)."""
+    browser = shutil.which("chromium")
+    assert browser, "Debian's chromium is missing: scripts/setup.sh installs it"
+    done = subprocess.run(
+        [browser, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args, url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+def artifact(name: str) -> Path:
+    """Where a test keeps what a person may want to look at (git-ignored artifacts/)."""
+    folder = ROOT / "artifacts"
+    folder.mkdir(exist_ok=True)
+    return folder / name
 
 
 def copy_project(dest: Path, changes: dict[str, object] | None = None) -> Path:
@@ -71,3 +123,42 @@ def run_studio(*args: str, cwd: Path | None = None, timeout: float = 600, env: d
         timeout=timeout,
         env={**os.environ, **(env or {})},
     )
+
+
+class FakeOpenAI:
+    """tests/openai_server.py in its own process: a real HTTP server that misbehaves on purpose."""
+
+    def __init__(self, *flags: str):
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.openai_server", "--port", "0", *flags],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        self.port = int(self.proc.stdout.readline())
+        self.base_url = f"http://127.0.0.1:{self.port}/v1"
+
+    def stats(self) -> dict:
+        import json
+        import urllib.request
+
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/_stats", timeout=10) as r:
+            return json.loads(r.read())
+
+    def stop(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+
+
+@pytest.fixture
+def fake_openai():
+    """Start fake servers with flags (`fake_openai("--fault-rate", "0.3")`); all are stopped after the test."""
+    servers: list[FakeOpenAI] = []
+
+    def start(*flags: str) -> FakeOpenAI:
+        servers.append(FakeOpenAI(*flags))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.stop()

@@ -27,11 +27,55 @@ from typing import Any
 
 TRANSPORT_FAULTS = ("429", "500", "slow", "drop", "truncated_body")
 CONTENT_FAULTS = ("not_json", "schema_violation", "length")
-WORDS = (
-    "grey silver banded oily light strong dense coastal island colony carver boat plank grain ring bark "
-    "resin polar winter harbour sealer ballad cradle hull oar mast chisel lathe varnish smoke ember frost "
-    "tide driftwood feather stripe timber forest shore keel deck beam rafter spoon bowl flute drum"
-).split()
+WORDS = [
+    "grey",
+    "silver",
+    "banded",
+    "oily",
+    "light",
+    "strong",
+    "dense",
+    "coastal",
+    "island",
+    "colony",
+    "carver",
+    "boat",
+    "plank",
+    "grain",
+    "ring",
+    "bark",
+    "resin",
+    "polar",
+    "winter",
+    "harbour",
+    "sealer",
+    "ballad",
+    "cradle",
+    "hull",
+    "oar",
+    "mast",
+    "chisel",
+    "lathe",
+    "varnish",
+    "smoke",
+    "ember",
+    "frost",
+    "tide",
+    "driftwood",
+    "feather",
+    "stripe",
+    "timber",
+    "forest",
+    "shore",
+    "keel",
+    "deck",
+    "beam",
+    "rafter",
+    "spoon",
+    "bowl",
+    "flute",
+    "drum",
+]
 
 
 def instance(schema: dict[str, Any], rng: random.Random) -> Any:

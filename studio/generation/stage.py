@@ -46,7 +46,7 @@ from studio.records import (
     write_json,
     write_jsonl,
 )
-from studio.runs import Run
+from studio.runs import Run, file_hash
 from studio.schema import DomainSchema, map_subschemas
 
 # HTTP statuses that mean the whole run is misconfigured, not that one item failed.
@@ -125,7 +125,7 @@ class Generator:
         """The schema an item is asked for: the domain schema narrowed to its axis values, compiled once."""
         key = canonical_json(axes)
         if key not in self._narrowed:
-            self._narrowed[key] = DomainSchema(self.schema.narrow(axes), self.schema.source)
+            self._narrowed[key] = self.schema.branch(axes)
         return self._narrowed[key]
 
     def variables(self, item: PlannedItem, schema: dict[str, Any]) -> dict[str, Any]:
@@ -170,9 +170,11 @@ class Generator:
         """The cache key of a request: endpoint, model, messages, parameters and sample index."""
         return request_key(self.target.identity, self.target.model, messages, {**params, "i": sample_index})
 
-    async def ask(self, messages: list[dict[str, str]], params: dict[str, Any], sample_index: int) -> Reply:
+    async def ask(
+        self, messages: list[dict[str, str]], params: dict[str, Any], sample_index: int, key: str | None = None
+    ) -> Reply:
         """A reply from the cache, or from the endpoint (then cached at once)."""
-        key = self.key(messages, params, sample_index)
+        key = key or self.key(messages, params, sample_index)
         cached = self.cache.get(key)
         if cached is not None:
             self.state.counts["from_cache"] += 1
@@ -231,11 +233,11 @@ class Generator:
             "structured_output": self.mode,
             "params": {k: v for k, v in params.items() if k != "response_format"},
             # What the item was asked with: a changed template or parameter makes the record stale.
-            "request_key": self.key(messages, params, item.sample_index),
+            "request_key": (first_key := self.key(messages, params, item.sample_index)),
         }
         replies: list[Reply] = []
         try:
-            reply = await self.ask(messages, params, item.sample_index)
+            reply = await self.ask(messages, params, item.sample_index, first_key)
             replies.append(reply)
             data, problem = self.check(reply, schema)
             if problem and self.project.generate.repair:
@@ -467,6 +469,8 @@ class Generator:
             "stopped": self.state.stopped,
             "seconds": round(seconds, 2),
             "structured_output": self.mode,
+            "model": self.target.model,
+            "endpoint": self.target.kind,
             "tokens": {"in": self.spend.tokens_in, "out": self.spend.tokens_out},
             "cost_usd": self.spend.cost(),
             "client": dict(self.client.counts),
@@ -571,7 +575,7 @@ def run_generate(
         run.record_stage(
             "generate",
             {
-                "fingerprint": generate_fingerprint(project, generator),
+                "fingerprint": generate_fingerprint(project, target),
                 "inputs": [str(project.schema_path), str(project.prompts_dir)],
                 "outputs": [run.file("generated").name, run.file("rejected").name],
                 **result,
@@ -582,12 +586,23 @@ def run_generate(
         run.unlock()
 
 
-def generate_fingerprint(project: Project, generator: Generator) -> str:
-    settings = project.model_dump(mode="json", include={"axes", "templates", "generate", "sampling", "domain"})
+def generate_fingerprint(project: Project, target: Target) -> str:
+    """What the stage's output depends on: its settings, the schema, the templates, the endpoint and model.
+    Computed without starting anything, so the pipeline can skip an unchanged stage."""
+    settings = project.model_dump(
+        mode="json", include={"axes", "templates", "generate", "sampling", "domain", "endpoint"}
+    )
+    templates = Templates(project.prompts_dir)
+    names = [t.name for t in project.templates] + (
+        [project.generate.subtopics.template] if project.generate.subtopics else []
+    )
+    templates.check(names)
+    examples = project.generate.seed_examples
     return stable_hash(
         settings,
-        generator.schema.schema,
-        {t.name: generator.templates.content_hash(t.name) for t in project.templates},
-        generator.target.public_url,
-        generator.target.model,
+        DomainSchema.load(project.schema_path).schema,
+        {name: templates.content_hash(name) for name in names},
+        file_hash(project.path(examples.file)) if examples and project.path(examples.file).exists() else None,
+        target.identity,
+        target.model,
     )

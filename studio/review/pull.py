@@ -272,3 +272,33 @@ def _verdict_meta(verdict: Verdict) -> dict[str, Any]:
         "corrections_disagree": verdict.corrections_disagree,
         "reviewers": verdict.reviewers,
     }
+
+
+def mark_unreviewed(run: Run, mode: str, force: bool = False) -> dict[str, Any]:
+    """04-reviewed.jsonl with every unique item kept and marked as not reviewed: review mode `none`, or `push`
+    before any reviewer has answered. `studio review pull` replaces it with the reviewers' decisions."""
+    source = run.file("unique")
+    fingerprint = run.fingerprint({"review": mode}, [source])
+    if not force and run.is_current("review", fingerprint):
+        return {**run.stage("review"), "skipped": True}
+    started = time.monotonic()
+    reason = f"not reviewed (review.mode: {mode})"
+    unique = read_records(source)
+    write_jsonl(
+        run.file("reviewed"),
+        (
+            Record(r.id, r.data, {**r.meta, "review": {"decision": "accepted", "by": "none", "reason": reason}})
+            for r in unique
+        ),
+    )
+    result = {
+        "fingerprint": fingerprint,
+        "inputs": [source.name],
+        "outputs": [run.file("reviewed").name],
+        "mode": mode,
+        "counts": {"unreviewed": len(unique)},
+        "seconds": round(time.monotonic() - started, 3),
+        "complete": True,
+    }
+    run.record_stage("review", result)
+    return result

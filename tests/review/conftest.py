@@ -1,8 +1,7 @@
 """The real local Argilla for the session (argilla-server, osmem, Redis, SQLite), and reviewers who answer
 through Argilla's REST API as people do in the UI.
 
-The stack runs on free ports with STUDIO_HOME in a temporary folder; argilla-server's venv is the shared
-one under STUDIO_CACHE (created on first use; scripts/setup.sh creates it ahead).
+The stack itself is the session fixture `argilla` in tests/conftest.py.
 """
 
 from __future__ import annotations
@@ -12,17 +11,8 @@ from pathlib import Path
 import pytest
 
 from studio.records import Record, write_jsonl
-from studio.review import server
 from studio.review.client import Argilla
 from tests.conftest import copy_project
-
-
-@pytest.fixture(scope="session")
-def argilla(studio_home: Path):
-    """The local stack, started once; yields the running Stack."""
-    stack, _ = server.serve(port=0)
-    yield stack
-    server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -7,17 +7,7 @@ cleaning warning) as borderline items do.
 from __future__ import annotations
 
 from studio.records import Record, stable_id
-
-KINDS = ["description", "properties", "applications", "history", "qa"]
-FOCUS = {
-    "description": ["look", "texture", "colour"],
-    "properties": ["density", "strength", "water resistance", "fire resistance"],
-    "applications": ["furniture", "construction", "art"],
-    "history": ["origin", "discoverer", "place in island cultures"],
-    "qa": ["appearance", "properties", "uses", "history"],
-}
-STYLES = ["an encyclopedia entry", "a woodworker's notebook", "a museum label"]
-AUDIENCES = ["woodworkers", "students", "collectors"]
+from tests.conftest import AUDIENCES, FOCUS, KINDS, STYLES  # the shipped project's axes
 
 
 def attributes(kind: str, i: int) -> dict:

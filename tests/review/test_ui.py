@@ -5,41 +5,17 @@ from __future__ import annotations
 
 import base64
 import json
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
 import studio
 from studio.review import server
-from tests.conftest import ROOT
+from tests.conftest import artifact, chromium
 from tests.review.conftest import review_project
 from tests.review.items import make_items
 
 pytestmark = [pytest.mark.argilla, pytest.mark.slow]
-
-CHROMIUM = shutil.which("chromium")
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--window-size=1400,1000",
-    "--virtual-time-budget=15000",  # let the single-page app fetch and render before the dump
-]
-
-
-def chromium(profile: Path, url: str, *args: str) -> str:
-    assert CHROMIUM, "Debian's chromium is missing: scripts/setup.sh installs it"
-    done = subprocess.run(
-        [CHROMIUM, *FLAGS, f"--user-data-dir={profile}", *args, url], capture_output=True, text=True, timeout=120
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    return done.stdout
 
 
 def test_annotation_page_lists_the_pushed_records(argilla, tmp_path: Path) -> None:
@@ -57,8 +33,6 @@ def test_annotation_page_lists_the_pushed_records(argilla, tmp_path: Path) -> No
     assert pushed["dataset"]["name"] in dom
     assert all(item.data["text"] in dom for item in items)
 
-    artifacts = ROOT / "artifacts"
-    artifacts.mkdir(exist_ok=True)
-    shot = artifacts / "review-annotation-page.png"
+    shot = artifact("review-annotation-page.png")
     chromium(profile, page, f"--screenshot={shot}")
     assert shot.stat().st_size > 10_000

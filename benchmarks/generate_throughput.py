@@ -1,0 +1,125 @@
+"""Throughput of `studio generate` against a fixed-latency OpenAI-compatible server on loopback, beside a
+bare asyncio loop over the same `openai` client with the same prompts and the same in-flight limit, and
+the ideal (in flight / latency), in one run.
+
+    .venv/bin/python benchmarks/generate_throughput.py [--items 2000] [--in-flight 64] [--latency 0.2]
+
+studio runs with all its bookkeeping on: rendering, the SQLite cache, validation, JSONL records, accounting.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.conftest import FakeOpenAI, copy_project  # noqa: E402
+
+
+def timed(fn) -> tuple[float, float]:
+    """Wall seconds and CPU seconds of this process."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    fn()
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def studio_run(project: Path, run: str) -> None:
+    import studio
+
+    result = studio.generate(project, run=run, show_progress=False, say=lambda m: None)
+    assert result["counts"]["accepted"] + result["counts"]["rejected"] == result["counts"]["planned"]
+
+
+def bare_loop(requests: list[tuple[list, dict]], base_url: str, in_flight: int) -> None:
+    import openai
+
+    async def main() -> None:
+        client = openai.AsyncOpenAI(base_url=base_url, api_key="x", max_retries=0, timeout=60)
+        gate = asyncio.Semaphore(in_flight)
+
+        async def one(messages: list, params: dict) -> None:
+            async with gate:
+                response = await client.chat.completions.create(model="fake", messages=messages, **params)
+                assert response.choices[0].message.content
+
+        await asyncio.gather(*(one(m, p) for m, p in requests))
+        await client.close()
+
+    asyncio.run(main())
+
+
+def prompts(project: Path) -> list[tuple[list, dict]]:
+    """The very requests studio sends first for each planned item."""
+    from studio.generation.client import Target
+    from studio.generation.plan import plan
+    from studio.generation.stage import Generator
+    from studio.project import load_project
+    from studio.runs import Run
+
+    p = load_project(project)
+    generator = Generator(p, Run(Path(tempfile.mkdtemp())), Target("http://x/v1", "fake"), show_progress=False)
+    generator.mode = "json_object"
+    return [generator.request(item)[1:] for item in plan(p, p.generate.n)]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--items", type=int, default=2000)
+    ap.add_argument("--in-flight", type=int, default=64)
+    ap.add_argument("--latency", type=float, default=0.2)
+    ap.add_argument("--rounds", type=int, default=2, help="each contender runs this often, alternating; best kept")
+    args = ap.parse_args()
+
+    server = FakeOpenAI("--latency", str(args.latency))
+    work = Path(tempfile.mkdtemp(prefix="studio-bench-"))
+    try:
+        project = copy_project(
+            work,
+            {
+                "endpoint.base_url": server.base_url,
+                "endpoint.model": "fake",
+                "endpoint.structured_output": "json_object",
+                "endpoint.concurrency": args.in_flight,
+                "endpoint.timeout_s": 60,
+                "generate.n": args.items,
+            },
+        )
+        requests = prompts(project)
+        best: dict[str, tuple[float, float]] = {}
+        for r in range(args.rounds):
+            for name, fn in [
+                ("bare openai loop", lambda: bare_loop(requests, server.base_url, args.in_flight)),
+                ("studio generate", lambda r=r: studio_run(project, f"round{r}")),
+            ]:
+                wall, cpu = timed(fn)
+                if name not in best or wall < best[name][0]:
+                    best[name] = (wall, cpu)
+    finally:
+        server.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+    ideal = args.in_flight / args.latency
+    bare = args.items / best["bare openai loop"][0]
+    print(
+        f"{args.items:,} items, {args.in_flight} in flight, {args.latency * 1000:.0f} ms a reply; "
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+    )
+    print()
+    print("| contender | items/s | CPU ms per item | share of the bare loop | share of the ideal |")
+    print("|---|---:|---:|---:|---:|")
+    for name, (wall, cpu) in best.items():
+        rate = args.items / wall
+        print(f"| {name} | {rate:,.0f} | {cpu / args.items * 1000:.2f} | {rate / bare:.0%} | {rate / ideal:.0%} |")
+    print(f"| ideal (in flight / latency) | {ideal:,.0f} |  |  | 100% |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,59 @@
+"""The run report opened in headless Chromium: every section is there, and an LLM's `<script>` stays text."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import studio
+from studio.records import JsonlWriter, Record
+from studio.report.html import SECTIONS
+from studio.runs import Run
+from tests.conftest import artifact, chromium, copy_project
+
+PLANTED = "<script>document.body.setAttribute('data-pwned', 'yes')</script><img src=x onerror=alert(1)>"
+
+
+def test_report_sections_render_and_planted_scripts_stay_text(tmp_path: Path, fake_openai) -> None:
+    server = fake_openai("--fault-rate", "0.2", "--faults", "schema_violation,not_json")
+    project = copy_project(
+        tmp_path,
+        {
+            "endpoint.base_url": server.base_url,
+            "endpoint.model": "fake",
+            "endpoint.structured_output": "json_object",
+            "generate.n": 40,
+            "curate.clean.language": False,
+        },
+    )
+    result = studio.generate(project, show_progress=False)
+    run = Run(result["run_dir"])
+    # What a model might write: a rejected reply and an accepted item, both carrying markup.
+    with JsonlWriter(run.file("rejected")) as rejected:
+        rejected.write(
+            Record(
+                "planted-1",
+                {},
+                {
+                    "rejected": {"stage": "generate", "reason": f"not JSON {PLANTED}", "retryable": False},
+                    "raw": PLANTED,
+                },
+            )
+        )
+    studio.validate(project)
+    studio.dedup(project)
+    path = studio.build_report(run.dir, "penguin wood <b>report</b>")
+
+    dom = chromium(tmp_path / "profile", path.as_uri(), "--dump-dom")
+    for anchor, title in SECTIONS:
+        assert f'id="{anchor}"' in dom and title.split(":")[0] in dom
+    assert "data-pwned" not in dom.split("<body", 1)[1].split(">", 1)[0]  # the script did not run
+    assert "&lt;script&gt;document.body.setAttribute" in dom  # it is shown as text
+    assert "penguin wood &lt;b&gt;report&lt;/b&gt;" in dom
+    assert dom.count("<img") == dom.count('src="data:image/png;base64,')  # only our own plots are images
+    counts = json.loads(run.manifest_path.read_text())["stages"]["generate"]["counts"]
+    assert f">{counts['planned']}<" in dom  # the funnel shows the plan
+
+    shot = artifact("report.png")
+    chromium(tmp_path / "profile", path.as_uri(), f"--screenshot={shot}")
+    assert shot.stat().st_size > 20_000
