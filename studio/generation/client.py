@@ -15,7 +15,8 @@ import json
 import random
 import re
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -25,6 +26,8 @@ from studio.generation.limits import AdaptiveConcurrency, RateLimit
 from studio.schema import map_subschemas
 
 MODES = ("json_schema", "json_object", "text")
+# What a body that is not a chat completion raises on the way to a Reply.
+MALFORMED = (openai.APIResponseValidationError, ValueError, KeyError, IndexError, TypeError, AttributeError)
 # Requests in flight when the project file does not say: llama.cpp's server answers one at a time.
 DEFAULT_CONCURRENCY = {"local": 1, "loopback": 4, "remote": 16}
 
@@ -41,10 +44,7 @@ class Target:
     @property
     def public_url(self) -> str:
         """The base_url without credentials or query string, safe for records and logs."""
-        parts = urlsplit(self.base_url)
-        host = parts.hostname or ""
-        netloc = f"{host}:{parts.port}" if parts.port else host
-        return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+        return _public_url(self.base_url)
 
     @property
     def identity(self) -> str:
@@ -68,11 +68,19 @@ class Reply:
     attempts: int = 1
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return dict(self.__dict__)  # flat fields: no need for asdict's deep copy
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Reply:
         return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
+
+
+@lru_cache(maxsize=64)
+def _public_url(base_url: str) -> str:
+    parts = urlsplit(base_url)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 class RequestFailed(Exception):
@@ -216,11 +224,12 @@ class Client:
                     t0 = time.monotonic()
                     # The client's timeout bounds each read; this bounds the whole exchange (no trickling).
                     async with asyncio.timeout(self.timeout):
-                        response = await self.openai.chat.completions.create(
-                            model=self.model, messages=messages, **params
+                        response = await self.openai.chat.completions.with_raw_response.create(
+                            model=self.model, messages=messages, **request_params(params)
                         )
+                        body = json.loads(await response.http_response.aread())
                     seconds = time.monotonic() - t0
-                reply = _reply(response, seconds, attempts)
+                reply = _reply(body, seconds, attempts)
                 if self.tpm:
                     self.tpm.refund(estimate - reply.tokens_in - reply.tokens_out)
                 self.concurrency.succeeded()
@@ -245,7 +254,7 @@ class Client:
             except openai.APIConnectionError as e:
                 self.counts["connection_errors"] += 1
                 last = f"connection error: {e.__cause__ or e}"
-            except (openai.APIResponseValidationError, ValueError, KeyError, IndexError, TypeError) as e:
+            except MALFORMED as e:
                 self.counts["malformed"] += 1
                 last = f"malformed response body: {e}"
             if attempts < limit:
@@ -271,17 +280,30 @@ class Client:
         await self.openai.close()
 
 
-def _reply(response: Any, seconds: float, attempts: int) -> Reply:
-    choice = response.choices[0]
-    if choice.message is None or choice.message.content is None:
+def request_params(params: dict[str, Any]) -> dict[str, Any]:
+    """The parameters as the client takes them. The response format (with its schema) goes as extra body:
+    it is sent as it is, instead of being walked key by key against the client's types at every request,
+    and `json_object` with a `schema` (llama.cpp's extension) is not an OpenAI type anyway."""
+    if "response_format" not in params:
+        return params
+    rest = {k: v for k, v in params.items() if k != "response_format"}
+    return {**rest, "extra_body": {"response_format": params["response_format"]}}
+
+
+def _reply(body: dict[str, Any], seconds: float, attempts: int) -> Reply:
+    """The reply in a chat completion body, read as JSON (the client's typed models would cost more CPU
+    than everything else studio does per request)."""
+    choice = body["choices"][0]
+    content = (choice.get("message") or {}).get("content")
+    if content is None:
         raise ValueError("the reply has no message content")
-    usage = response.usage
+    usage = body.get("usage") or {}
     return Reply(
-        text=choice.message.content,
-        finish_reason=choice.finish_reason,
-        model=response.model or "",
-        tokens_in=usage.prompt_tokens if usage else 0,
-        tokens_out=usage.completion_tokens if usage else 0,
+        text=content,
+        finish_reason=choice.get("finish_reason"),
+        model=body.get("model") or "",
+        tokens_in=usage.get("prompt_tokens") or 0,
+        tokens_out=usage.get("completion_tokens") or 0,
         seconds=round(seconds, 4),
         attempts=attempts,
     )

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from studio.errors import StudioError
-from studio.records import stable_hash
 
 READERS = {".csv": "read_csv", ".jsonl": "read_json", ".json": "read_json", ".parquet": "read_parquet"}
 
@@ -45,5 +44,5 @@ class ExamplePool:
 
     def draw(self, item_id: str, axes: dict[str, str]) -> list[dict[str, Any]]:
         candidates = self._by_key.get(tuple(axes.get(m, "") for m in self.match)) or self.rows
-        rng = random.Random(stable_hash(self.seed, item_id))
+        rng = random.Random(f"{self.seed}:{item_id}")  # a str seed is hashed the same in every process
         return rng.sample(candidates, min(self.per_request, len(candidates)))

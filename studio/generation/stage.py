@@ -11,6 +11,7 @@ takes answered requests from the cache, and tries again the items that failed fo
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import time
 from collections.abc import Callable
@@ -116,6 +117,7 @@ class Generator:
         self.batch: dict[str, dict[str, Any]] | None = None  # requests collected for the next batch
         self.batch_failures: dict[str, str] = {}
         self._narrowed: dict[str, DomainSchema] = {}
+        self._schema_texts: dict[int, str] = {}
         budget = project.budget
         if budget.usd is not None and target.model not in project.prices:
             raise StudioError(f"budget.usd needs a price for model '{target.model}' in `prices`", None, "budget.usd")
@@ -128,6 +130,13 @@ class Generator:
             self._narrowed[key] = self.schema.branch(axes)
         return self._narrowed[key]
 
+    def schema_text(self, schema: dict[str, Any]) -> str:
+        """The schema as the prompt shows it, made once per narrowed schema (there are few)."""
+        key = id(schema)
+        if key not in self._schema_texts:
+            self._schema_texts[key] = json.dumps(prompt_schema(schema), ensure_ascii=False)
+        return self._schema_texts[key]
+
     def variables(self, item: PlannedItem, schema: dict[str, Any]) -> dict[str, Any]:
         d = self.project.domain
         return {
@@ -135,7 +144,7 @@ class Generator:
             **item.axes,
             "axes": item.axes,
             "sample_index": item.sample_index,
-            "schema": json.dumps(prompt_schema(schema), ensure_ascii=False),
+            "schema": self.schema_text(schema),
             "examples": self.examples.draw(item.id, item.axes) if self.examples else [],
         }
 
@@ -347,7 +356,8 @@ class Generator:
             self.rejected.write(record)
             c["rejected"] += 1
         self.bar.update(1)
-        self.bar.set_postfix_str(self.postfix(), refresh=False)
+        if not self.bar.disable:
+            self.bar.set_postfix_str(self.postfix(), refresh=False)
 
     async def work_live(self, pending: list[PlannedItem], ceiling: int) -> None:
         queue = iter(pending)
@@ -571,7 +581,13 @@ def run_generate(
     run.lock()
     try:
         generator = Generator(project, run, target, show_progress, say)
-        result = asyncio.run(generator.generate())
+        # What is loaded by now (modules, the plan, compiled schemas) lives for the whole run: freezing it
+        # keeps the cyclic GC from scanning it again and again while replies stream in.
+        gc.freeze()
+        try:
+            result = asyncio.run(generator.generate())
+        finally:
+            gc.unfreeze()
         run.record_stage(
             "generate",
             {
