@@ -1,7 +1,7 @@
-# The two commands of the README, and a few more. Every target sets up first (idempotent, seconds when done).
+# The README's two commands. Each sets up first (idempotent: seconds when everything is there).
 PY := .venv/bin/python
 
-.PHONY: setup demo test lint bench
+.PHONY: setup demo test
 
 setup:
 	./scripts/setup.sh
@@ -10,10 +10,8 @@ setup:
 demo: setup
 	.venv/bin/studio run
 
-## Set up everything and run the tests.
+## Set up everything, check the style, and run the tests.
 test: setup
+	.venv/bin/ruff check studio tests benchmarks scripts
+	.venv/bin/ruff format --check studio tests benchmarks scripts
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q --durations=15
-
-lint: setup
-	.venv/bin/ruff check studio tests benchmarks
-	.venv/bin/ruff format --check studio tests benchmarks

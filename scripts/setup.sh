@@ -22,7 +22,9 @@ fi
 
 # 2. The virtual environment.
 [ -x .venv/bin/python ] || { say "creating .venv"; "$PY" -m venv .venv; }
-PIP=(.venv/bin/python -m pip --disable-pip-version-check -q)
+PIP=(pip_quiet .venv/bin/python -m pip --disable-pip-version-check -q)
+# This machine's pip configuration names local indexes that not every package is in; pip says so for each.
+pip_quiet() { "$@" 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }; }
 
 # 3. llama-cpp-python has no wheel on PyPI. The default build uses -march=native, which crashes on CPUs
 #    that advertise AMX the kernel does not allow; build a portable wheel once, into a project folder

@@ -463,6 +463,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     if ppl:
         out("held-out perplexity: " + ", ".join(f"{k} {v:,.2f}" for k, v in ppl.items() if v is not None))
     out(f"report:  {result['report']['path']}  (open it in a browser)")
+    review = result.get("review") or {}
+    if review.get("mode") == "push":
+        out(
+            "review:  open the Argilla dataset printed above (`studio review status` shows the sign-in), then "
+            "`studio review pull` and `studio run` to tune on what reviewers accepted"
+        )
     out(f"dataset: {run_dir / 'dataset'}   model: {run_dir / 'model'}")
     out(f"next:    studio llm serve --model {run_dir}  (chat with the tuned model)")
     return 0

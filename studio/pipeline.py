@@ -346,7 +346,11 @@ def review_stage(p: Project, r: Run, force: bool, say: Say) -> dict[str, Any]:
     if mode == "none":
         return mark_unreviewed(r, mode, force)
     pushed = review_push(p, r.name, show_progress=False, say=say)
-    say(f"review: {pushed['counts']} in Argilla dataset {pushed['dataset']['name']}: {pushed['dataset']['url']}")
+    c, d = pushed["counts"], pushed["dataset"]
+    say(
+        f"review: {c['sampled']} of {c['unique']} items ({c['borderline']} borderline ones first) are in Argilla "
+        f"dataset {d['name']}: {d['url']}"
+    )
     if mode == "wait":
         return review_pull(
             p,

@@ -49,12 +49,33 @@ class Record:
         return cls(d["id"], d["data"], d.get("meta") or {})
 
 
+def mend_unicode(value: Any) -> Any:
+    """Lone surrogates (what JSON's escape "\\ud87e" from a model decodes to, which UTF-8 cannot hold)
+    replaced by U+FFFD, in a string or anywhere inside a JSON value."""
+    if isinstance(value, str):
+        if value.isascii():
+            return value
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if isinstance(value, dict):
+        return {k: mend_unicode(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [mend_unicode(v) for v in value]
+    return value
+
+
 def dumps_line(obj: Record | dict[str, Any] | str) -> str:
     """One JSON line; a str is taken as a line already made (e.g. by a worker process)."""
     if isinstance(obj, str):
         return obj
     d = obj.to_dict() if isinstance(obj, Record) else obj
-    return json.dumps(d, ensure_ascii=False, separators=(",", ":")) + "\n"
+    line = json.dumps(d, ensure_ascii=False, separators=(",", ":")) + "\n"
+    if not line.isascii():
+        try:
+            line.encode("utf-8")
+        except UnicodeEncodeError:
+            # A model can write a lone surrogate ("\\ud87e"), which UTF-8 cannot hold: escape this line instead.
+            line = json.dumps(d, separators=(",", ":")) + "\n"
+    return line
 
 
 @dataclass

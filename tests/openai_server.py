@@ -139,6 +139,7 @@ class Server:
         self.rng = random.Random(seed)
         self.retry_after, self.slow_s, self.modes = retry_after, slow_s, modes
         self.requests = 0
+        self.authorized = 0  # requests that carried an API key
         self.injected: Counter[str] = Counter()
         self.answered: Counter[str] = Counter()  # body hash -> 200s with a reply
         self.files: dict[str, bytes] = {}
@@ -189,12 +190,13 @@ class Server:
                     "injected": dict(self.injected),
                     "answered": dict(self.answered),
                     "batches": len(self.batches),
+                    "authorized": self.authorized,
                 },
             )
         elif path == "/v1/models":
             self.send(writer, 200, {"object": "list", "data": [{"id": "fake", "object": "model"}]})
         elif path == "/v1/chat/completions":
-            return await self.chat(json.loads(body), body, writer)
+            return await self.chat(json.loads(body), body, writer, headers)
         elif path == "/v1/files" and method == "POST":
             self.send(writer, 200, self.upload(headers, body))
         elif path.startswith("/v1/files/") and path.endswith("/content"):
@@ -233,8 +235,12 @@ class Server:
             },
         }
 
-    async def chat(self, request: dict[str, Any], body: bytes, writer: asyncio.StreamWriter) -> bool:
+    async def chat(
+        self, request: dict[str, Any], body: bytes, writer: asyncio.StreamWriter, headers: dict[str, str]
+    ) -> bool:
         self.requests += 1
+        if headers.get("authorization", "").startswith("Bearer sk-"):
+            self.authorized += 1
         mode = (request.get("response_format") or {}).get("type", "text")
         if mode not in self.modes:
             self.send(writer, 400, {"error": {"message": f"response_format {mode} is not supported"}})

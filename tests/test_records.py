@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from studio.errors import StudioError
-from studio.records import BadLine, JsonlWriter, Record, read_records, scan_jsonl, stable_id
+from studio.records import BadLine, JsonlWriter, Record, mend_unicode, read_records, scan_jsonl, stable_id
 
 
 def test_stable_id_depends_on_template_axes_and_index_only() -> None:
@@ -48,3 +49,18 @@ def test_reading_records_names_file_and_line(tmp_path: Path) -> None:
     path.write_text('{"id": "a", "data": {}}\n{"id": 3, "data": {}}\n')
     with pytest.raises(StudioError, match=r"r.jsonl: line 2: expected a record"):
         read_records(path)
+
+
+def test_a_lone_surrogate_from_a_model_is_written_and_read_back(tmp_path: Path) -> None:
+    path = tmp_path / "odd.jsonl"
+    text = json.loads('"grey \\ud87e wood, caf\\u00e9"')  # what json.loads makes of a model's bad escape
+    with JsonlWriter(path) as w:
+        w.write(Record("a", {"text": text}))
+        w.write(Record("b", {"text": "plain café"}))
+    assert [r.data["text"] for r in read_records(path)] == [text, "plain café"]
+    assert "café" in path.read_text(encoding="utf-8")  # lines without the odd character stay readable
+
+
+def test_mend_unicode_replaces_lone_surrogates_only() -> None:
+    broken = json.loads('{"t": ["a \\ud87e b", "\\ud83d\\ude00 fine"]}')
+    assert mend_unicode(broken) == {"t": ["a \ufffd b", "\U0001f600 fine"]}

@@ -15,6 +15,7 @@ from typing import Any
 
 from studio.curate.text import words
 from studio.project import Clean
+from studio.records import mend_unicode
 
 # Block tags part words (a space), inline tags do not (<i>wood</i>s is "woods").
 BLOCK_TAG = re.compile(r"</?(?:br|p|div|li|ul|ol|tr|td|th|h[1-6]|table|blockquote|section|article)\b[^<>]*>", re.I)
@@ -72,8 +73,10 @@ def normalise(s: str, rules: Clean) -> str:
         return s  # the common case: nothing any rule would change
     if rules.strip_html and ("<" in s or "&" in s):
         s = html.unescape(HTML_TAG.sub("", BLOCK_TAG.sub(" ", s)))
-    if rules.unicode and not s.isascii():
-        s = unicodedata.normalize(rules.unicode, s)
+    if not s.isascii():
+        s = mend_unicode(s)
+        if rules.unicode:
+            s = unicodedata.normalize(rules.unicode, s)
     if rules.strip_control:
         s = CONTROL.sub("", s)
     if rules.whitespace:

@@ -162,13 +162,14 @@ _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.S)
 def extract_json(text: str) -> Any:
     """The JSON value in a reply: the whole text, a fenced block, or the outermost {...}."""
     text = text.strip()
+    # strict=False: raw newlines inside strings, which llama.cpp's JSON grammar lets through.
     try:
-        return json.loads(text)
+        return json.loads(text, strict=False)
     except json.JSONDecodeError:
         pass
     for candidate in [*_FENCE.findall(text), text[text.find("{") : text.rfind("}") + 1]]:
         try:
-            return json.loads(candidate)
+            return json.loads(candidate, strict=False)
         except json.JSONDecodeError:
             continue
     raise ValueError("the reply holds no JSON object")

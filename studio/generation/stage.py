@@ -40,6 +40,7 @@ from studio.records import (
     JsonlWriter,
     Record,
     canonical_json,
+    mend_unicode,
     read_jsonl,
     repair_torn_tail,
     scan_jsonl,
@@ -162,7 +163,7 @@ class Generator:
     def check(self, reply: Reply, schema: DomainSchema) -> tuple[dict[str, Any] | None, str | None]:
         """The item in a reply and what is wrong with it (None when it is valid)."""
         try:
-            data = extract_json(reply.text)
+            data = mend_unicode(extract_json(reply.text))
         except ValueError as e:
             data, problem = None, f"{e}"
         else:

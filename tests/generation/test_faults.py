@@ -179,3 +179,16 @@ def test_the_batch_api_mode_generates_every_item(tmp_path: Path, fake_openai) ->
     assert len(accepted) == 20
     stats = server.stats()
     assert stats["batches"] == 1 and stats["requests"] == 20
+
+
+def test_the_api_key_reaches_the_endpoint_and_nothing_else(tmp_path: Path, fake_openai) -> None:
+    secret = "sk-test-4f8a1c2e9b7d"
+    server = fake_openai("--fault-rate", "0.3", "--faults", "500,not_json")
+    project = fake_project(tmp_path, server, generate__n=10, endpoint__api_key_env="STUDIO_TEST_KEY")
+    result = run_studio("generate", "--project", str(project), env={"STUDIO_TEST_KEY": secret})
+    assert result.returncode == 0, result.stderr
+    assert server.stats()["authorized"] == server.stats()["requests"] > 0  # every request carried it
+    assert secret not in result.stdout + result.stderr
+    for path in (tmp_path / "outputs").rglob("*"):
+        if path.is_file():
+            assert secret.encode() not in path.read_bytes(), path
