@@ -232,11 +232,8 @@ def tune(
 
     p = open_project(project)
     r = open_run(p, run)
-    r.lock()
-    try:
+    with r.locked():
         result = run_tune(p, r, data, force=force, show_progress=show_progress, say=say)
-    finally:
-        r.unlock()
     result["run_dir"] = str(r.dir)
     return result
 
@@ -256,11 +253,8 @@ def evaluate(
     r = open_run(p, run)
     use_judge = p.train.eval.judge if judge is None else judge
     target = resolve_target(p, say) if use_judge else None
-    r.lock()
-    try:
+    with r.locked():
         result = run_eval(p, r, force, Judge(target.base_url, target.model, target.api_key) if target else None, say)
-    finally:
-        r.unlock()
     result["run_dir"] = str(r.dir)
     return result
 

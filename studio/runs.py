@@ -11,6 +11,8 @@ import hashlib
 import json
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +56,6 @@ class Run:
     def __init__(self, path: Path | str):
         self.dir = Path(path)
         self.name = self.dir.name
-        self._lock_fd: int | None = None
 
     @classmethod
     def open(cls, output_dir: Path, domain: str, name: str | None = None) -> Run:
@@ -68,20 +69,20 @@ class Run:
     def file(self, key: str) -> Path:
         return self.dir / FILES[key]
 
-    # Two processes writing one run would interleave lines; a lock turns that into a clear error.
-    def lock(self) -> None:
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the run for one writer: two processes writing one run would interleave lines, so the
+        second gets a clear error instead. The lock dies with the process (kill -9 included)."""
         fd = os.open(self.dir / ".lock", os.O_CREAT | os.O_RDWR, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
             raise StudioError("another studio process is working on this run", self.dir) from None
-        self._lock_fd = fd
-
-    def unlock(self) -> None:
-        if self._lock_fd is not None:
-            os.close(self._lock_fd)
-            self._lock_fd = None
+        try:
+            yield
+        finally:
+            os.close(fd)
 
     # The manifest.
     @property

@@ -316,8 +316,7 @@ def run_dedup(
     outputs = {"unique": str(run.file("unique")), "duplicates": str(run.file("duplicates"))}
     if not force and run.is_current("dedup", fingerprint):
         return {**(run.stage("dedup") or {}), "outputs": outputs, "skipped": True}
-    run.lock()
-    try:
+    with run.locked():
         result = dedup_file(
             source, run.file("unique"), run.file("duplicates"), settings, earlier, "id", text_field, progress
         )
@@ -334,6 +333,4 @@ def run_dedup(
                 "complete": True,
             },
         )
-    finally:
-        run.unlock()
     return result

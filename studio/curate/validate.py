@@ -231,8 +231,7 @@ def run_validate(
     outputs = {"valid": str(run.file("valid")), "invalid": str(run.file("invalid"))}
     if not force and run.is_current("validate", fingerprint):
         return {**(run.stage("validate") or {}), "outputs": outputs, "skipped": True}
-    run.lock()
-    try:
+    with run.locked():
         result = validate_file(
             source,
             schema,
@@ -255,6 +254,4 @@ def run_validate(
                 "complete": True,
             },
         )
-    finally:
-        run.unlock()
     return result

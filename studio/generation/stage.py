@@ -579,8 +579,7 @@ def run_generate(
     project: Project, run: Run, target: Target, show_progress: bool = True, say: Callable[[str], None] = print
 ) -> dict[str, Any]:
     """Run the stage to the end (or the budget) and record it in the manifest."""
-    run.lock()
-    try:
+    with run.locked():
         generator = Generator(project, run, target, show_progress, say)
         # What is loaded by now (modules, the plan, compiled schemas) lives for the whole run: freezing it
         # keeps the cyclic GC from scanning it again and again while replies stream in.
@@ -599,8 +598,6 @@ def run_generate(
             },
         )
         return result
-    finally:
-        run.unlock()
 
 
 def generate_fingerprint(project: Project, target: Target) -> str:

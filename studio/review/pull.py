@@ -187,8 +187,7 @@ def run_pull(
         "records_per_s": round(len(answers) / fetch_seconds, 1) if fetch_seconds > 0 else None,
         "complete": True,
     }
-    run.lock()
-    try:
+    with run.locked():
         write_jsonl(run.file("reviewed"), out)
         run.record_stage(
             "review_pull",
@@ -199,8 +198,6 @@ def run_pull(
                 **result,
             },
         )
-    finally:
-        run.unlock()
     return result
 
 

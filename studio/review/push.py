@@ -53,11 +53,8 @@ def run_push(
     axes = stratify_axes(project)
     sample = choose(unique, sample_size(len(unique), size, fraction), axes, cfg.borderline, cfg.seed)
 
-    run.lock()
-    try:
+    with run.locked():
         return _push(project, run, client, unique, sample, axes, size, fraction, started, show_progress)
-    finally:
-        run.unlock()
 
 
 def _push(
