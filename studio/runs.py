@@ -97,12 +97,6 @@ class Run:
         except json.JSONDecodeError as e:
             raise StudioError(f"manifest is not valid JSON ({e.msg})", self.manifest_path, e.lineno) from None
 
-    def update_manifest(self, **fields: Any) -> dict[str, Any]:
-        m = self.manifest()
-        m.update(fields)
-        write_json(self.manifest_path, m)
-        return m
-
     def stage(self, name: str) -> dict[str, Any] | None:
         return self.manifest()["stages"].get(name)
 

