@@ -58,16 +58,14 @@ def bare_loop(requests: list[tuple[list, dict]], base_url: str, in_flight: int) 
 
 def prompts(project: Path) -> list[tuple[list, dict]]:
     """The very requests studio sends first for each planned item."""
-    from studio.generation.client import Target
     from studio.generation.plan import plan
-    from studio.generation.stage import Generator
+    from studio.generation.requests import Requests
     from studio.project import load_project
-    from studio.runs import Run
+    from studio.target import Target
 
     p = load_project(project)
-    generator = Generator(p, Run(Path(tempfile.mkdtemp())), Target("http://x/v1", "fake"), show_progress=False)
-    generator.mode = "json_object"
-    return [generator.request(item)[1:] for item in plan(p, p.generate.n)]
+    builder = Requests(p, Target("http://x/v1", "fake"), "json_object")
+    return [builder.request(item)[1:] for item in plan(p, p.generate.n)]
 
 
 def main() -> None:

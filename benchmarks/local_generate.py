@@ -44,12 +44,11 @@ def main() -> None:
     args = ap.parse_args()
 
     import studio
-    from studio.generation.client import Target
     from studio.generation.plan import plan
-    from studio.generation.stage import Generator
+    from studio.generation.requests import Requests
     from studio.project import load_project
-    from studio.runs import Run
     from studio.serve import llm
+    from studio.target import Target
 
     work = Path(tempfile.mkdtemp(prefix="studio-bench-"))
     os.environ["STUDIO_HOME"] = str(work / "home")
@@ -60,9 +59,8 @@ def main() -> None:
         )
         p = load_project(project)
         target = Target(server.base_url, server.model, None, "local")
-        generator = Generator(p, Run(work / "scratch"), target, show_progress=False)
-        generator.mode = "json_object"
-        requests = [generator.request(item)[1:] for item in plan(p, p.generate.n)]
+        builder = Requests(p, target, "json_object")
+        requests = [builder.request(item)[1:] for item in plan(p, p.generate.n)]
 
         # The direct loop runs before and after studio: the server's prompt cache and the machine's load
         # then weigh on both sides alike.

@@ -29,16 +29,18 @@ pip_quiet() { "$@" 2>&1 | { grep -v "is ignored: it is neither a file nor a dire
 # 3. llama-cpp-python has no wheel on PyPI. The default build uses -march=native, which crashes on CPUs
 #    that advertise AMX the kernel does not allow; build a portable wheel once, into a project folder
 #    (pip's own wheel cache ignores CMAKE_ARGS and would hand back a native build).
-mkdir -p "$CACHE/wheels" "$CACHE/sdist"
-if ! ls "$CACHE"/sdist/llama_cpp_python-$LLAMA_VERSION.tar.gz >/dev/null 2>&1; then
+#    The sdist goes into the studio cache, where studio also finds llama.cpp's GGUF converter in it.
+SDIST_DIR=${STUDIO_CACHE:-$HOME/.cache/studio}/sdist
+mkdir -p "$CACHE/wheels" "$SDIST_DIR"
+if ! ls "$SDIST_DIR"/llama_cpp_python-$LLAMA_VERSION.tar.gz >/dev/null 2>&1; then
   say "fetching the llama-cpp-python $LLAMA_VERSION sdist (it also carries llama.cpp's GGUF converter)"
-  "${PIP[@]}" download --no-deps --no-binary :all: -d "$CACHE/sdist" "llama-cpp-python==$LLAMA_VERSION"
+  "${PIP[@]}" download --no-deps --no-binary :all: -d "$SDIST_DIR" "llama-cpp-python==$LLAMA_VERSION"
 fi
 if ! ls "$CACHE"/wheels/llama_cpp_python-$LLAMA_VERSION-*.whl >/dev/null 2>&1; then
   say "building llama-cpp-python $LLAMA_VERSION (portable, about 4 minutes on 2 cores; once per machine)"
   CMAKE_ARGS="-DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF" CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) \
     "${PIP[@]}" wheel --no-deps --no-cache-dir -w "$CACHE/wheels" \
-    "$CACHE/sdist/llama_cpp_python-$LLAMA_VERSION.tar.gz"
+    "$SDIST_DIR/llama_cpp_python-$LLAMA_VERSION.tar.gz"
 fi
 
 # 4. Python packages, skipped when pyproject.toml and this script are unchanged since the last install.

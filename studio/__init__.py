@@ -23,7 +23,7 @@ __all__ = [
     "tune",
     "evaluate",
     "serve_model",
-    "select_accepted",
+    "curate",
     "export",
     "build_report",
 ]

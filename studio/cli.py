@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from studio import pipeline
-from studio.errors import StudioError
+from studio import engine, pipeline
+from studio.errors import RunStopped, StudioError
 from studio.project import DEFAULT_PROJECT
 from studio.runs import FILES
 
@@ -53,6 +54,13 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--n", type=int, metavar="N", help="items to plan (overrides generate.n)")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
     g.add_argument("--dry-run", action="store_true", help="print the plan, its tokens and cost; send nothing")
+    g.add_argument(
+        "--retry-rejected",
+        action="store_true",
+        help="ask again (with a new seed) for the items the schema rejected after their repair; items that got "
+        "no reply are always asked again",
+    )
+    g.add_argument("--force", action="store_true", help="run the stage even if it is up to date")
     g.set_defaults(func=cmd_generate)
 
     v = sub.add_parser(
@@ -118,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="run this stage and every later one even if "
         "unchanged (generate, validate, dedup, review, curate, tune, eval, export, report)",
     )
+    _partial_flag(r)
     r.add_argument("--no-progress", action="store_true", help="no progress bars")
     r.set_defaults(func=cmd_run)
 
@@ -140,7 +149,17 @@ def build_parser() -> argparse.ArgumentParser:
         "share.hub_repo is set (token from share.hub_token_env).",
     )
     _project_flags(ex)
+    ex.add_argument("--force", action="store_true", help="export (and push) again even if nothing changed")
     ex.set_defaults(func=cmd_export)
+
+    cu = sub.add_parser(
+        "curate",
+        help="05-curated.jsonl: the items accepted in review (or kept unreviewed)",
+        description="Write 05-curated.jsonl from 04-reviewed.jsonl: every item whose review decision is accepted.",
+    )
+    _project_flags(cu)
+    cu.add_argument("--force", action="store_true", help="run again even if nothing changed")
+    cu.set_defaults(func=cmd_curate)
 
     s = sub.add_parser(
         "status",
@@ -164,6 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--data", type=Path, metavar="FILE", help="train on this records JSONL instead of 05-curated.jsonl")
     t.add_argument("--force", action="store_true", help="train again even if settings and data are unchanged")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _partial_flag(t)
     t.set_defaults(func=cmd_tune)
 
     e = sub.add_parser(
@@ -268,29 +288,55 @@ def cmd_generate(args: argparse.Namespace) -> int:
         model=args.model,
         show_progress=not args.no_progress,
         dry_run=args.dry_run,
+        retry_rejected=args.retry_rejected,
+        force=args.force,
     )
     if args.dry_run:
         return print_plan(result)
     c = result["counts"]
     run_dir = Path(result["run_dir"])
-    new = c["accepted"] + c["rejected"]
+    if result.get("skipped"):
+        out("generate is up to date (same plan, templates, schema and endpoint); --force runs it again")
+    else:
+        out(
+            f"made {c['made']} item(s) in {result['seconds']:.1f} s ({c['first_try']} accepted on the first try, "
+            f"{c['repaired']} after a repair, {c['requests']} request(s) sent)"
+            + (f"; {c['done_before']} were done before" if c["done_before"] else "")
+            + (f"; {c['stale']} made again (their template or parameters changed)" if c["stale"] else "")
+        )
     out(
-        f"generated {new} item(s) in {result['seconds']:.1f} s: {c['accepted']} accepted "
-        f"({c['first_try']} on the first try, {c['repaired']} after a repair), {c['rejected']} rejected"
-        + (f"; {c['done_before']} were done before" if c["done_before"] else "")
-        + (f"; {c['stale']} made again (their template or parameters changed)" if c.get("stale") else "")
+        f"the run holds {c['planned']} planned item(s): {c['accepted']} accepted, {c['rejected']} rejected"
+        + (f" ({c['retryable']} for want of a reply)" if c["retryable"] else "")
+        + (f", {c['pending']} not made yet" if c["pending"] else "")
+        + (f"; {c['unplanned']} made before are set aside in {FILES['unplanned']}" if c["unplanned"] else "")
     )
     tokens = result["tokens"]
     cost = result["cost_usd"]
     out(f"tokens: {tokens['in']:,} in, {tokens['out']:,} out" + (f"; cost ${cost:.4f}" if cost is not None else ""))
-    if result["stopped"]:
-        out(f"stopped early: {result['stopped']}. Raise it in the project file and run the same command to go on.")
-    elif not result["complete"]:
-        out("some items are still pending: run the same command again to finish them.")
-    out(f"items:    {run_dir / '01-generated.jsonl'}")
-    out(f"rejected: {run_dir / '01-rejected.jsonl'} (each with its reason)")
+    out(f"items:    {run_dir / FILES['generated']}")
+    out(f"rejected: {run_dir / FILES['rejected']} (each with its reason)")
     out(f"next:     studio status {run_dir}")
-    return 0
+    return stopped(args, result)
+
+
+def stopped(args: argparse.Namespace, entry: dict[str, Any]) -> int:
+    """0 for a complete stage; else the line that says why it stopped and what continues, and exit 3."""
+    if entry["complete"]:
+        return 0
+    print(
+        f"studio: {args.command} stopped: {entry['stopped']}; then run `{same_command(args)}` to go on", file=sys.stderr
+    )
+    return engine.STOPPED_EXIT
+
+
+def same_command(args: argparse.Namespace) -> str:
+    """The command that continues: the one given, without the flags that force work anew."""
+    words = ["studio", args.command, *([args.review_command] if hasattr(args, "review_command") else [])]
+    if getattr(args, "project", None) and str(args.project) != DEFAULT_PROJECT:
+        words += ["--project", str(args.project)]
+    if getattr(args, "run", None):
+        words += ["--run", str(args.run)]
+    return " ".join(shlex.quote(w) for w in words)
 
 
 def _gate_flags(p: argparse.ArgumentParser) -> None:
@@ -304,6 +350,15 @@ def _gate_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, metavar="DIR", help="where a FILE's results go (default: the FILE's folder)")
     p.add_argument("--id-field", default="id", metavar="F", help="the key holding a plain line's id (default: id)")
     p.add_argument("--force", action="store_true", help="run again even if the run's stage is up to date")
+    _partial_flag(p)
+
+
+def _partial_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--allow-partial",
+        action="store_true",
+        help="go on even when an earlier stage stopped before its end (a budget, items without a reply)",
+    )
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -317,8 +372,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
         clean=not args.no_clean,
         force=args.force,
         workers=args.workers,
+        allow_partial=args.allow_partial,
     )
-    c, paths = result["counts"], result["outputs"]
+    c, paths = result["counts"], result["files"]
     if result.get("skipped"):
         out("validate is up to date (same items, schema and settings); --force runs it again")
     out(
@@ -348,8 +404,9 @@ def cmd_dedup(args: argparse.Namespace) -> int:
         keep=args.keep,
         force=args.force,
         show_progress=True,
+        allow_partial=args.allow_partial,
     )
-    c, paths = result["counts"], result["outputs"]
+    c, paths = result["counts"], result["files"]
     if result.get("skipped"):
         out("dedup is up to date (same items, corpora and settings); --force runs it again")
     m = c["by_method"]
@@ -415,9 +472,18 @@ def print_status(info: dict[str, Any]) -> None:
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
-    r = pipeline.tune(args.project, run=args.run, data=args.data, force=args.force, show_progress=not args.no_progress)
+    r = pipeline.tune(
+        args.project,
+        run=args.run,
+        data=args.data,
+        force=args.force,
+        show_progress=not args.no_progress,
+        allow_partial=args.allow_partial,
+    )
     run_dir = Path(r["run_dir"])
-    if not r.get("skipped"):
+    if r.get("skipped"):
+        out("tune is up to date (same settings and data); --force trains again")
+    else:
         ppl = r["validation_perplexity"]
         out(
             f"tuned {r['task']} model ({r['method']}) in {r['seconds']:.0f} s: {r['steps']} step(s), "
@@ -433,6 +499,8 @@ def cmd_tune(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     r = pipeline.evaluate(args.project, run=args.run, judge=args.judge, force=args.force)
+    if r.get("skipped"):
+        out("eval is up to date (same model, splits and settings); --force scores again")
     if r.get("verdict"):
         out(r["verdict"])
     scores = r.get("classification")
@@ -452,6 +520,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         run=args.run,
         review=args.review,
         from_stage=args.from_stage,
+        allow_partial=args.allow_partial,
         show_progress=not args.no_progress,
     )
     run_dir = Path(result["run_dir"])
@@ -459,31 +528,41 @@ def cmd_run(args: argparse.Namespace) -> int:
     out(f"done: {run_dir}")
     print_status(pipeline.status(run_dir))
     ev = result.get("eval") or {}
-    ppl = {k: v.get("all") for k, v in (ev.get("perplexity") or {}).items()}
+    ppl = ev.get("perplexity") or {}
     if ppl:
         out("held-out perplexity: " + ", ".join(f"{k} {v:,.2f}" for k, v in ppl.items() if v is not None))
     out(f"report:  {result['report']['path']}  (open it in a browser)")
-    review = result.get("review") or {}
-    if review.get("mode") == "push":
+    if (result.get("review") or {}).get("mode") == "push":
         out(
             "review:  open the Argilla dataset printed above (`studio review status` shows the sign-in), then "
-            "`studio review pull` and `studio run` to tune on what reviewers accepted"
+            "`studio run` again: it pulls the reviewers' decisions and tunes on what they accepted"
         )
-    out(f"dataset: {run_dir / 'dataset'}   model: {run_dir / 'model'}")
+    out(f"dataset: {run_dir / FILES['dataset']}   model: {run_dir / FILES['model']}")
     out(f"next:    studio llm serve --model {run_dir}  (chat with the tuned model)")
     return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    out(f"wrote {pipeline.build_report(_run_dir(args))}")
+    out(f"wrote {pipeline.build_report(args.project, args.run)}")
     return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    project = pipeline.open_project(args.project)
-    info = pipeline.export(project, args.run)
-    folder = pipeline.open_run(project, args.run).dir / "dataset"
-    out(f"exported {info['items']:,} items ({', '.join(f'{k} {v}' for k, v in info['splits'].items())}) to {folder}")
+    info = pipeline.export(args.project, args.run, force=args.force)
+    if info.get("skipped"):
+        out("export is up to date (same curated items and splits); --force exports again")
+    splits = info["counts"]
+    total = sum(splits.values())
+    folder = Path(info["run_dir"]) / FILES["dataset"]
+    out(f"exported {total:,} items ({', '.join(f'{k} {v}' for k, v in splits.items())}) to {folder}")
+    return 0
+
+
+def cmd_curate(args: argparse.Namespace) -> int:
+    r = pipeline.curate(args.project, args.run, args.force)
+    c = r["counts"]
+    out(f"curated {c['curated']:,} of {c['reviewed']:,} reviewed item(s); {c['rejected']:,} rejected in review")
+    out(f"items: {r['files']['curated']}")
     return 0
 
 
@@ -616,6 +695,9 @@ def main(argv: list[str] | None = None) -> int:
     except StudioError as e:
         print(f"studio: error: {e}", file=sys.stderr)
         return 2
+    except RunStopped as e:
+        print(f"studio: {e}; then run `{e.command or same_command(args)}` to go on", file=sys.stderr)
+        return engine.STOPPED_EXIT
     except KeyboardInterrupt:
         print("studio: interrupted; run the same command again to resume", file=sys.stderr)
         return 130

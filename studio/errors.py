@@ -22,3 +22,13 @@ class StudioError(Exception):
             parts.append(f"line {self.where}" if isinstance(self.where, int) else str(self.where))
         parts.append(self.message)
         return ": ".join(parts)
+
+
+class RunStopped(Exception):
+    """A stage ended before its work was done (a budget reached, items still pending, partial input), so
+    nothing after it runs. The CLI prints one line (what stopped, why, what continues) and exits with 3.
+    `command`: what continues, when it is not the command that was given (None: the same one again)."""
+
+    def __init__(self, stage: str, why: str, command: str | None = None):
+        self.stage, self.why, self.command = stage, why, command
+        super().__init__(f"{stage} stopped: {why}")

@@ -8,16 +8,18 @@ Stages hand work to each other only as files in the run folder, listed in the ma
 
 from __future__ import annotations
 
+import json
 import os
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from studio.errors import StudioError
+from studio.errors import RunStopped, StudioError
 from studio.project import DEFAULT_PROJECT, Project, load_project
 from studio.runs import FILES, Run
+from studio.stage import Stage
+from studio.target import Target
 
 Say = Callable[[str], None]
 
@@ -36,11 +38,9 @@ def open_run(project: Project, run: str | None = None) -> Run:
     return Run.open(project.output_dir, project.domain.name, run)
 
 
-def resolve_target(project: Project, say: Say = say_stderr, start: bool = True) -> Any:
+def resolve_target(project: Project, say: Say = say_stderr, start: bool = True) -> Target:
     """The endpoint to generate with: the configured one, or the bundled local model (started if needed;
     with start=False, named without starting it)."""
-    from studio.generation.client import Target
-
     e = project.endpoint
     if e.base_url:
         if not e.model:
@@ -58,6 +58,83 @@ def resolve_target(project: Project, say: Say = say_stderr, start: bool = True) 
     return Target(server.base_url, server.model, None, "local")
 
 
+def stages(
+    project: Project,
+    say: Say = say_stderr,
+    *,
+    retry_rejected: bool = False,
+    clean: bool = True,
+    workers: int = 1,
+    against: list[Path] | None = None,
+    semantic: bool | None = None,
+    keep: str | None = None,
+    size: int | None = None,
+    fraction: float | None = None,
+    review_mode: str | None = None,
+    target: float | None = None,
+    timeout: float | None = None,
+    data: str | Path | None = None,
+    judge: bool | None = None,
+) -> list[Stage]:
+    """Every stage of the loop in order, configured from the project and the call: the one place that knows
+    the order. Review mode `none` has no push."""
+    from studio.curate.dedup import DedupStage
+    from studio.curate.validate import ValidateStage
+    from studio.dataset.curated import CurateStage
+    from studio.dataset.export import ExportStage
+    from studio.generation.stage import GenerateStage
+    from studio.report.html import ReportStage
+    from studio.review.pull import ReviewStage
+    from studio.review.push import PushStage
+    from studio.train.evaluate import EvalStage, Judge
+    from studio.train.tune import TuneStage
+
+    def start_judge() -> Judge:
+        t = resolve_target(project, say)
+        return Judge(t.base_url, t.model, t.api_key)
+
+    mode = review_mode or project.review.mode
+    return [
+        GenerateStage(resolve_target(project, say, start=False), lambda: resolve_target(project, say), retry_rejected),
+        ValidateStage(clean, workers),
+        DedupStage(against, semantic, keep),
+        *([PushStage(size, fraction)] if mode != "none" else []),
+        ReviewStage(mode, target, timeout),
+        CurateStage(),
+        TuneStage(data),
+        EvalStage(project.train.eval.judge if judge is None else judge, start_judge),
+        ExportStage(),
+        ReportStage(),
+    ]
+
+
+STAGES = ("generate", "validate", "dedup", "push", "review", "curate", "tune", "eval", "export", "report")
+
+
+def makers(all_stages: list[Stage]) -> dict[str, str]:
+    """For each run file, the command whose stage writes it (for the line that says what to run first)."""
+    return {key: s.command for s in all_stages for key in s.outputs}
+
+
+def run_one(
+    name: str,
+    project: Project,
+    run: Run,
+    force: bool = False,
+    allow_partial: bool = False,
+    show_progress: bool = True,
+    say: Say = say_stderr,
+    **options: Any,
+) -> dict[str, Any]:
+    """One stage by its name, through the engine; returns its manifest entry (and the run folder)."""
+    from studio import engine
+
+    every = stages(project, say, **options)
+    stage = next(s for s in every if s.name == name)
+    entry = engine.run_stage(stage, project, run, makers(every), force, allow_partial, say, show_progress)
+    return {**entry, "run_dir": str(run.dir), "files": {key: str(run.file(key)) for key in stage.outputs}}
+
+
 def generate(
     project: str | Path | Project = DEFAULT_PROJECT,
     n: int | None = None,
@@ -66,20 +143,21 @@ def generate(
     model: str | None = None,
     show_progress: bool = True,
     dry_run: bool = False,
+    retry_rejected: bool = False,
+    force: bool = False,
     say: Say = say_stderr,
 ) -> dict[str, Any]:
-    """Generate items into the run folder; resumes where an earlier attempt stopped. With dry_run, return
-    the plan and its estimated tokens and cost, and send nothing."""
-    from studio.generation import stage
-
+    """Generate items into the run folder; resumes where an earlier attempt stopped, and asks again for the
+    items that got no reply (`retry_rejected`: also for the items rejected by the schema). With dry_run,
+    return the plan and its estimated tokens and cost, and send nothing."""
     p = open_project(project, **{"endpoint.base_url": base_url, "endpoint.model": model, "generate.n": n})
     r = open_run(p, run)
     if dry_run:
-        result = stage.dry_run(p, r, resolve_target(p, say, start=False))
-    else:
-        result = stage.run_generate(p, r, resolve_target(p, say), show_progress=show_progress, say=say)
-    result["run_dir"] = str(r.dir)
-    return result
+        from studio.generation import stage
+
+        return {**stage.dry_run(p, r, resolve_target(p, say, start=False)), "run_dir": str(r.dir)}
+    forced = force or retry_rejected
+    return run_one("generate", p, r, forced, show_progress=show_progress, say=say, retry_rejected=retry_rejected)
 
 
 # Review in Argilla (studio.review): the local server, then push a sample and pull the decisions back.
@@ -111,33 +189,20 @@ def review_status() -> Any | None:
     return server.status()
 
 
-@contextmanager
-def _argilla(project: str | Path | Project, run: str | None, say: Say) -> Iterator[tuple[Project, Run, Any]]:
-    """The project, the run (which must have unique items) and a client of its Argilla."""
-    from studio.review.connection import connect
-
-    p = open_project(project)
-    r = open_run(p, run)
-    if not r.file("unique").exists():
-        raise StudioError("no unique items in this run yet: run `studio dedup` first", r.file("unique"))
-    with connect(p.review, say) as client:
-        yield p, r, client
-
-
 def review_push(
     project: str | Path | Project = DEFAULT_PROJECT,
     run: str | None = None,
     size: int | None = None,
     fraction: float | None = None,
+    force: bool = False,
     show_progress: bool = True,
     say: Say = say_stderr,
 ) -> dict[str, Any]:
     """Push a sample of the run's unique items to Argilla (the local one unless review.api_url is set)."""
-    from studio.review.push import run_push
-
-    with _argilla(project, run, say) as (p, r, client):
-        result = run_push(p, r, client, size=size, fraction=fraction, show_progress=show_progress)
-    return {**result, "run_dir": str(r.dir)}
+    p = open_project(project)
+    return run_one(
+        "push", p, open_run(p, run), force, show_progress=show_progress, say=say, size=size, fraction=fraction
+    )
 
 
 def review_pull(
@@ -150,11 +215,10 @@ def review_pull(
     say: Say = say_stderr,
 ) -> dict[str, Any]:
     """Pull reviewers' answers into 04-reviewed.jsonl; with wait, first until a share of the sample is reviewed."""
-    from studio.review.pull import run_pull
-
-    with _argilla(project, run, say) as (p, r, client):
-        result = run_pull(p, r, client, wait=wait, target=target, timeout=timeout, show_progress=show_progress, say=say)
-    return {**result, "run_dir": str(r.dir)}
+    p = open_project(project)
+    mode = "wait" if wait else "pull"
+    options = {"review_mode": mode, "target": target, "timeout": timeout}
+    return run_one("review", p, open_run(p, run), show_progress=show_progress, say=say, **options)
 
 
 def optional_project(project: str | Path | Project | None) -> Project | None:
@@ -174,19 +238,17 @@ def validate(
     clean: bool = True,
     force: bool = False,
     workers: int = 1,
+    allow_partial: bool = False,
 ) -> dict[str, Any]:
     """Validate and clean. With `file`: any JSONL into out/valid.jsonl and out/invalid.jsonl (default: the
     file's folder). Without: the run's 01-generated.jsonl into 02-valid.jsonl and 02-invalid.jsonl.
     `workers` > 1 checks large files in that many processes."""
-    from studio.curate.validate import run_validate, validate_standalone
+    from studio.curate.validate import validate_standalone
 
     if file is not None:
         return validate_standalone(file, optional_project(project), schema, out, id_field, clean, workers)
     p = open_project(project or DEFAULT_PROJECT)
-    r = open_run(p, run)
-    result = run_validate(p, r, clean=clean, force=force, workers=workers)
-    result["run_dir"] = str(r.dir)
-    return result
+    return run_one("validate", p, open_run(p, run), force, allow_partial, clean=clean, workers=workers)
 
 
 def dedup(
@@ -201,21 +263,28 @@ def dedup(
     keep: str | None = None,
     force: bool = False,
     show_progress: bool = False,
+    allow_partial: bool = False,
 ) -> dict[str, Any]:
     """Drop exact, near and semantic duplicates, also of earlier corpora (`against`: JSONL files or run
     folders). With `file`: any JSONL into out/unique.jsonl and out/duplicates.jsonl. Without: the run's
     02-valid.jsonl into 03-unique.jsonl and 03-duplicates.jsonl."""
-    from studio.curate.dedup import dedup_standalone, run_dedup
+    from studio.curate.dedup import dedup_standalone
 
     earlier = [Path(a) for a in against or []]
     if file is not None:
         p = optional_project(project)
         return dedup_standalone(file, p, earlier, out, id_field, text_field, semantic, keep, show_progress)
     p = open_project(project or DEFAULT_PROJECT)
-    r = open_run(p, run)
-    result = run_dedup(p, r, earlier, semantic, keep, force, show_progress)
-    result["run_dir"] = str(r.dir)
-    return result
+    options = {"against": earlier, "semantic": semantic, "keep": keep}
+    return run_one("dedup", p, open_run(p, run), force, allow_partial, show_progress, **options)
+
+
+def curate(
+    project: str | Path | Project = DEFAULT_PROJECT, run: str | None = None, force: bool = False
+) -> dict[str, Any]:
+    """05-curated.jsonl: the items accepted in review (or kept unreviewed), from 04-reviewed.jsonl."""
+    p = open_project(project)
+    return run_one("curate", p, open_run(p, run), force)
 
 
 def tune(
@@ -224,18 +293,13 @@ def tune(
     data: str | Path | None = None,
     force: bool = False,
     show_progress: bool = True,
+    allow_partial: bool = False,
     say: Say = say_stderr,
 ) -> dict[str, Any]:
     """Fine-tune the project's model on the run's 05-curated.jsonl (or `data`, any records JSONL): splits/,
     model/ and the manifest's `tune` entry. Skipped when settings and data are unchanged (unless `force`)."""
-    from studio.train.tune import run_tune
-
     p = open_project(project)
-    r = open_run(p, run)
-    with r.locked():
-        result = run_tune(p, r, data, force=force, show_progress=show_progress, say=say)
-    result["run_dir"] = str(r.dir)
-    return result
+    return run_one("tune", p, open_run(p, run), force, allow_partial, show_progress, say, data=data)
 
 
 def evaluate(
@@ -247,16 +311,10 @@ def evaluate(
 ) -> dict[str, Any]:
     """Score the tuned model beside its base on the test split into eval.json (`judge`: overrides
     train.eval.judge; the judge is the configured endpoint, else the bundled local model)."""
-    from studio.train.evaluate import Judge, run_eval
-
     p = open_project(project)
     r = open_run(p, run)
-    use_judge = p.train.eval.judge if judge is None else judge
-    target = resolve_target(p, say) if use_judge else None
-    with r.locked():
-        result = run_eval(p, r, force, Judge(target.base_url, target.model, target.api_key) if target else None, say)
-    result["run_dir"] = str(r.dir)
-    return result
+    entry = run_one("eval", p, r, force, say=say, judge=judge)
+    return {**json.loads(r.file("eval").read_text()), **entry}
 
 
 def serve_model(
@@ -288,77 +346,22 @@ def init(folder: str | Path, name: str | None = None, description: str = "", tit
     return scaffold(folder, name or folder.resolve().name.lower().replace(" ", "-"), description, title)
 
 
-def select_accepted(
-    project: str | Path | Project = DEFAULT_PROJECT, run: str | None = None, force: bool = False
-) -> dict:
-    """05-curated.jsonl: the items accepted in review (or kept unreviewed), from 04-reviewed.jsonl."""
-    from studio.dataset.curated import write_curated
-
-    return write_curated(open_run(open_project(project), run), force)
-
-
-def export(project: str | Path | Project = DEFAULT_PROJECT, run: str | None = None, say: Say = say_stderr) -> dict:
+def export(
+    project: str | Path | Project = DEFAULT_PROJECT, run: str | None = None, force: bool = False, say: Say = say_stderr
+) -> dict[str, Any]:
     """The curated dataset to share in run/dataset/: JSONL, Parquet, a `datasets` folder, OpenAI chat JSONL and
-    a dataset card; pushed to the Hub when share.hub_repo is set."""
-    from studio.dataset.export import export as write_export
-
+    a dataset card; pushed to the Hub when share.hub_repo is set (only when the dataset changed)."""
     p = open_project(project)
-    r = open_run(p, run)
-    result = write_export(p, r, say)
-    r.record_stage(
-        "export",
-        {
-            "inputs": [r.file("curated").name],
-            "outputs": ["dataset"],
-            "counts": result["splits"],
-            "seconds": result["seconds"],
-            "complete": True,
-        },
-    )
-    return result
+    return run_one("export", p, open_run(p, run), force, say=say)
 
 
-def build_report(run_dir: str | Path, title: str = "") -> Path:
-    """Write (or rebuild) report.html in a run folder and return its path."""
-    from studio.report.html import build
-
-    run = Run(run_dir)
-    if not run.manifest_path.exists():
-        raise StudioError("not a run folder (no manifest.json)", run.dir)
-    return build(run, title)
-
-
-STAGES = ("generate", "validate", "dedup", "review", "curate", "tune", "eval", "export", "report")
-
-
-def review_stage(p: Project, r: Run, force: bool, say: Say) -> dict[str, Any]:
-    """Review in the one-command run: `none` marks the items unreviewed; `push` sends a sample to Argilla and
-    goes on (with the reviewers' decisions once there are any); `wait` waits for them."""
-    from studio.review.pull import mark_unreviewed
-
-    mode = p.review.mode
-    if mode == "none":
-        return mark_unreviewed(r, mode, force)
-    pushed = review_push(p, r.name, show_progress=False, say=say)
-    c, d = pushed["counts"], pushed["dataset"]
-    say(
-        f"review: {c['sampled']} of {c['unique']} items ({c['borderline']} borderline ones first) are in Argilla "
-        f"dataset {d['name']}: {d['url']}"
-    )
-    if mode == "wait":
-        return review_pull(
-            p,
-            r.name,
-            wait=True,
-            target=p.review.wait_target,
-            timeout=p.review.wait_timeout_s,
-            show_progress=False,
-            say=say,
-        )
-    answered = review_pull(p, r.name, show_progress=False, say=say)
-    if answered["counts"]["reviewed"]:
-        return answered
-    return mark_unreviewed(r, mode, force=True)
+def build_report(project: str | Path | Project = DEFAULT_PROJECT, run: str | None = None) -> Path:
+    """Write (or rebuild) report.html in a run folder (`run`: a name or a folder) and return its path."""
+    p = open_project(project)
+    r = Run(run) if run and Path(run).is_dir() else open_run(p, run)
+    if not r.manifest_path.exists():
+        raise StudioError("not a run folder (no manifest.json)", r.dir)
+    return Path(run_one("report", p, r)["path"])
 
 
 def run(
@@ -367,47 +370,30 @@ def run(
     run: str | None = None,
     review: str | None = None,
     from_stage: str | None = None,
+    allow_partial: bool = False,
     show_progress: bool = True,
     say: Say = say_stderr,
 ) -> dict[str, Any]:
-    """The whole loop: generate, validate and clean, dedup, review, curate, tune, evaluate, export, report.
-    A stage whose inputs and settings are unchanged is skipped; `from_stage` forces it and every later one."""
-    import time
+    """The whole loop: generate, validate and clean, dedup, review (push, decisions), curate, tune, evaluate,
+    export, report. A stage whose inputs and settings are unchanged is skipped; `from_stage` forces it and
+    every later one. A stage that ends incomplete (a budget reached, items without a reply) stops the run
+    with RunStopped, after the report is made; `allow_partial` goes on with what there is."""
+    from studio import engine
 
     if from_stage is not None and from_stage not in STAGES:
         raise StudioError(f"unknown stage '{from_stage}' (one of {', '.join(STAGES)})", None, "--from")
     p = open_project(project, **{"generate.n": n, "review.mode": review})
     r = open_run(p, run)
-    first_forced = STAGES.index(from_stage) if from_stage else len(STAGES)
-    steps = {
-        "generate": lambda force: generate_stage(p, r, force, show_progress, say),
-        "validate": lambda force: validate(p, r.name, force=force),
-        "dedup": lambda force: dedup(p, r.name, force=force, show_progress=show_progress),
-        "review": lambda force: review_stage(p, r, force, say),
-        "curate": lambda force: select_accepted(p, r.name, force),
-        "tune": lambda force: tune(p, r.name, force=force, show_progress=show_progress, say=say),
-        "eval": lambda force: evaluate(p, r.name, force=force, say=say),
-        "export": lambda force: export(p, r.name, say),
-        "report": lambda force: {"path": str(build_report(r.dir, f"{p.domain.title}: run {r.name}"))},
-    }
-    results: dict[str, Any] = {"run_dir": str(r.dir)}
-    for i, stage in enumerate(STAGES):
-        t0 = time.monotonic()
-        say(f"[{i + 1}/{len(STAGES)}] {stage}")
-        result = steps[stage](i >= first_forced)
-        results[stage] = result
-        state = "skipped: inputs and settings unchanged" if result.get("skipped") else "done"
-        say(f"[{i + 1}/{len(STAGES)}] {stage}: {state} ({time.monotonic() - t0:.1f} s)")
-    return results
-
-
-def generate_stage(p: Project, r: Run, force: bool, show_progress: bool, say: Say) -> dict[str, Any]:
-    """Generate, unless the stage finished with the same settings (then the local model is not even started)."""
-    from studio.generation import stage
-
-    if not force and r.is_current("generate", stage.generate_fingerprint(p, resolve_target(p, say, start=False))):
-        return {**r.stage("generate"), "skipped": True}
-    return generate(p, run=r.name, show_progress=show_progress, say=say)
+    every = stages(p, say)
+    if from_stage == "push" and p.review.mode == "none":
+        raise StudioError("review.mode is none: there is no push to run", None, "--from")
+    try:
+        results = engine.run_stages(p, r, every, makers(every), from_stage, allow_partial, say, show_progress)
+    except RunStopped:
+        # The report shows what happened up to the stop; it reads files, so it never hides the stop.
+        engine.run_stage(every[-1], p, r, makers(every), say=say, show_progress=show_progress)
+        raise
+    return {**results, "run_dir": str(r.dir)}
 
 
 def count_lines(path: Path) -> int | None:

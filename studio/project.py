@@ -103,6 +103,9 @@ class Endpoint(Strict):
     )
     timeout_s: float = Field(default=120.0, gt=0, description="longest wait for one reply, in seconds")
     max_attempts: int = Field(default=5, ge=1, le=50, description="tries per request before the item is rejected")
+    retry_after_cap_s: float = Field(
+        default=60.0, gt=0, description="longest wait a Retry-After header is honoured for, in seconds"
+    )
     concurrency: int | None = Field(
         default=None, ge=1, le=4096, description="most requests in flight; default: 1 local, 4 loopback, 16 remote"
     )
@@ -110,6 +113,12 @@ class Endpoint(Strict):
     tpm: float | None = Field(default=None, gt=0, description="tokens per minute, client-side")
     batch: bool = Field(default=False, description="use the OpenAI Batch API instead of live requests")
     batch_poll_s: float = Field(default=30.0, gt=0, description="seconds between looks at a submitted batch")
+    batch_max_requests: int = Field(
+        default=50_000, ge=1, description="most requests in one batch file (OpenAI's limit: 50,000)"
+    )
+    batch_max_bytes: int = Field(
+        default=200_000_000, ge=1, description="largest batch file, in bytes (OpenAI's limit: 200 MB)"
+    )
 
 
 class Sampling(Strict):

@@ -10,11 +10,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import tempfile
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from studio.errors import StudioError
 
@@ -197,29 +198,49 @@ class JsonlWriter:
 
 
 def write_jsonl(path: Path | str, items: Iterable[Record | dict[str, Any] | str]) -> int:
-    """Write a whole file atomically (temporary file, fsync, rename): readers see the old or the new one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
+    """Write a whole file atomically: readers see the old file or the new one, never a mix."""
     n = 0
-    with open(tmp, "w", encoding="utf-8") as f:
+
+    def write(f: TextIO) -> None:
+        nonlocal n
         for item in items:
             f.write(dumps_line(item))
             n += 1
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+
+    replace_atomically(Path(path), write)
     return n
 
 
 def write_json(path: Path | str, value: Any) -> None:
     """A JSON file written atomically, pretty for people to read."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
+
+    def write(f: TextIO) -> None:
         json.dump(value, f, indent=2, ensure_ascii=False, default=str)
         f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+
+    replace_atomically(Path(path), write)
+
+
+def replace_atomically(path: Path, write: Callable[[TextIO], None]) -> None:
+    """Write through a temporary file of its own (two writers never share one), fsync it, rename it over
+    `path`, and fsync the folder, so the rename itself survives a crash."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    sync_folder(path.parent)
+
+
+def sync_folder(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -21,12 +21,13 @@ from studio.records import stable_hash, write_json
 
 DEFAULT_RUN = "default"
 
-# The files of a run, by the stage that writes them (DESIGN.md, "The run folder").
+# The files of a run (the file registry): what each stage reads and writes is named by these keys.
 FILES = {
     "plan": "00-plan.json",
     "subtopics": "00-subtopics.json",
     "generated": "01-generated.jsonl",
     "rejected": "01-rejected.jsonl",
+    "unplanned": "01-unplanned.jsonl",
     "cache": "cache.sqlite",
     "valid": "02-valid.jsonl",
     "invalid": "02-invalid.jsonl",
@@ -35,11 +36,14 @@ FILES = {
     "reviewed": "04-reviewed.jsonl",
     "curated": "05-curated.jsonl",
     "splits": "splits",
-    "dataset_card": "README.md",
     "model": "model",
+    "model_card": "model/README.md",
     "eval": "eval.json",
+    "dataset": "dataset",
     "report": "report.html",
 }
+# Files kept inside another stage's folder (the model card, rewritten by eval): not part of that folder's hash.
+NESTED = {name for name in FILES.values() if "/" in name}
 
 
 def file_hash(path: Path) -> str:
@@ -48,6 +52,19 @@ def file_hash(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()[:16]
+
+
+def content_hash(path: Path, run_dir: Path | None = None) -> str:
+    """A file's hash, or a folder's: the names and hashes of the files in it (nested run files left out)."""
+    if not path.is_dir():
+        return file_hash(path)
+    inside = run_dir is not None and path.resolve().is_relative_to(run_dir.resolve())
+    parts = []
+    for f in sorted(p for p in path.rglob("*") if p.is_file()):
+        if inside and f.resolve().relative_to(run_dir.resolve()).as_posix() in NESTED:
+            continue
+        parts.append((f.relative_to(path).as_posix(), file_hash(f)))
+    return stable_hash(parts)
 
 
 class Run:
@@ -106,8 +123,8 @@ class Run:
         write_json(self.manifest_path, m)
 
     def fingerprint(self, settings: Any, inputs: list[Path]) -> str:
-        """A stage's settings and the content of its input files, hashed."""
-        return stable_hash(settings, [(p.name, file_hash(p)) for p in inputs if p.exists()])
+        """A stage's settings and the content of its input files and folders, hashed."""
+        return stable_hash(settings, [(p.name, content_hash(p, self.dir)) for p in inputs if p.exists()])
 
     def is_current(self, name: str, fingerprint: str) -> bool:
         """True when the stage finished with this fingerprint and its outputs are still there."""

@@ -7,26 +7,53 @@ non-JSON or schema-violating content, and replies cut at max_tokens. It also imp
 batches endpoints that the OpenAI Batch API client uses.
 
 Run it as a process (`python -m tests.openai_server --port 0 ...`): it prints its port on the first line.
-GET /_stats returns what it saw: requests, faults injected, and how often each request body was answered.
+GET /_stats returns what it saw: requests, faults injected, how often each request body was answered, when
+each attempt of each body arrived (`arrivals`: to measure the wait between a 429 and its retry), the requests
+in flight over time (`in_flight`) and those refused for being over --max-in-flight (`limited`), and every
+repair request (`repairs`: a request with an assistant turn).
+
+Chat options: --fault-first N gives the first N attempts of every first request (no assistant turn) a fault
+from --faults, so each item meets one for sure; --retry-after-form picks how a 429 says how long to wait;
+--max-in-flight N answers 429 to a request that arrives while N are being served, as a rate limit does;
+--text-wrap wraps a text-mode reply (no response_format) in prose or a ```json fence, as chatty models do.
 Every reply goes out in one write on a TCP_NODELAY socket (else delayed ACKs add ~45 ms a request).
+
+Batch options (see BatchAPI): --batch-outcomes completed|partial|expired|cancelled|failed, one per created
+batch in order (the last repeats); --batch-max-requests N and --batch-max-bytes N refuse a bigger batch file
+with OpenAI's 400; --batch-create-stall S waits S seconds before POST /v1/batches creates anything (and
+creates nothing if the client went away), --batch-create-delay S answers it S seconds after the batch was
+created. /_stats adds `batches` (created), `files` (uploaded) and `batch_sizes` (requests in each batch).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import email.utils
 import hashlib
 import json
+import math
 import random
 import socket
 import time
-from collections import Counter
+import urllib.parse
+from collections import Counter, defaultdict
 from email.parser import BytesParser
 from email.policy import HTTP
 from typing import Any
 
 TRANSPORT_FAULTS = ("429", "500", "slow", "drop", "truncated_body")
 CONTENT_FAULTS = ("not_json", "schema_violation", "length")
+RETRY_AFTER_FORMS = ("seconds", "ms", "date", "malformed", "bad-date", "none")
+TEXT_WRAPS = {"prose": "Sure! Here is the item: {} Hope it helps.", "fence": "Here it is:\n```json\n{}\n```"}
+
+
+def rate_limited(limit: int) -> dict[str, Any]:
+    """OpenAI's body for a request over a rate limit."""
+    message = f"Rate limit reached for requests: Limit {limit}, Used {limit}. Please try again shortly."
+    return {"error": {"message": message, "type": "requests", "param": None, "code": "rate_limit_exceeded"}}
+
+
 WORDS = [
     "grey",
     "silver",
@@ -121,6 +148,15 @@ def schema_of(body: dict[str, Any]) -> dict[str, Any]:
         return fmt["json_schema"]["schema"]
     if fmt.get("type") == "json_object" and "schema" in fmt:
         return fmt["schema"]
+    # Text mode: the schema the prompt shows ("... must match this JSON Schema:\n{...}").
+    for message in body.get("messages") or []:
+        content = message.get("content") or ""
+        at = content.find("JSON Schema:")
+        if message.get("role") == "system" and at >= 0 and "{" in content[at:]:
+            try:
+                return json.JSONDecoder().raw_decode(content, content.index("{", at))[0]
+            except ValueError:
+                pass
     return {"type": "object", "properties": {"ok": {"type": "boolean"}}}
 
 
@@ -134,16 +170,27 @@ class Server:
         retry_after: float,
         slow_s: float,
         modes: list[str],
+        *,
+        retry_after_form: str = "seconds",
+        max_in_flight: int = 0,
+        text_wrap: str | None = None,
+        fault_first: int = 0,
     ):
         self.latency, self.fault_rate, self.faults = latency, fault_rate, faults
         self.rng = random.Random(seed)
         self.retry_after, self.slow_s, self.modes = retry_after, slow_s, modes
+        self.retry_after_form, self.max_in_flight = retry_after_form, max_in_flight
+        self.text_wrap, self.fault_first = text_wrap, fault_first
+        self.arrivals: defaultdict[str, list[float]] = defaultdict(list)  # body hash -> arrival of each attempt
+        self.in_flight = self.peak_in_flight = 0
+        self.in_flight_series: list[list[float]] = []  # [time, requests in flight] at every change
+        self.limited: list[float] = []  # when each request over --max-in-flight came
+        self.repairs: list[dict[str, Any]] = []
         self.requests = 0
         self.authorized = 0  # requests that carried an API key
         self.injected: Counter[str] = Counter()
         self.answered: Counter[str] = Counter()  # body hash -> 200s with a reply
-        self.files: dict[str, bytes] = {}
-        self.batches: dict[str, dict[str, Any]] = {}
+        self.batch_api = BatchAPI(self)  # main() sets it up from the --batch-* flags
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -154,7 +201,7 @@ class Server:
                 method, path, _ = lines[0].split(" ", 2)
                 headers = {k.lower(): v.strip() for k, v in (ln.split(":", 1) for ln in lines[1:] if ":" in ln)}
                 body = await reader.readexactly(int(headers.get("content-length", 0)))
-                if not await self.route(method, path, headers, body, writer):
+                if not await self.route(method, path, headers, body, writer, reader):
                     writer.close()
                     return
         except (asyncio.IncompleteReadError, ConnectionError):
@@ -178,9 +225,15 @@ class Server:
         writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + data)
 
     async def route(
-        self, method: str, path: str, headers: dict[str, str], body: bytes, writer: asyncio.StreamWriter
+        self,
+        method: str,
+        path: str,
+        headers: dict[str, str],
+        body: bytes,
+        writer: asyncio.StreamWriter,
+        reader: asyncio.StreamReader | None = None,
     ) -> bool:
-        path = path.split("?")[0]
+        path, _, query = path.partition("?")
         if path == "/_stats":
             self.send(
                 writer,
@@ -189,22 +242,25 @@ class Server:
                     "requests": self.requests,
                     "injected": dict(self.injected),
                     "answered": dict(self.answered),
-                    "batches": len(self.batches),
+                    **self.batch_api.stats(),  # batches created, files uploaded, requests in each batch
                     "authorized": self.authorized,
+                    "arrivals": self.arrivals,
+                    "in_flight": {
+                        "cap": self.max_in_flight,
+                        "peak": self.peak_in_flight,
+                        "series": self.in_flight_series,
+                    },
+                    "limited": self.limited,
+                    "repairs": self.repairs,
                 },
             )
         elif path == "/v1/models":
             self.send(writer, 200, {"object": "list", "data": [{"id": "fake", "object": "model"}]})
         elif path == "/v1/chat/completions":
             return await self.chat(json.loads(body), body, writer, headers)
-        elif path == "/v1/files" and method == "POST":
-            self.send(writer, 200, self.upload(headers, body))
-        elif path.startswith("/v1/files/") and path.endswith("/content"):
-            self.send(writer, 200, None, raw=self.files[path.split("/")[3]])
-        elif path == "/v1/batches" and method == "POST":
-            self.send(writer, 200, self.create_batch(json.loads(body)))
-        elif path.startswith("/v1/batches/"):
-            self.send(writer, 200, self.batch_status(path.split("/")[3]))
+        elif path.startswith(("/v1/files", "/v1/batches")):
+            status, payload, raw = await self.batch_api.route(method, path, query, headers, body, reader)
+            self.send(writer, status, payload, raw=raw)
         else:
             self.send(writer, 404, {"error": {"message": f"no route {method} {path}"}})
         await writer.drain()
@@ -221,6 +277,8 @@ class Server:
             text = json.dumps({"unexpected": True})
         elif content_fault == "length":
             text, finish = text[: len(text) // 2], "length"
+        if self.text_wrap and "response_format" not in request:
+            text = TEXT_WRAPS[self.text_wrap].format(text)
         tokens_in = sum(len(m["content"]) for m in request["messages"]) // 4
         return {
             "id": f"chatcmpl-{digest[:12]}",
@@ -239,19 +297,46 @@ class Server:
         self, request: dict[str, Any], body: bytes, writer: asyncio.StreamWriter, headers: dict[str, str]
     ) -> bool:
         self.requests += 1
+        now = time.time()  # wall-clock time, the clock a Retry-After date is read against
+        digest = hashlib.sha256(body).hexdigest()[:16]
+        self.arrivals[digest].append(now)
         if headers.get("authorization", "").startswith("Bearer sk-"):
             self.authorized += 1
+        repair = any(m.get("role") == "assistant" for m in request.get("messages") or [])
+        if repair:
+            self.repairs.append({"seed": request.get("seed"), "messages": request["messages"]})
         mode = (request.get("response_format") or {}).get("type", "text")
         if mode not in self.modes:
             self.send(writer, 400, {"error": {"message": f"response_format {mode} is not supported"}})
             await writer.drain()
             return True
-        fault = self.rng.choice(self.faults) if self.faults and self.rng.random() < self.fault_rate else None
+        if self.max_in_flight and self.in_flight >= self.max_in_flight:
+            # Refused at once, without the work, as a rate limiter in front of a server does.
+            self.limited.append(now)
+            self.send(writer, 429, rate_limited(self.max_in_flight), self.retry_headers())
+            await writer.drain()
+            return True
+        self.in_flight += 1
+        self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        self.in_flight_series.append([now, self.in_flight])
+        try:
+            return await self.answer(request, body, writer, digest, repair)
+        finally:
+            self.in_flight -= 1
+            self.in_flight_series.append([time.time(), self.in_flight])
+
+    async def answer(
+        self, request: dict[str, Any], body: bytes, writer: asyncio.StreamWriter, digest: str, repair: bool
+    ) -> bool:
+        if self.fault_first and not repair and len(self.arrivals[digest]) <= self.fault_first:
+            fault = self.rng.choice(self.faults)
+        else:
+            fault = self.rng.choice(self.faults) if self.faults and self.rng.random() < self.fault_rate else None
         if fault:
             self.injected[fault] += 1
         await asyncio.sleep(self.slow_s if fault == "slow" else self.latency)
         if fault == "429":
-            self.send(writer, 429, {"error": {"message": "rate limited"}}, {"retry-after": f"{self.retry_after:g}"})
+            self.send(writer, 429, {"error": {"message": "rate limited"}}, self.retry_headers())
         elif fault == "500":
             self.send(writer, 500, {"error": {"message": "internal error"}})
         elif fault == "drop":
@@ -261,65 +346,303 @@ class Server:
             self.send(writer, 200, None, raw=whole[: len(whole) // 2])
         else:
             if fault != "slow":  # a slow reply comes after the client gave up: nobody receives it
-                self.answered[hashlib.sha256(body).hexdigest()[:16]] += 1
+                self.answered[digest] += 1
             self.send(writer, 200, self.completion(request, fault if fault in CONTENT_FAULTS else None))
         await writer.drain()
         return True
 
-    # The Batch API: files in, a batch that completes at once, a file of results out.
-    def upload(self, headers: dict[str, str], body: bytes) -> dict[str, Any]:
+    def retry_headers(self) -> dict[str, str]:
+        """How a 429 says to wait --retry-after seconds, in the form --retry-after-form names."""
+        wait, form = self.retry_after, self.retry_after_form
+        if form == "ms":
+            return {"retry-after-ms": f"{wait * 1000:g}"}
+        if form == "date":
+            # Whole seconds, rounded up: the date never asks for less than the wait.
+            return {"retry-after": email.utils.formatdate(math.ceil(time.time() + wait), usegmt=True)}
+        if form == "malformed":
+            return {"retry-after": "soon"}
+        if form == "bad-date":
+            return {"retry-after": "Mon, 99 Foo 2024 25:61:00 GMT"}
+        if form == "none":
+            return {}
+        return {"retry-after": f"{wait:g}"}
+
+
+class BatchAPI:
+    """OpenAI's files and batches endpoints, as the Batch API uses them: upload a JSONL file of requests,
+    create a batch from it (with metadata), list batches newest first, poll one through its statuses
+    (validating, in_progress, finalizing, then completed, failed, expired or cancelled, with cancelling
+    before cancelled), and download its output and error files.
+
+    Each created batch takes the next of `outcomes` (the last one repeats):
+      completed  every request answered;
+      partial    completed, but every second request failed with a 500 (in the error file);
+      expired    the first half answered, the rest in the error file as batch_expired;
+      cancelled  likewise, as batch_cancelled (as if someone cancelled it in the dashboard);
+      failed     failed in validation (an enqueued-token limit): no output, no error file.
+    A batch moves one status further at each GET, so a client has to poll it.
+    """
+
+    ENDPOINTS = ("/v1/chat/completions", "/v1/embeddings", "/v1/completions", "/v1/responses")
+    OUTCOMES = ("completed", "partial", "expired", "cancelled", "failed")
+    STEPS = {
+        "completed": ["validating", "in_progress", "finalizing", "completed"],
+        "partial": ["validating", "in_progress", "finalizing", "completed"],
+        "expired": ["validating", "in_progress", "expired"],
+        "cancelled": ["validating", "in_progress", "cancelling", "cancelled"],
+        "failed": ["validating", "failed"],
+    }
+
+    def __init__(
+        self,
+        server: Server,
+        outcomes: list[str] | None = None,
+        max_requests: int = 50_000,
+        max_bytes: int = 200_000_000,
+        create_stall: float = 0.0,
+        create_delay: float = 0.0,
+    ):
+        self.server = server
+        self.outcomes = outcomes or ["completed"]
+        self.max_requests, self.max_bytes = max_requests, max_bytes
+        self.create_stall, self.create_delay = create_stall, create_delay
+        self.files: dict[str, dict[str, Any]] = {}  # id -> {"object": the file object, "content": bytes}
+        self.uploads = 0
+        self.batches: dict[str, dict[str, Any]] = {}  # in creation order
+        self.plans: dict[str, dict[str, Any]] = {}  # batch id -> its outcome, statuses to go, requests
+        self.sizes: list[int] = []  # requests in each created batch
+
+    def stats(self) -> dict[str, Any]:
+        return {"batches": len(self.batches), "files": self.uploads, "batch_sizes": self.sizes}
+
+    async def route(
+        self, method: str, path: str, query: str, headers: dict[str, str], body: bytes, reader: Any
+    ) -> tuple[int, Any, bytes | None]:
+        """(status, JSON payload, raw bytes) for a files or batches request."""
+        parts = path.strip("/").split("/")  # ["v1", "files" | "batches", id?, action?]
+        kind, ident, action = parts[1], parts[2] if len(parts) > 2 else None, parts[3] if len(parts) > 3 else None
+        if kind == "files" and method == "POST" and ident is None:
+            return self.upload(headers, body)
+        if kind == "files" and ident in self.files and method == "GET":
+            if action == "content":
+                return 200, None, self.files[ident]["content"]
+            return 200, self.files[ident]["object"], None
+        if kind == "batches" and method == "POST" and ident is None:
+            return await self.create(json.loads(body or b"{}"), reader)
+        if kind == "batches" and method == "GET" and ident is None:
+            return self.list(urllib.parse.parse_qs(query))
+        if kind == "batches" and ident in self.batches:
+            if method == "POST" and action == "cancel":
+                return 200, self.cancel(ident), None
+            if method == "GET" and action is None:
+                return 200, self.advance(ident), None
+        what = "file" if kind == "files" else "batch"
+        return 404, invalid(f"No such {what}: '{ident}'", f"{what}_id", code=None, kind="invalid_request_error"), None
+
+    def upload(self, headers: dict[str, str], body: bytes) -> tuple[int, Any, None]:
         message = BytesParser(policy=HTTP).parsebytes(
             f"content-type: {headers['content-type']}\r\n\r\n".encode() + body
         )
-        content = next(p.get_payload(decode=True) for p in message.iter_parts() if p.get_filename())
-        file_id = f"file-{len(self.files)}"
-        self.files[file_id] = content
+        fields = {p.get_param("name", header="content-disposition"): p for p in message.iter_parts()}
+        if "file" not in fields or fields.get("purpose") is None:
+            return 400, invalid("'file' and 'purpose' are required", "file"), None
+        purpose = fields["purpose"].get_payload(decode=True).decode()
+        content = fields["file"].get_payload(decode=True)
+        file_id = f"file-{len(self.files):06d}"
+        self.uploads += 1
+        self.files[file_id] = {"object": self.file_object(file_id, fields["file"].get_filename(), purpose, content)}
+        self.files[file_id]["content"] = content
+        return 200, self.files[file_id]["object"], None
+
+    @staticmethod
+    def file_object(file_id: str, name: str | None, purpose: str, content: bytes) -> dict[str, Any]:
         return {
             "id": file_id,
             "object": "file",
             "bytes": len(content),
-            "purpose": "batch",
             "created_at": int(time.time()),
-            "filename": "batch.jsonl",
+            "filename": name or "upload",
+            "purpose": purpose,
             "status": "processed",
         }
 
-    def create_batch(self, request: dict[str, Any]) -> dict[str, Any]:
-        batch_id = f"batch-{len(self.batches)}"
-        lines = []
-        for line in self.files[request["input_file_id"]].decode().splitlines():
-            task = json.loads(line)
-            self.requests += 1
-            self.answered[hashlib.sha256(json.dumps(task["body"], sort_keys=True).encode()).hexdigest()[:16]] += 1
-            lines.append(
-                json.dumps(
-                    {
-                        "id": f"r-{task['custom_id']}",
-                        "custom_id": task["custom_id"],
-                        "error": None,
-                        "response": {"status_code": 200, "body": self.completion(task["body"])},
-                    }
-                )
-            )
-        out_id = f"file-{len(self.files)}"
-        self.files[out_id] = ("\n".join(lines) + "\n").encode()
+    async def create(self, request: dict[str, Any], reader: Any) -> tuple[int, Any, None]:
+        if self.create_stall:
+            # The request has not reached the batch service yet; a client killed meanwhile created nothing.
+            await asyncio.sleep(self.create_stall)
+            if reader is not None and reader.at_eof():
+                return 400, invalid("the client went away", None), None
+        refused = self.refusal(request)
+        if refused:
+            return 400, refused, None
+        file_id = request["input_file_id"]
+        tasks = [json.loads(line) for line in self.files[file_id]["content"].decode().splitlines() if line.strip()]
+        batch_id = f"batch_{len(self.batches):06d}"
+        now = int(time.time())
         self.batches[batch_id] = {
             "id": batch_id,
             "object": "batch",
             "endpoint": request["endpoint"],
-            "input_file_id": request["input_file_id"],
-            "completion_window": "24h",
-            "created_at": int(time.time()),
-            "output_file_id": out_id,
-            "polls": 0,
+            "errors": None,
+            "input_file_id": file_id,
+            "completion_window": request["completion_window"],
+            "status": "validating",
+            "output_file_id": None,
+            "error_file_id": None,
+            "created_at": now,
+            "in_progress_at": None,
+            "expires_at": now + 24 * 3600,
+            "finalizing_at": None,
+            "completed_at": None,
+            "failed_at": None,
+            "expired_at": None,
+            "cancelling_at": None,
+            "cancelled_at": None,
+            "request_counts": {"total": 0, "completed": 0, "failed": 0},
+            "metadata": request.get("metadata"),
         }
-        return {**self.batches[batch_id], "status": "validating"}
+        outcome = self.outcomes[min(len(self.batches) - 1, len(self.outcomes) - 1)]
+        ids = [t.get("custom_id") for t in tasks]
+        if len(set(ids)) != len(ids) or any(t.get("url") != request["endpoint"] for t in tasks):
+            outcome = "invalid"  # OpenAI fails such a file in validation, after the batch was created
+        self.plans[batch_id] = {"outcome": outcome, "steps": self.STEPS.get(outcome, ["validating", "failed"])[1:]}
+        self.plans[batch_id]["tasks"] = tasks
+        self.sizes.append(len(tasks))
+        answer = dict(self.batches[batch_id])
+        if self.create_delay:
+            # Created server-side, answered late: a client killed now never learns the batch's id.
+            await asyncio.sleep(self.create_delay)
+        return 200, answer, None
 
-    def batch_status(self, batch_id: str) -> dict[str, Any]:
-        batch = self.batches[batch_id]
-        batch["polls"] += 1
-        # In progress at the first look, complete from the second: the client must poll.
-        return {**batch, "status": "in_progress" if batch["polls"] < 2 else "completed"}
+    def refusal(self, request: dict[str, Any]) -> dict[str, Any] | None:
+        """OpenAI's 400 for a batch it will not create, or None."""
+        file_id = request.get("input_file_id")
+        if file_id not in self.files:
+            return invalid(f"Cannot find file {file_id}, or it does not belong to you.", "input_file_id")
+        if request.get("endpoint") not in self.ENDPOINTS:
+            return invalid(f"Invalid endpoint: {request.get('endpoint')!r}.", "endpoint")
+        if request.get("completion_window") != "24h":
+            return invalid("Invalid completion_window: only '24h' is supported.", "completion_window")
+        metadata = request.get("metadata") or {}
+        if not isinstance(metadata, dict) or len(metadata) > 16:
+            return invalid("metadata: at most 16 key-value pairs.", "metadata")
+        for key, value in metadata.items():
+            if not isinstance(value, str) or len(key) > 64 or len(value) > 512:
+                return invalid("metadata: keys of up to 64 characters, string values of up to 512.", "metadata")
+        content = self.files[file_id]["content"]
+        lines = sum(1 for line in content.splitlines() if line.strip())
+        if lines > self.max_requests:
+            return invalid(
+                f"The batch input file has {lines:,} requests, more than the maximum of {self.max_requests:,}"
+                " requests per batch.",
+                "input_file_id",
+            )
+        if len(content) > self.max_bytes:
+            return invalid(
+                f"The batch input file is {len(content):,} bytes, larger than the maximum of {self.max_bytes:,} bytes.",
+                "input_file_id",
+            )
+        return None
+
+    def list(self, query: dict[str, list[str]]) -> tuple[int, Any, None]:
+        """Newest first, `limit` (1 to 100, default 20) at a time, from after the id `after`."""
+        limit = int(query.get("limit", ["20"])[0])
+        if not 1 <= limit <= 100:
+            return 400, invalid("limit must be between 1 and 100.", "limit"), None
+        newest = list(reversed(self.batches))
+        after = query.get("after", [None])[0]
+        start = newest.index(after) + 1 if after in self.batches else 0
+        page = newest[start : start + limit]
+        return (
+            200,
+            {
+                "object": "list",
+                "data": [dict(self.batches[b]) for b in page],
+                "first_id": page[0] if page else None,
+                "last_id": page[-1] if page else None,
+                "has_more": start + limit < len(newest),
+            },
+            None,
+        )
+
+    def cancel(self, batch_id: str) -> dict[str, Any]:
+        plan = self.plans[batch_id]
+        if self.batches[batch_id]["status"] in ("validating", "in_progress", "finalizing"):
+            plan["outcome"], plan["steps"] = "cancelled", ["cancelled"]
+            self.enter(batch_id, "cancelling")
+        return dict(self.batches[batch_id])
+
+    def advance(self, batch_id: str) -> dict[str, Any]:
+        """The batch one status further on (if it has not ended): what a GET sees."""
+        steps = self.plans[batch_id]["steps"]
+        if steps:
+            self.enter(batch_id, steps.pop(0))
+        return dict(self.batches[batch_id])
+
+    def enter(self, batch_id: str, status: str) -> None:
+        batch, plan = self.batches[batch_id], self.plans[batch_id]
+        batch["status"] = status
+        batch[f"{status}_at"] = int(time.time())
+        tasks = plan["tasks"]
+        if status == "in_progress":
+            batch["request_counts"]["total"] = len(tasks)
+        if status == "failed":
+            code, message = ("invalid_request", "The input file has duplicate custom_ids or a wrong url.")
+            if plan["outcome"] == "failed":
+                code = "token_limit_exceeded"
+                message = (
+                    "Enqueued token limit reached for fake in organization org-test. Limit: 90,000 enqueued"
+                    " tokens. Please try submitting fewer tasks, or try again once some in_progress batches"
+                    " have been completed."
+                )
+            batch["errors"] = {
+                "object": "list",
+                "data": [{"code": code, "message": message, "param": None, "line": None}],
+            }
+        if status in ("completed", "expired", "cancelled"):
+            self.finish(batch_id)
+
+    def finish(self, batch_id: str) -> None:
+        """Answer the batch's requests as its outcome says, into an output and an error file."""
+        batch, plan = self.batches[batch_id], self.plans[batch_id]
+        tasks, outcome = plan["tasks"], plan["outcome"]
+        done, errors = [], []
+        for i, task in enumerate(tasks):
+            row: dict[str, Any] = {"id": f"batch_req_{batch_id}_{i}", "custom_id": task["custom_id"]}
+            if outcome in ("expired", "cancelled") and i >= len(tasks) // 2:
+                code = f"batch_{outcome}"
+                message = (
+                    "This request could not be executed before the completion window expired."
+                    if outcome == "expired"
+                    else "This request was not executed because the batch was cancelled."
+                )
+                errors.append({**row, "response": None, "error": {"code": code, "message": message}})
+            elif outcome == "partial" and i % 2:
+                error = {"message": "The server had an error processing your request.", "type": "server_error"}
+                response = {"status_code": 500, "request_id": f"req_{i}", "body": {"error": error}}
+                errors.append({**row, "response": response, "error": None})
+            else:
+                self.server.requests += 1
+                body = json.dumps(task["body"], sort_keys=True).encode()
+                self.server.answered[hashlib.sha256(body).hexdigest()[:16]] += 1
+                response = {"status_code": 200, "request_id": f"req_{i}", "body": self.server.completion(task["body"])}
+                done.append({**row, "response": response, "error": None})
+        for rows, field in ((done, "output_file_id"), (errors, "error_file_id")):
+            if rows:
+                file_id = f"file-{len(self.files):06d}"
+                content = "".join(json.dumps(r) + "\n" for r in rows).encode()
+                name = f"{batch_id}_{field.split('_')[0]}.jsonl"
+                self.files[file_id] = {"object": self.file_object(file_id, name, f"batch_{field[:-8]}", content)}
+                self.files[file_id]["content"] = content
+                batch[field] = file_id
+        batch["request_counts"] = {"total": len(tasks), "completed": len(done), "failed": len(errors)}
+
+
+def invalid(
+    message: str, param: str | None, code: str | None = "invalid_request", kind: str = "invalid_request_error"
+) -> dict[str, Any]:
+    """OpenAI's error body."""
+    return {"error": {"message": message, "type": kind, "param": param, "code": code}}
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -331,6 +654,18 @@ async def main(args: argparse.Namespace) -> None:
         args.retry_after,
         args.slow_s,
         args.modes.split(","),
+        retry_after_form=args.retry_after_form,
+        max_in_flight=args.max_in_flight,
+        text_wrap=args.text_wrap,
+        fault_first=args.fault_first,
+    )
+    server.batch_api = BatchAPI(
+        server,
+        outcomes=args.batch_outcomes.split(","),
+        max_requests=args.batch_max_requests,
+        max_bytes=args.batch_max_bytes,
+        create_stall=args.batch_create_stall,
+        create_delay=args.batch_create_delay,
     )
     listener = await asyncio.start_server(server.handle, "127.0.0.1", args.port, backlog=1024)
     print(listener.sockets[0].getsockname()[1], flush=True)
@@ -348,4 +683,24 @@ if __name__ == "__main__":
     p.add_argument("--retry-after", type=float, default=0.2, help="Retry-After of a 429, in seconds")
     p.add_argument("--slow-s", type=float, default=5.0, help="how long a slow reply takes")
     p.add_argument("--modes", default="json_object,text", help="response_format types it accepts")
-    asyncio.run(main(p.parse_args()))
+    p.add_argument("--retry-after-form", choices=RETRY_AFTER_FORMS, default="seconds", help="how a 429 says to wait")
+    p.add_argument("--max-in-flight", type=int, default=0, help="429 to requests beyond this many (0: no limit)")
+    p.add_argument("--text-wrap", choices=sorted(TEXT_WRAPS), help="wrap text-mode replies in prose or a fence")
+    p.add_argument("--fault-first", type=int, default=0, help="a fault for the first N attempts of every first request")
+    p.add_argument(
+        "--batch-outcomes",
+        default="completed",
+        help="how each created batch ends, in order, the last repeating: " + ",".join(BatchAPI.OUTCOMES),
+    )
+    p.add_argument("--batch-max-requests", type=int, default=50_000, help="400 for a bigger batch file")
+    p.add_argument("--batch-max-bytes", type=int, default=200_000_000, help="400 for a larger batch file")
+    p.add_argument(
+        "--batch-create-stall", type=float, default=0.0, help="seconds before POST /v1/batches creates anything"
+    )
+    p.add_argument(
+        "--batch-create-delay", type=float, default=0.0, help="seconds between creating a batch and answering"
+    )
+    args = p.parse_args()
+    if unknown := set(args.batch_outcomes.split(",")) - set(BatchAPI.OUTCOMES):
+        p.error(f"--batch-outcomes: unknown {sorted(unknown)}")
+    asyncio.run(main(args))

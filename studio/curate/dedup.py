@@ -10,7 +10,9 @@ drop a record for a twin it does not resemble. Records of earlier corpora are ne
 
 from __future__ import annotations
 
+import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,10 +22,12 @@ import numpy as np
 from studio.curate import exact, minhash, semantic
 from studio.curate.diversity import diversity
 from studio.curate.items import Item, load_items, lookup
+from studio.curate.validate import out_folder
 from studio.errors import StudioError
 from studio.project import Dedup, Project
 from studio.records import write_jsonl
 from studio.runs import FILES, Run
+from studio.stage import Context, Outcome, Stage
 
 MEASURE = {"exact": "normalised text", "minhash": "jaccard", "semantic": "cosine"}
 KIND = {"exact": "exact", "minhash": "near", "semantic": "semantic"}
@@ -232,14 +236,17 @@ def dedup_file(
     id_field: str = "id",
     text_field: str = "text",
     progress: bool = False,
+    say: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """Deduplicate the records of one file (against earlier corpora) into unique and duplicates files."""
+    """Deduplicate the records of one file (against earlier corpora) into unique and duplicates files.
+    `say` hears how ids were made up for lines without one; repeated ids are a StudioError."""
     path = Path(path)
     for target in (unique_path, duplicates_path):
         if Path(target).resolve() == path.resolve():
             raise StudioError("the output would overwrite the input: choose another --out folder", path)
     t0 = time.perf_counter()
     items, texts = load_items(path, id_field, text_field)
+    check_ids(items, path, id_field, say)
     corpora = [corpus(p, id_field, text_field) for p in against or []]
     result = dedup_items(items, texts, settings, corpora, progress)
     write_jsonl(unique_path, result.pop("kept"))
@@ -247,8 +254,33 @@ def dedup_file(
     seconds = time.perf_counter() - t0
     result["seconds"] = round(seconds, 3)
     result["counts"]["items_per_s"] = round(len(items) / seconds) if seconds else None
-    result["outputs"] = {"unique": str(unique_path), "duplicates": str(duplicates_path)}
+    result["files"] = {"unique": str(unique_path), "duplicates": str(duplicates_path)}
     return result
+
+
+def check_ids(items: list[Item], path: Path, id_field: str = "id", say: Callable[[str], None] | None = None) -> None:
+    """Every dropped line names its kept twin by id, so ids must be unique; lines without one get their line
+    number (line-N), which is said, since a user may have meant another key."""
+    if say is not None:
+        missing = sum(1 for i in items if not i.record and not isinstance(lookup(i.data, id_field), str | int))
+        if missing:
+            say(
+                f"{path}: {missing} line(s) have no `{id_field}`: their ids are their line numbers (line-N); "
+                "pass --id-field to use another key"
+            )
+    first_line: dict[str, int] = {}
+    for item in items:
+        first = first_line.setdefault(item.id, item.line)
+        if first != item.line:
+            raise StudioError(
+                f"id {item.id!r} is on line {first} and line {item.line}: ids must be unique "
+                f"(choose another key with --id-field)",
+                path,
+            )
+
+
+def _say_stderr(message: str) -> None:
+    print(f"studio: {message}", file=sys.stderr, flush=True)
 
 
 def settings_for(project: Project | None, semantic: bool | None = None, keep: str | None = None) -> Dedup:
@@ -271,12 +303,13 @@ def dedup_standalone(
     semantic: bool | None = None,
     keep: str | None = None,
     progress: bool = False,
+    say: Callable[[str], None] = _say_stderr,
 ) -> dict[str, Any]:
     """Any JSONL file into out/unique.jsonl and out/duplicates.jsonl (default: the file's folder)."""
     file = Path(file)
     settings = settings_for(project, semantic, keep)
     earlier = [project.path(p) for p in settings.against] if project else []
-    out_dir = Path(out) if out is not None else file.parent
+    out_dir = out_folder(out, file)
     text_field = text_field or (project.curate.text_field if project else "text")
     return dedup_file(
         file,
@@ -287,50 +320,47 @@ def dedup_standalone(
         id_field,
         text_field,
         progress,
+        say,
     )
 
 
-def run_dedup(
-    project: Project,
-    run: Run,
-    against: list[Path] | None = None,
-    semantic: bool | None = None,
-    keep: str | None = None,
-    force: bool = False,
-    progress: bool = False,
-) -> dict[str, Any]:
-    """The run's 02-valid.jsonl into 03-unique.jsonl and 03-duplicates.jsonl, recorded in the manifest with
-    counts and diversity figures; skipped when its inputs and settings are unchanged (unless forced)."""
-    source = run.file("valid")
-    if not source.exists():
-        raise StudioError("nothing to deduplicate: run `studio validate` first", source)
-    settings = settings_for(project, semantic, keep)
-    earlier = [corpus_file(project.path(p)) for p in settings.against] + [corpus_file(p) for p in against or []]
-    if run.file("unique").resolve() in {p.resolve() for p in earlier}:
-        raise StudioError("a run cannot be deduplicated against its own unique records", run.file("unique"))
-    text_field = project.curate.text_field
-    fingerprint = run.fingerprint(
-        {"dedup": settings.model_dump(mode="json", exclude={"against"}), "text_field": text_field},
-        [source, *earlier],
-    )
-    outputs = {"unique": str(run.file("unique")), "duplicates": str(run.file("duplicates"))}
-    if not force and run.is_current("dedup", fingerprint):
-        return {**(run.stage("dedup") or {}), "outputs": outputs, "skipped": True}
-    with run.locked():
+class DedupStage(Stage):
+    """The run's 02-valid.jsonl into 03-unique.jsonl and 03-duplicates.jsonl, with diversity figures."""
+
+    name = "dedup"
+    command = "studio dedup"
+    inputs = ("valid",)
+    outputs = ("unique", "duplicates")
+
+    def __init__(self, against: list[Path] | None = None, semantic: bool | None = None, keep: str | None = None):
+        self.against, self.semantic, self.keep = against or [], semantic, keep
+
+    def settings(self, project: Project) -> Any:
+        dedup = settings_for(project, self.semantic, self.keep)
+        return {"dedup": dedup.model_dump(mode="json", exclude={"against"}), "text_field": project.curate.text_field}
+
+    def earlier(self, project: Project, run: Run) -> list[Path]:
+        """The corpora compared against: the project's `against` and the call's."""
+        settings = settings_for(project, self.semantic, self.keep)
+        earlier = [corpus_file(project.path(p)) for p in settings.against] + [corpus_file(p) for p in self.against]
+        if run.file("unique").resolve() in {p.resolve() for p in earlier}:
+            raise StudioError("a run cannot be deduplicated against its own unique records", run.file("unique"))
+        return earlier
+
+    def sources(self, project: Project, run: Run) -> list[Path]:
+        return [run.file("valid"), *self.earlier(project, run)]
+
+    def run(self, ctx: Context) -> Outcome:
+        p = ctx.project
         result = dedup_file(
-            source, run.file("unique"), run.file("duplicates"), settings, earlier, "id", text_field, progress
+            ctx.input("valid"),
+            ctx.output("unique"),
+            ctx.output("duplicates"),
+            settings_for(p, self.semantic, self.keep),
+            self.earlier(p, ctx.run),
+            "id",
+            p.curate.text_field,
+            ctx.show_progress,
         )
-        run.record_stage(
-            "dedup",
-            {
-                "fingerprint": fingerprint,
-                "inputs": [source.name, *map(str, earlier)],
-                "outputs": [run.file("unique").name, run.file("duplicates").name],
-                "counts": result["counts"],
-                "seconds_by_method": result["seconds_by_method"],
-                "diversity": result["diversity"],
-                "seconds": result["seconds"],
-                "complete": True,
-            },
-        )
-    return result
+        details = {k: result[k] for k in ("seconds_by_method", "diversity")}
+        return Outcome(result["counts"], details=details)

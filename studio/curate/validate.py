@@ -27,8 +27,8 @@ from studio.curate.items import Item, to_item
 from studio.errors import StudioError
 from studio.project import Curate, Project
 from studio.records import BadLine, dumps_line, parse_line, write_jsonl
-from studio.runs import Run
 from studio.schema import DomainSchema, error_text, json_path
+from studio.stage import Context, Outcome, Stage
 
 BAD_LINE_RULE = {"not UTF-8": "encoding", "empty line": "empty"}
 SAY_WHY = {"encoding", "empty", "json", "record", "length"}
@@ -36,7 +36,7 @@ WHICH_KEY = {"required", "additionalProperties", "unevaluatedProperties"}
 
 
 @dataclass
-class Outcome:
+class Tally:
     kept: list[str] = field(default_factory=list)  # JSON lines: cheap to hand back from a worker process
     dropped: list[str] = field(default_factory=list)
     by_rule: Counter[str] = field(default_factory=Counter)
@@ -44,7 +44,7 @@ class Outcome:
     changed: int = 0
     redacted: int = 0
 
-    def add(self, other: Outcome) -> None:
+    def add(self, other: Tally) -> None:
         self.kept += other.kept
         self.dropped += other.dropped
         self.failures.update(other.failures)
@@ -70,8 +70,8 @@ class Validator:
         self.schema, self.settings, self.records_only = schema, settings, records_only
         self.cleaner = Cleaner(settings.clean, settings.text_field) if clean else None
 
-    def lines(self, batch: list[tuple[int, bytes]], id_field: str = "id") -> Outcome:
-        out = Outcome()
+    def lines(self, batch: list[tuple[int, bytes]], id_field: str = "id") -> Tally:
+        out = Tally()
         for n, raw in batch:
             obj = parse_line(n, raw)
             if isinstance(obj, BadLine):
@@ -81,7 +81,7 @@ class Validator:
                 self.item(out, to_item(obj, n, id_field))
         return out
 
-    def item(self, out: Outcome, item: Item) -> None:
+    def item(self, out: Tally, item: Item) -> None:
         if self.records_only and not item.record:
             self.drop(out, item, "record", "expected a studio record: an object with `id`, `data` and `meta`")
             return
@@ -109,7 +109,7 @@ class Validator:
             item.meta = {**item.meta, "clean": cleaned.mark()}
         out.kept.append(dumps_line(item.kept()))
 
-    def drop(self, out: Outcome, item: Item, rule: str, reason: str, **extra: Any) -> None:
+    def drop(self, out: Tally, item: Item, rule: str, reason: str, **extra: Any) -> None:
         if rule != "schema":
             # The reason without its particulars (a column, a byte, a count): "json: not valid JSON".
             out.failures[f"{rule}: {reason.split(' (')[0].split(':')[0]}" if rule in SAY_WHY else rule] += 1
@@ -139,7 +139,7 @@ def validate_file(
         raise StudioError("file not found", path)
     t0 = time.perf_counter()
     validator = Validator(schema, settings, records_only, clean)
-    outcome = Outcome()
+    outcome = Tally()
     if workers > 1:
         # fork: the workers inherit the compiled validators instead of unpickling them.
         with multiprocessing.get_context("fork").Pool(workers, _start_worker, (validator, id_field)) as pool:
@@ -156,7 +156,7 @@ def validate_file(
         "top_failures": outcome.failures.most_common(10),
         "seconds": round(seconds, 3),
         "workers": workers,
-        "outputs": {"valid": str(valid_path), "invalid": str(invalid_path)},
+        "files": {"valid": str(valid_path), "invalid": str(invalid_path)},
     }
 
 
@@ -175,7 +175,7 @@ def _start_worker(validator: Validator, id_field: str) -> None:
     _worker = validator, id_field
 
 
-def _check_batch(batch: list[tuple[int, bytes]]) -> Outcome:
+def _check_batch(batch: list[tuple[int, bytes]]) -> Tally:
     assert _worker is not None
     validator, id_field = _worker
     return validator.lines(batch, id_field)
@@ -196,7 +196,7 @@ def validate_standalone(
     if schema is None and project is None:
         raise StudioError("no schema: give --schema FILE, or a project file with --project", None, "--schema")
     domain_schema = DomainSchema.load(schema if schema is not None else project.schema_path)  # type: ignore[union-attr]
-    out_dir = Path(out) if out is not None else file.parent
+    out_dir = out_folder(out, file)
     settings = project.curate if project else Curate()
     return validate_file(
         file,
@@ -210,48 +210,46 @@ def validate_standalone(
     )
 
 
-def run_validate(
-    project: Project, run: Run, clean: bool = True, force: bool = False, workers: int = 1
-) -> dict[str, Any]:
-    """The run's 01-generated.jsonl into 02-valid.jsonl and 02-invalid.jsonl, recorded in the manifest;
-    skipped when its input, schema and settings are unchanged (unless forced)."""
-    source = run.file("generated")
-    if not source.exists():
-        raise StudioError("nothing to validate: run `studio generate` first", source)
-    schema = DomainSchema.load(project.schema_path)
-    settings = project.curate
-    fingerprint = run.fingerprint(
-        {
-            "text_field": settings.text_field,
-            "clean": settings.clean.model_dump(mode="json") if clean else None,
-            "schema": schema.schema,
-        },
-        [source],
-    )
-    outputs = {"valid": str(run.file("valid")), "invalid": str(run.file("invalid"))}
-    if not force and run.is_current("validate", fingerprint):
-        return {**(run.stage("validate") or {}), "outputs": outputs, "skipped": True}
-    with run.locked():
+def out_folder(out: Path | str | None, file: Path) -> Path:
+    """Where a FILE's results go: `out`, else the file's folder. A file in the way is named here, in one line,
+    before mkdir fails on it with a traceback."""
+    folder = Path(out) if out is not None else file.parent
+    for place in (folder, *folder.parents):
+        if place.exists():
+            if not place.is_dir():
+                what = "is a file" if place == folder else f"is inside {place}, a file"
+                raise StudioError(f"{what}, and --out expects a folder", folder)
+            break
+    return folder
+
+
+class ValidateStage(Stage):
+    """The run's 01-generated.jsonl into 02-valid.jsonl and 02-invalid.jsonl."""
+
+    name = "validate"
+    command = "studio validate"
+    inputs = ("generated",)
+    outputs = ("valid", "invalid")
+
+    def __init__(self, clean: bool = True, workers: int = 1):
+        self.clean, self.workers = clean, workers
+
+    def settings(self, project: Project) -> Any:
+        return {
+            "text_field": project.curate.text_field,
+            "clean": project.curate.clean.model_dump(mode="json") if self.clean else None,
+            "schema": DomainSchema.load(project.schema_path).schema,
+        }
+
+    def run(self, ctx: Context) -> Outcome:
         result = validate_file(
-            source,
-            schema,
-            settings,
-            run.file("valid"),
-            run.file("invalid"),
+            ctx.input("generated"),
+            DomainSchema.load(ctx.project.schema_path),
+            ctx.project.curate,
+            ctx.output("valid"),
+            ctx.output("invalid"),
             records_only=True,
-            clean=clean,
-            workers=workers,
+            clean=self.clean,
+            workers=self.workers,
         )
-        run.record_stage(
-            "validate",
-            {
-                "fingerprint": fingerprint,
-                "inputs": [source.name, str(project.schema_path)],
-                "outputs": [run.file("valid").name, run.file("invalid").name],
-                "counts": result["counts"],
-                "top_failures": result["top_failures"],
-                "seconds": result["seconds"],
-                "complete": True,
-            },
-        )
-    return result
+        return Outcome(result["counts"], details={"top_failures": result["top_failures"]})

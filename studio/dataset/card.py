@@ -27,13 +27,14 @@ def write(folder: Path, project: Project, run: Run, records: list[Record], info:
     kinds = Counter(str(r.data.get("kind", "")) for r in records)
     funnel = [
         ("planned", gen.get("counts", {}).get("planned")),
-        ("generated and valid against the schema", stages.get("validate", {}).get("counts", {}).get("in")),
+        ("generated and valid against the schema", gen.get("counts", {}).get("accepted")),
         ("valid after cleaning", stages.get("validate", {}).get("counts", {}).get("valid")),
         ("unique", stages.get("dedup", {}).get("counts", {}).get("unique")),
         ("curated (accepted in review or kept unreviewed)", len(records)),
     ]
-    pull = stages.get("review_pull")
-    review_mode = stages.get("review", {}).get("mode")
+    review = stages.get("review", {})
+    review_mode = review.get("mode")
+    reviewed = review.get("counts", {}).get("reviewed")
     header = {
         "license": project.share.license,
         "language": ["en"],
@@ -71,16 +72,19 @@ def write(folder: Path, project: Project, run: Run, records: list[Record], info:
         *(f"| {label} | {n:,} |" for label, n in funnel if n is not None),
         "",
     ]
-    if pull:
+    if reviewed:
+        decision = (review.get("agreement") or {}).get("decision") or {}
+        alpha = decision.get("alpha")
         lines += [
             "## Review",
             "",
-            f"- Acceptance rate of the reviewed items: {pull.get('acceptance_rate')}",
-            f"- Agreement per question: `{json.dumps(pull.get('agreement'))}`",
+            f"- {reviewed:,} items were reviewed by people; {review['acceptance_rate']:.0%} of them were accepted.",
+            f"- Agreement on the decision: {decision.get('pairwise', 0):.0%} of reviewer pairs agreed"
+            + (f" (Krippendorff's alpha {alpha:.2f})." if alpha is not None else "."),
             "",
         ]
     elif review_mode:
-        lines += ["## Review", "", f"Review mode `{review_mode}`: the items were not reviewed by people.", ""]
+        lines += ["## Review", "", f"Review mode `{review_mode}`: no item was reviewed by people.", ""]
     lines += [
         "## Contents",
         "",

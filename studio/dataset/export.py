@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import time
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +14,7 @@ from studio.errors import StudioError
 from studio.project import Project
 from studio.records import Record, read_records, write_json, write_jsonl
 from studio.runs import Run
+from studio.stage import Context, Outcome, Stage
 from studio.training_examples import chat_pair
 
 SPLITS = ("train", "validation", "test")
@@ -44,20 +43,34 @@ def flat(record: Record, split: str) -> dict[str, Any]:
     return row
 
 
-def export(project: Project, run: Run, say: Any = print) -> dict[str, Any]:
+class ExportStage(Stage):
+    """05-curated.jsonl (and splits/, once tuned) into dataset/; pushed to the Hub when share.hub_repo is set.
+    Skipped when neither changed, so the Hub gets a push only for a new dataset."""
+
+    name = "export"
+    command = "studio export"
+    inputs = ("curated",)
+    outputs = ("dataset",)
+
+    def settings(self, project: Project) -> Any:
+        return {"share": project.share.model_dump(mode="json"), "domain": project.domain.model_dump(mode="json")}
+
+    def sources(self, project: Project, run: Run) -> list[Path]:
+        splits = run.file("splits")
+        return [run.file("curated"), *([splits] if splits.exists() else [])]
+
+    def run(self, ctx: Context) -> Outcome:
+        info = export(ctx.project, ctx.run, ctx.output("dataset"), ctx.say)
+        return Outcome(info.pop("splits"), details=info)
+
+
+def export(project: Project, run: Run, out: Path, say: Any = print) -> dict[str, Any]:
     import pandas as pd
     from datasets import Dataset, DatasetDict
 
-    source = run.file("curated")
-    if not source.exists():
-        raise StudioError("no 05-curated.jsonl: run `studio run` (or review pull, then curate) first", run.dir)
-    started = time.monotonic()
-    records = read_records(source)
+    records = read_records(run.file("curated"))
     splits = split_of(run)
-    out = run.dir / "dataset"
-    if out.exists():
-        shutil.rmtree(out)
-    out.mkdir()
+    out.mkdir(parents=True, exist_ok=True)
     write_jsonl(out / "data.jsonl", records)
     rows = [flat(r, splits.get(r.id, "train")) for r in records]
     columns = list(dict.fromkeys(k for row in rows for k in row))
@@ -94,7 +107,6 @@ def export(project: Project, run: Run, say: Any = print) -> dict[str, Any]:
     if project.share.hub_repo:
         push_to_hub(project, dataset, out, say)
         info["hub_repo"] = project.share.hub_repo
-    info["seconds"] = round(time.monotonic() - started, 2)
     return info
 
 

@@ -56,15 +56,22 @@ class ReplyCache:
         ).fetchall()
         return {m: (int(i or 0), int(o or 0)) for m, i, o in rows}
 
-    def __len__(self) -> int:
-        return self.db.execute("SELECT count(*) FROM replies").fetchone()[0]
-
     def get_meta(self, key: str) -> Any:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return json.loads(row[0]) if row else None
 
     def set_meta(self, key: str, value: Any) -> None:
         self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
+
+    def meta_with_prefix(self, prefix: str) -> dict[str, Any]:
+        """Every meta entry whose key starts with `prefix` (a plain prefix: no LIKE wildcards to escape)."""
+        rows = self.db.execute(
+            "SELECT key, value FROM meta WHERE substr(key, 1, ?) = ? ORDER BY key", (len(prefix), prefix)
+        ).fetchall()
+        return {k: json.loads(v) for k, v in rows}
+
+    def delete_meta(self, key: str) -> None:
+        self.db.execute("DELETE FROM meta WHERE key = ?", (key,))
 
     def close(self) -> None:
         self.db.close()

@@ -1,8 +1,8 @@
 """The LLM client: the official `openai` async client against any OpenAI-compatible base_url.
 
 The openai client's own retries are off: studio retries here, with exponential backoff and jitter on 429,
-5xx, timeouts, dropped connections and malformed bodies, honouring Retry-After, under a bounded number of
-attempts, and every attempt has a hard timeout. Structured output is negotiated once per endpoint:
+5xx, timeouts, dropped connections and malformed bodies, honouring Retry-After (up to a cap), under a bounded
+number of attempts, and every attempt has a hard timeout. Structured output is negotiated once per endpoint:
 `json_schema` (strict) where the server takes it, else `json_object` with the schema (llama.cpp's server
 enforces it by grammar), else plain text from which the JSON is extracted.
 """
@@ -10,15 +10,16 @@ enforces it by grammar), else plain text from which the JSON is extracted.
 from __future__ import annotations
 
 import asyncio
+import datetime
 import email.utils
 import json
+import math
 import random
 import re
 import time
-from dataclasses import dataclass, field
-from functools import lru_cache
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import openai
 
@@ -30,31 +31,6 @@ MODES = ("json_schema", "json_object", "text")
 MALFORMED = (openai.APIResponseValidationError, ValueError, KeyError, IndexError, TypeError, AttributeError)
 # Requests in flight when the project file does not say: llama.cpp's server answers one at a time.
 DEFAULT_CONCURRENCY = {"local": 1, "loopback": 4, "remote": 16}
-
-
-@dataclass(frozen=True)
-class Target:
-    """A resolved endpoint. `kind`: local (the bundled model), loopback (another server here), remote."""
-
-    base_url: str
-    model: str
-    api_key: str | None = field(default=None, repr=False)
-    kind: str = "remote"
-
-    @property
-    def public_url(self) -> str:
-        """The base_url without credentials or query string, safe for records and logs."""
-        return _public_url(self.base_url)
-
-    @property
-    def identity(self) -> str:
-        """What names the endpoint in cache keys: the bundled model is the same whatever port it got."""
-        return "local" if self.kind == "local" else self.public_url
-
-    @staticmethod
-    def kind_of(base_url: str) -> str:
-        host = urlsplit(base_url).hostname or ""
-        return "loopback" if host in ("localhost", "127.0.0.1", "::1") else "remote"
 
 
 @dataclass
@@ -75,14 +51,6 @@ class Reply:
         return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
 
 
-@lru_cache(maxsize=64)
-def _public_url(base_url: str) -> str:
-    parts = urlsplit(base_url)
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
-
-
 class RequestFailed(Exception):
     """No usable reply after the allowed attempts (`retryable`: a later run may try again), or a refusal."""
 
@@ -97,20 +65,32 @@ def estimate_tokens(messages: list[dict[str, str]]) -> int:
 
 
 def retry_after(error: openai.APIStatusError) -> float | None:
+    """The wait a reply asks for, in seconds: `retry-after-ms`, else `Retry-After` as seconds or an HTTP-date.
+    None when there is none or it does not parse: a server's odd header must not end the run."""
     headers = error.response.headers
-    if (ms := headers.get("retry-after-ms")) is not None:
-        try:
-            return float(ms) / 1000
-        except ValueError:
-            pass
+    if (ms := _seconds(headers.get("retry-after-ms"))) is not None:
+        return ms / 1000
     value = headers.get("retry-after")
     if value is None:
         return None
+    if (seconds := _seconds(value)) is not None:
+        return seconds
     try:
-        return max(0.0, float(value))
-    except ValueError:
         when = email.utils.parsedate_to_datetime(value)
-        return max(0.0, when.timestamp() - time.time()) if when else None
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when.tzinfo is None:  # "-0000": HTTP-dates are GMT whatever they say
+        when = when.replace(tzinfo=datetime.UTC)
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _seconds(value: str | None) -> float | None:
+    """A non-negative finite number, else None ("nan", "inf" and "-1" are no waits to honour)."""
+    try:
+        number = float(value) if value is not None else math.nan
+    except ValueError:
+        return None
+    return number if math.isfinite(number) and number >= 0 else None
 
 
 def backoff(attempt: int, base: float = 0.5, cap: float = 30.0) -> float:
@@ -187,9 +167,13 @@ class Client:
         concurrency: int = 1,
         rpm: float | None = None,
         tpm: float | None = None,
+        retry_after_cap_s: float = 60.0,
+        say: Callable[[str], None] | None = None,
     ):
         self.base_url, self.model = base_url, model
         self.timeout, self.max_attempts = timeout, max_attempts
+        self.retry_after_cap_s, self.say = retry_after_cap_s, say
+        self._said_cap = False  # the cap is said once per client, not at every 429
         # Local servers need no key, but the client insists on one.
         self.openai = openai.AsyncOpenAI(base_url=base_url, api_key=api_key or "no-key", timeout=timeout, max_retries=0)
         self.concurrency = AdaptiveConcurrency(concurrency)
@@ -219,6 +203,7 @@ class Client:
             if self.tpm:
                 await self.tpm.take(estimate)
             delay = None
+            t0 = time.monotonic()
             try:
                 async with self.concurrency:
                     self.counts["requests"] += 1
@@ -237,8 +222,8 @@ class Client:
                 return reply
             except openai.RateLimitError as e:
                 self.counts["throttled"] += 1
-                self.concurrency.throttled()
-                delay, last = retry_after(e), f"HTTP 429 rate limited: {_message(e)}"
+                self.concurrency.throttled(sent_at=t0)
+                delay, last = self._capped(retry_after(e)), f"HTTP 429 rate limited: {_message(e)}"
             except openai.APIStatusError as e:
                 if e.status_code < 500 and e.status_code not in (408, 409):
                     raise RequestFailed(
@@ -248,7 +233,7 @@ class Client:
                         status=e.status_code,
                     ) from None
                 self.counts["server_errors"] += 1
-                delay, last = retry_after(e), f"HTTP {e.status_code}: {_message(e)}"
+                delay, last = self._capped(retry_after(e)), f"HTTP {e.status_code}: {_message(e)}"
             except (openai.APITimeoutError, TimeoutError):
                 self.counts["timeouts"] += 1
                 last = f"timed out after {self.timeout:g} s"
@@ -263,9 +248,21 @@ class Client:
                 await asyncio.sleep(delay if delay is not None else backoff(attempts))
         raise RequestFailed(f"gave up after {attempts} attempts; last error: {last}", attempts, retryable=True)
 
-    async def negotiate(self, schema: dict[str, Any] | None = None) -> str:
+    def _capped(self, delay: float | None) -> float | None:
+        """A server's wait, at most the cap: an hour's Retry-After would stall the run without a word."""
+        if delay is None or delay <= self.retry_after_cap_s:
+            return delay
+        if self.say and not self._said_cap:
+            self._said_cap = True
+            self.say(
+                f"the endpoint asked to wait {delay:.0f} s (Retry-After); waiting {self.retry_after_cap_s:g} s, "
+                "the cap (endpoint.retry_after_cap_s)"
+            )
+        return self.retry_after_cap_s
+
+    async def negotiate(self) -> str:
         """The first structured-output mode the endpoint honours, tried with a tiny request."""
-        probe = schema or {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]}
+        probe = {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]}
         messages = [{"role": "user", "content": 'Reply with the JSON object {"ok": true} and nothing else.'}]
         for mode in MODES[:-1]:
             params = {"max_tokens": 20, "temperature": 0, "response_format": response_format(mode, probe)}

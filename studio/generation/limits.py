@@ -7,9 +7,9 @@ import time
 
 
 class AdaptiveConcurrency:
-    """At most `limit` requests in flight. A 429 halves the limit (once per window of replies); every
-    `limit` successes in a row add one back, up to the configured ceiling (additive increase,
-    multiplicative decrease, as TCP does)."""
+    """At most `limit` requests in flight. A 429 halves the limit, once per window: only a request sent after
+    the last cut can cut again (the others answer for a limit already halved). Every `limit` successes in
+    a row add one back, up to the configured ceiling (additive increase, multiplicative decrease, as TCP)."""
 
     def __init__(self, ceiling: int):
         self.ceiling = ceiling
@@ -30,12 +30,10 @@ class AdaptiveConcurrency:
             self.in_flight -= 1
             self._cond.notify()
 
-    def throttled(self) -> None:
-        now = time.monotonic()
-        # A burst of 429s from one window is one signal, not many.
-        if now - self._last_cut > 1.0:
+    def throttled(self, sent_at: float) -> None:
+        if sent_at > self._last_cut:
             self.limit = max(1.0, self.limit / 2)
-            self._last_cut = now
+            self._last_cut = time.monotonic()
         self._successes = 0
 
     def succeeded(self) -> None:

@@ -2,10 +2,13 @@
 
 Inputs: the project (templates, schema, axes, seed examples) and an endpoint.
 Outputs: 01-generated.jsonl (items valid against the schema), 01-rejected.jsonl (every failure with its
-reason), 00-plan.json, cache.sqlite (every answered request), and the `generate` entry of the manifest.
+reason), 01-unplanned.jsonl (records made before that the plan no longer holds), 00-plan.json and
+00-subtopics.json; cache.sqlite keeps every answered request, committed as it arrives.
 
-Every planned item ends in exactly one of the two JSONL files. A re-run skips the items already there,
-takes answered requests from the cache, and tries again the items that failed for want of a reply.
+The plan decides what the files hold. A re-run keeps the records that still stand, takes answered
+requests from the cache (a run killed at any point pays for nothing twice), and asks again for the items
+that failed for want of a reply. The stage is complete when every planned item ended accepted or finally
+rejected; a budget or items still without a reply leave it incomplete, and the run stops there.
 """
 
 from __future__ import annotations
@@ -19,37 +22,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from studio.errors import StudioError
-from studio.generation.cache import ReplyCache, request_key
-from studio.generation.client import (
-    DEFAULT_CONCURRENCY,
-    Client,
-    Reply,
-    RequestFailed,
-    Target,
-    drop_nulls,
-    estimate_tokens,
-    extract_json,
-    response_format,
-)
-from studio.generation.examples import ExamplePool
+from studio.generation import recorder
+from studio.generation.cache import ReplyCache
+from studio.generation.client import DEFAULT_CONCURRENCY, Client, Reply, RequestFailed, estimate_tokens
 from studio.generation.plan import PlannedItem, plan
+from studio.generation.requests import Requests, repair_prompt
 from studio.generation.templates import Templates
 from studio.project import Project
-from studio.records import (
-    BadLine,
-    JsonlWriter,
-    Record,
-    canonical_json,
-    mend_unicode,
-    read_jsonl,
-    repair_torn_tail,
-    scan_jsonl,
-    stable_hash,
-    write_json,
-    write_jsonl,
-)
+from studio.records import Record, stable_hash, write_json
 from studio.runs import Run, file_hash
-from studio.schema import DomainSchema, map_subschemas
+from studio.schema import DomainSchema
+from studio.stage import Context, Outcome, Stage
+from studio.target import Target
 
 # HTTP statuses that mean the whole run is misconfigured, not that one item failed.
 FATAL_STATUS = {
@@ -89,102 +73,33 @@ class Progress:
         default_factory=lambda: {
             "planned": 0,
             "done_before": 0,
-            "accepted": 0,
             "first_try": 0,
             "repaired": 0,
-            "rejected": 0,
+            "made": 0,
             "from_cache": 0,
             "requests": 0,
         }
     )
-    stopped: str | None = None
+    stopped: str | None = None  # the budget that stopped it
 
 
 class Generator:
-    def __init__(
-        self, project: Project, run: Run, target: Target, show_progress: bool = True, say: Callable[[str], None] = print
-    ):
-        self.project, self.run, self.target = project, run, target
-        self.show_progress = show_progress
-        self.schema = DomainSchema.load(project.schema_path)
-        self.templates = Templates(project.prompts_dir)
-        self.templates.check([t.name for t in project.templates])
-        ex = project.generate.seed_examples
-        self.examples = (
-            ExamplePool.load(project.path(ex.file), ex.per_request, ex.match, project.generate.seed) if ex else None
-        )
+    """One attempt at the stage: asks for the pending items (live, or through the Batch API) and records
+    them; `requests` builds what is asked, the cache remembers every answer."""
+
+    def __init__(self, ctx: Context, target: Target, retry_rejected: bool = False):
+        self.ctx, self.project, self.run, self.target = ctx, ctx.project, ctx.run, target
+        self.retry_rejected = retry_rejected
+        self.say = ctx.say
         self.state = Progress()
-        self.say = say
+        self.made: dict[str, Record] = {}
         self.batch: dict[str, dict[str, Any]] | None = None  # requests collected for the next batch
         self.batch_failures: dict[str, str] = {}
-        self._narrowed: dict[str, DomainSchema] = {}
-        self._schema_texts: dict[int, str] = {}
-        budget = project.budget
-        if budget.usd is not None and target.model not in project.prices:
+        if self.project.budget.usd is not None and target.model not in self.project.prices:
             raise StudioError(f"budget.usd needs a price for model '{target.model}' in `prices`", None, "budget.usd")
 
-    # The request for one item.
-    def target_schema(self, axes: dict[str, str]) -> DomainSchema:
-        """The schema an item is asked for: the domain schema narrowed to its axis values, compiled once."""
-        key = canonical_json(axes)
-        if key not in self._narrowed:
-            self._narrowed[key] = self.schema.branch(axes)
-        return self._narrowed[key]
-
-    def schema_text(self, schema: dict[str, Any]) -> str:
-        """The schema as the prompt shows it, made once per narrowed schema (there are few)."""
-        key = id(schema)
-        if key not in self._schema_texts:
-            self._schema_texts[key] = json.dumps(prompt_schema(schema), ensure_ascii=False)
-        return self._schema_texts[key]
-
-    def variables(self, item: PlannedItem, schema: dict[str, Any]) -> dict[str, Any]:
-        d = self.project.domain
-        return {
-            "domain": {"name": d.name, "title": d.title, "description": d.description},
-            **item.axes,
-            "axes": item.axes,
-            "sample_index": item.sample_index,
-            "schema": self.schema_text(schema),
-            "examples": self.examples.draw(item.id, item.axes) if self.examples else [],
-        }
-
-    def params(self, item_id: str, schema: dict[str, Any]) -> dict[str, Any]:
-        s = self.project.sampling
-        params: dict[str, Any] = {"temperature": s.temperature, "top_p": s.top_p, "max_tokens": s.max_tokens}
-        if s.seed is not None:
-            # One seed per item: identical prompts (same cell, another sample index) must not give one answer.
-            params["seed"] = int(stable_hash(s.seed, item_id, length=8), 16) % 2**31
-        fmt = response_format(self.mode, schema)
-        if fmt is not None:
-            params["response_format"] = fmt
-        return params
-
-    def check(self, reply: Reply, schema: DomainSchema) -> tuple[dict[str, Any] | None, str | None]:
-        """The item in a reply and what is wrong with it (None when it is valid)."""
-        try:
-            data = mend_unicode(extract_json(reply.text))
-        except ValueError as e:
-            data, problem = None, f"{e}"
-        else:
-            if not isinstance(data, dict):
-                return None, f"expected a JSON object, got {type(data).__name__}"
-            if self.mode == "json_schema":
-                data = drop_nulls(data)
-            problem = schema.first_error(data)
-        if reply.finish_reason == "length":
-            problem = f"cut off at max_tokens ({self.project.sampling.max_tokens}) before the reply was complete"
-        return data, problem
-
-    def key(self, messages: list[dict[str, str]], params: dict[str, Any], sample_index: int) -> str:
-        """The cache key of a request: endpoint, model, messages, parameters and sample index."""
-        return request_key(self.target.identity, self.target.model, messages, {**params, "i": sample_index})
-
-    async def ask(
-        self, messages: list[dict[str, str]], params: dict[str, Any], sample_index: int, key: str | None = None
-    ) -> Reply:
+    async def ask(self, messages: list[dict[str, str]], params: dict[str, Any], key: str) -> Reply:
         """A reply from the cache, or from the endpoint (then cached at once)."""
-        key = key or self.key(messages, params, sample_index)
         cached = self.cache.get(key)
         if cached is not None:
             self.state.counts["from_cache"] += 1
@@ -217,24 +132,12 @@ class Generator:
         if budget.usd is not None and (self.spend.cost(est_in, est_out) or 0) > budget.usd:
             raise BudgetReached(f"budget of ${budget.usd:g} reached")
 
-    def request(self, item: PlannedItem) -> tuple[DomainSchema, list[dict[str, str]], dict[str, Any]]:
-        """What an item is asked with: the schema it must match, the messages, the parameters."""
-        schema = self.target_schema(item.axes)
-        return (
-            schema,
-            self.templates.render(item.template, self.variables(item, schema.schema)),
-            self.params(item.id, schema.schema),
-        )
-
-    def first_key(self, item: PlannedItem) -> str:
-        _, messages, params = self.request(item)
-        return self.key(messages, params, item.sample_index)
-
-    async def make(self, item: PlannedItem) -> tuple[Record, bool]:
-        schema, messages, params = self.request(item)
+    async def make(self, item: PlannedItem, retry: int) -> tuple[Record, bool]:
+        schema, messages, params = self.requests.request(item, retry)
+        first_key = self.requests.key(messages, params, item.sample_index, retry)
         meta: dict[str, Any] = {
             "template": item.template,
-            "template_hash": self.templates.content_hash(item.template),
+            "template_hash": self.requests.templates.content_hash(item.template),
             "axes": item.axes,
             "sample_index": item.sample_index,
             "model": self.target.model,
@@ -243,22 +146,23 @@ class Generator:
             "structured_output": self.mode,
             "params": {k: v for k, v in params.items() if k != "response_format"},
             # What the item was asked with: a changed template or parameter makes the record stale.
-            "request_key": (first_key := self.key(messages, params, item.sample_index)),
+            "request_key": first_key,
+            **({"retry": retry} if retry else {}),
         }
         replies: list[Reply] = []
         try:
-            reply = await self.ask(messages, params, item.sample_index, first_key)
+            reply = await self.ask(messages, params, first_key)
             replies.append(reply)
-            data, problem = self.check(reply, schema)
+            data, problem = self.requests.check(reply.text, reply.finish_reason, schema)
             if problem and self.project.generate.repair:
                 repair = [
                     *messages,
                     {"role": "assistant", "content": reply.text},
                     {"role": "user", "content": repair_prompt(problem)},
                 ]
-                reply = await self.ask(repair, params, item.sample_index)
+                reply = await self.ask(repair, params, self.requests.key(repair, params, item.sample_index, retry))
                 replies.append(reply)
-                data, problem = self.check(reply, schema)
+                data, problem = self.requests.check(reply.text, reply.finish_reason, schema)
         except RequestFailed as e:
             if e.status in FATAL_STATUS:
                 raise StudioError(f"{FATAL_STATUS[e.status]} ({e.reason})", None, self.target.public_url) from None
@@ -281,19 +185,15 @@ class Generator:
             meta["raw"] = replies[-1].text[:2000]
         return Record(item.id, data if isinstance(data, dict) else {}, meta), False
 
-    # The run.
-    async def generate(self) -> dict[str, Any]:
-        run, project = self.run, self.project
+    # The attempt.
+    async def generate(self) -> Outcome:
+        run, project, e = self.run, self.project, self.project.endpoint
         self.cache = ReplyCache(run.file("cache"))
         spent = self.cache.usage()
         self.spend = Spend(
-            project.prices,
-            self.target.model,
-            sum(i for i, _ in spent.values()),
-            sum(o for _, o in spent.values()),
+            project.prices, self.target.model, sum(i for i, _ in spent.values()), sum(o for _, o in spent.values())
         )
-        ceiling = project.endpoint.concurrency or DEFAULT_CONCURRENCY.get(self.target.kind, 16)
-        e = project.endpoint
+        ceiling = e.concurrency or DEFAULT_CONCURRENCY.get(self.target.kind, 16)
         self.client = Client(
             self.target.base_url,
             self.target.model,
@@ -303,26 +203,28 @@ class Generator:
             concurrency=ceiling,
             rpm=e.rpm,
             tpm=e.tpm,
+            retry_after_cap_s=e.retry_after_cap_s,
+            say=self.say,
         )
         try:
             self.mode = await self.structured_mode()
+            self.requests = Requests(project, self.target, self.mode)
             items = plan(project, project.generate.n, await self.subtopics())
-            write_json(run.file("plan"), {"n": len(items), "items": [i.to_dict() for i in items]})
-            done = finished_records(run)
-            stale = {i.id for i in items if i.id in done and done[i.id]["meta"].get("request_key") != self.first_key(i)}
-            drop_records(run, stale)
-            pending = [i for i in items if i.id not in done or i.id in stale]
+            write_json(self.ctx.output("plan"), {"n": len(items), "items": [i.to_dict() for i in items]})
+            earlier = recorder.earlier_records(run)
+            todo = recorder.todo(items, earlier, self.requests.first_key, self.retry_rejected)
             c = self.state.counts
-            c["planned"], c["done_before"], c["stale"] = len(items), len(items) - len(pending), len(stale)
+            c["planned"], c["done_before"], c["stale"] = len(items), len(todo.kept), todo.stale
             t0 = time.monotonic()
-            await self.work(pending, ceiling, len(items))
+            await self.work(todo.pending, ceiling, len(items))
             seconds = time.monotonic() - t0
         finally:
             await self.client.close()
             self.cache.close()
-        return self.summary(items, seconds)
+        held = recorder.assemble(self.ctx.output, items, earlier, todo.kept, self.made)
+        return self.outcome(held, seconds)
 
-    async def work(self, pending: list[PlannedItem], ceiling: int, total: int) -> None:
+    async def work(self, pending: list[tuple[PlannedItem, int]], ceiling: int, total: int) -> None:
         """Make the pending items with `ceiling` workers (live requests) or in rounds of batches."""
         from tqdm import tqdm
 
@@ -332,43 +234,36 @@ class Generator:
             unit="item",
             desc="generate",
             dynamic_ncols=True,
-            disable=None if self.show_progress else True,
+            disable=None if self.ctx.show_progress else True,
             smoothing=0.1,
         )
-        with (
-            JsonlWriter(self.run.file("generated")) as self.accepted,
-            JsonlWriter(self.run.file("rejected")) as self.rejected,
-        ):
-            try:
-                if self.project.endpoint.batch:
-                    await self.work_in_batches(pending)
-                else:
-                    await self.work_live(pending, ceiling)
-            finally:
-                self.bar.close()
+        try:
+            if self.project.endpoint.batch:
+                await self.work_in_batches(pending)
+            else:
+                await self.work_live(pending, ceiling)
+        finally:
+            self.bar.close()
 
     def finish(self, record: Record, ok: bool) -> None:
         c = self.state.counts
+        self.made[record.id] = record
+        c["made"] += 1
         if ok:
-            self.accepted.write(record)
-            c["accepted"] += 1
             c["repaired" if record.meta["repaired"] else "first_try"] += 1
-        else:
-            self.rejected.write(record)
-            c["rejected"] += 1
         self.bar.update(1)
         if not self.bar.disable:
             self.bar.set_postfix_str(self.postfix(), refresh=False)
 
-    async def work_live(self, pending: list[PlannedItem], ceiling: int) -> None:
+    async def work_live(self, pending: list[tuple[PlannedItem, int]], ceiling: int) -> None:
         queue = iter(pending)
 
         async def worker() -> None:
-            for item in queue:
+            for item, retry in queue:
                 if self.state.stopped:
                     return
                 try:
-                    self.finish(*await self.make(item))
+                    self.finish(*await self.make(item, retry))
                 except BudgetReached as stop:
                     self.state.stopped = str(stop)
                     return
@@ -382,27 +277,25 @@ class Generator:
             errors = [e for e in eg.exceptions if isinstance(e, StudioError)]
             raise (errors[0] if errors else eg.exceptions[0]) from None
 
-    async def work_in_batches(self, pending: list[PlannedItem]) -> None:
+    async def work_in_batches(self, pending: list[tuple[PlannedItem, int]]) -> None:
         """Round 1 collects every first request into one batch; round 2 the repairs; and so on. Between
         rounds every item whose replies are all cached is finished."""
         from studio.generation.batch import run_batch
 
         while pending:
             self.batch, waiting = {}, []
-            for item in pending:
+            for item, retry in pending:
                 try:
-                    self.finish(*await self.make(item))
+                    self.finish(*await self.make(item, retry))
                 except AwaitingBatch:
-                    waiting.append(item)
+                    waiting.append((item, retry))
                 except BudgetReached as stop:
                     self.state.stopped = str(stop)
                     break
             requests, self.batch = self.batch, None
             if not requests:
                 return
-            self.batch_failures = await run_batch(
-                self.client, self.cache, requests, self.project.endpoint.batch_poll_s, self.say
-            )
+            self.batch_failures = await run_batch(self.client, self.cache, requests, self.project.endpoint, self.say)
             self.state.counts["requests"] += len(requests)
             self.spend.reserved_in = self.spend.reserved_out = 0
             usage = self.cache.usage().values()
@@ -419,22 +312,17 @@ class Generator:
         configured = self.project.endpoint.structured_output
         if configured != "auto":
             return configured
-        mode = self.cache.get_meta(self.mode_key)
+        mode = self.cache.get_meta(mode_key(self.target))
         if mode is None:
             mode = await self.client.negotiate()
-            self.cache.set_meta(self.mode_key, mode)
+            self.cache.set_meta(mode_key(self.target), mode)
         return mode
 
-    @property
-    def mode_key(self) -> str:
-        return f"structured_output:{self.target.identity}:{self.target.model}"
-
     async def subtopics(self) -> dict[str, list[str]] | None:
-        """The optional first pass: subtopics per value of an axis, asked once and kept in the run folder."""
+        """The optional first pass: subtopics per value of an axis (answers cached like any request)."""
         cfg = self.project.generate.subtopics
         if cfg is None:
             return None
-        path = self.run.file("subtopics")
         axis = self.project.axes[cfg.axis]
         values = list(dict.fromkeys(v for vs in axis.values.values() for v in vs)) if axis.by else axis.values
         schema = DomainSchema(
@@ -452,47 +340,101 @@ class Generator:
                 },
             }
         )
-        self.templates.check([cfg.template])
+        self.requests.templates.check([cfg.template])
         out: dict[str, list[str]] = {}
         for value in values:
             item = PlannedItem(stable_hash("subtopics", cfg.axis, value), cfg.template, {cfg.axis: value}, 0)
-            messages = self.templates.render(
+            messages = self.requests.templates.render(
                 cfg.template,
-                {**self.variables(item, schema.schema), "axis": cfg.axis, "value": value, "count": cfg.count},
+                {**self.requests.variables(item, schema.schema), "axis": cfg.axis, "value": value, "count": cfg.count},
             )
-            params = self.params(item.id, schema.schema)
+            params = self.requests.params(item.id, schema.schema)
             try:
-                data, problem = self.check(await self.ask(messages, params, 0), schema)
+                reply = await self.ask(messages, params, self.requests.key(messages, params, 0))
+                data, problem = self.requests.check(reply.text, reply.finish_reason, schema)
             except RequestFailed as e:
                 data, problem = None, e.reason
             found = list(dict.fromkeys(s.strip() for s in (data or {}).get("subtopics", []) if s.strip()))
             # A value the model found nothing for is asked about as it stands.
             out[value] = found if not problem and found else [value]
-        write_json(path, out)
+        write_json(self.ctx.output("subtopics"), out)
         return out
 
-    def summary(self, items: list[PlannedItem], seconds: float) -> dict[str, Any]:
-        c = self.state.counts
-        ended = c["done_before"] + c["accepted"] + c["rejected"]
-        return {
-            "counts": dict(c),
-            "complete": ended == c["planned"],
-            "stopped": self.state.stopped,
-            "seconds": round(seconds, 2),
-            "structured_output": self.mode,
-            "model": self.target.model,
-            "endpoint": self.target.kind,
-            "tokens": {"in": self.spend.tokens_in, "out": self.spend.tokens_out},
-            "cost_usd": self.spend.cost(),
-            "client": dict(self.client.counts),
-            "items_per_s": round((c["accepted"] + c["rejected"]) / seconds, 2) if seconds else None,
-        }
+    def outcome(self, held: dict[str, int], seconds: float) -> Outcome:
+        c = {**self.state.counts, **held}
+        done = c["accepted"] + c["rejected"] - c["retryable"]
+        why = None
+        if self.state.stopped:
+            field_name = "budget.tokens" if self.state.stopped.startswith("token") else "budget.usd"
+            why = (
+                f"{self.state.stopped} with {done} of {c['planned']} items done; raise {field_name} in the "
+                "project file to go on"
+            )
+        elif c["retryable"]:
+            last = next(
+                (r.meta["rejected"]["reason"] for r in self.made.values() if recorder.retryable(r.to_dict())), ""
+            )
+            why = f"{c['retryable']} of {c['planned']} items got no reply ({last}); the next run asks for them again"
+        elif c["pending"]:
+            why = f"{c['pending']} of {c['planned']} items are still pending"
+        return Outcome(
+            counts=c,
+            complete=why is None,
+            why=why,
+            details={
+                "structured_output": self.mode,
+                "model": self.target.model,
+                "endpoint": self.target.kind,
+                "tokens": {"in": self.spend.tokens_in, "out": self.spend.tokens_out},
+                "cost_usd": self.spend.cost(),
+                "client": dict(self.client.counts),
+                "items_per_s": round(c["made"] / seconds, 2) if seconds else None,
+                "budget_stop": self.state.stopped,
+            },
+        )
 
 
-def prompt_schema(schema: Any) -> Any:
-    """The schema as the prompt shows it: without annotations, which small models copy into their answers."""
-    drop = ("$schema", "$id", "title", "description", "examples")
-    return map_subschemas(schema, lambda sub: {k: v for k, v in sub.items() if k not in drop})
+class GenerateStage(Stage):
+    name = "generate"
+    command = "studio generate"
+    outputs = ("plan", "subtopics", "generated", "rejected", "unplanned")
+
+    def __init__(self, target: Target, start: Callable[[], Target] | None = None, retry_rejected: bool = False):
+        # `target` names the endpoint for the fingerprint; `start` brings it up (the bundled model) when
+        # the stage really runs, so a skipped stage starts nothing.
+        self.target, self.start, self.retry_rejected = target, start, retry_rejected
+
+    def settings(self, project: Project) -> Any:
+        """What the output depends on: the settings, the schema, the templates, the endpoint and model."""
+        templates = Templates(project.prompts_dir)
+        names = [t.name for t in project.templates] + (
+            [project.generate.subtopics.template] if project.generate.subtopics else []
+        )
+        templates.check(names)
+        examples = project.generate.seed_examples
+        return [
+            project.model_dump(mode="json", include={"axes", "templates", "generate", "sampling", "domain"}),
+            project.endpoint.model_dump(mode="json", exclude={"concurrency", "rpm", "tpm", "timeout_s"}),
+            DomainSchema.load(project.schema_path).schema,
+            {name: templates.content_hash(name) for name in names},
+            file_hash(project.path(examples.file)) if examples and project.path(examples.file).exists() else None,
+            self.target.identity,
+            self.target.model,
+        ]
+
+    def run(self, ctx: Context) -> Outcome:
+        generator = Generator(ctx, self.start() if self.start else self.target, self.retry_rejected)
+        # What is loaded by now (modules, the plan, compiled schemas) lives for the whole run: freezing it
+        # keeps the cyclic GC from scanning it again and again while replies stream in.
+        gc.freeze()
+        try:
+            return asyncio.run(generator.generate())
+        finally:
+            gc.unfreeze()
+
+
+def mode_key(target: Target) -> str:
+    return f"structured_output:{target.identity}:{target.model}"
 
 
 class BudgetReached(Exception):
@@ -503,120 +445,35 @@ class AwaitingBatch(Exception):
     """The item needs a reply that the next batch will bring."""
 
 
-def repair_prompt(problem: str) -> str:
-    if problem.startswith("cut off"):
-        return "Your reply was cut off before it was complete. Reply again with a shorter, complete JSON object only."
-    return f"Your reply is not valid: {problem}. Reply again with the corrected JSON object only."
-
-
-def finished_records(run: Run, repair: bool = True) -> dict[str, dict[str, Any]]:
-    """The records already accepted or finally rejected, by id. With `repair`, a torn last line is cut
-    and rejections for want of a reply (timeouts, outages) are taken out of the rejected file, so this
-    run tries those items again; without it, nothing is changed (a dry run)."""
-    done: dict[str, dict[str, Any]] = {}
-    for key in ("generated", "rejected"):
-        path = run.file(key)
-        if not path.exists():
-            continue
-        if repair:
-            repair_torn_tail(path)
-            rows = list(read_jsonl(path))  # a bad line that is not a torn tail is an error to see
-        else:
-            rows = [row for _, row in scan_jsonl(path) if not isinstance(row, BadLine)]
-        final = [r for r in rows if not r.get("meta", {}).get("rejected", {}).get("retryable")]
-        if repair and len(final) < len(rows):
-            write_jsonl(path, final)
-        done.update((r["id"], r) for r in final)
-    return done
-
-
-def drop_records(run: Run, ids: set[str]) -> None:
-    """Take records out of the stage's files (stale ones, to be made again)."""
-    if not ids:
-        return
-    for key in ("generated", "rejected"):
-        path = run.file(key)
-        if path.exists():
-            write_jsonl(path, [r for r in read_jsonl(path) if r["id"] not in ids])
-
-
 def dry_run(project: Project, run: Run, target: Target) -> dict[str, Any]:
     """The plan and its price, without a single request: what `studio generate --dry-run` prints."""
-    generator = Generator(project, run, target, show_progress=False)
     configured = project.endpoint.structured_output
-    generator.mode = configured if configured != "auto" else "json_schema"
+    mode = configured if configured != "auto" else "json_schema"
     if configured == "auto" and run.file("cache").exists():
         # The mode this run negotiated before, so that records made with it are not counted as stale.
         cache = ReplyCache(run.file("cache"))
-        generator.mode = cache.get_meta(generator.mode_key) or generator.mode
+        mode = cache.get_meta(mode_key(target)) or mode
         cache.close()
+    requests = Requests(project, target, mode)
     subtopics_file = run.file("subtopics")
     subtopics = json.loads(subtopics_file.read_text()) if subtopics_file.exists() else None
     items = plan(project, project.generate.n, subtopics)
-    done = finished_records(run, repair=False)
-    pending = [i for i in items if i.id not in done or done[i.id]["meta"].get("request_key") != generator.first_key(i)]
-    tokens_in = sum(estimate_tokens(generator.request(i)[1]) for i in pending)
-    requests = len(pending)
+    todo = recorder.todo(items, recorder.earlier_records(run), requests.first_key)
+    tokens_in = sum(estimate_tokens(requests.request(i, retry)[1]) for i, retry in todo.pending)
+    sent = len(todo.pending)
     if project.generate.subtopics and subtopics is None:
         axis = project.axes[project.generate.subtopics.axis]
-        requests += len({v for vs in axis.values.values() for v in vs} if axis.by else set(axis.values))
+        sent += len({v for vs in axis.values.values() for v in vs} if axis.by else set(axis.values))
     max_tokens = project.sampling.max_tokens
     spend = Spend(project.prices, target.model)
     return {
         "planned": len(items),
-        "done": len(items) - len(pending),
-        "requests": requests,
+        "done": len(todo.kept),
+        "requests": sent,
         "tokens_in": tokens_in,
-        "tokens_out_max": requests * max_tokens,
-        "cost_usd_max": spend.cost(tokens_in, requests * max_tokens),
+        "tokens_out_max": sent * max_tokens,
+        "cost_usd_max": spend.cost(tokens_in, sent * max_tokens),
         "model": target.model,
         "endpoint": target.public_url,
         "mode": "batch" if project.endpoint.batch else "live",
     }
-
-
-def run_generate(
-    project: Project, run: Run, target: Target, show_progress: bool = True, say: Callable[[str], None] = print
-) -> dict[str, Any]:
-    """Run the stage to the end (or the budget) and record it in the manifest."""
-    with run.locked():
-        generator = Generator(project, run, target, show_progress, say)
-        # What is loaded by now (modules, the plan, compiled schemas) lives for the whole run: freezing it
-        # keeps the cyclic GC from scanning it again and again while replies stream in.
-        gc.freeze()
-        try:
-            result = asyncio.run(generator.generate())
-        finally:
-            gc.unfreeze()
-        run.record_stage(
-            "generate",
-            {
-                "fingerprint": generate_fingerprint(project, target),
-                "inputs": [str(project.schema_path), str(project.prompts_dir)],
-                "outputs": [run.file("generated").name, run.file("rejected").name],
-                **result,
-            },
-        )
-        return result
-
-
-def generate_fingerprint(project: Project, target: Target) -> str:
-    """What the stage's output depends on: its settings, the schema, the templates, the endpoint and model.
-    Computed without starting anything, so the pipeline can skip an unchanged stage."""
-    settings = project.model_dump(
-        mode="json", include={"axes", "templates", "generate", "sampling", "domain", "endpoint"}
-    )
-    templates = Templates(project.prompts_dir)
-    names = [t.name for t in project.templates] + (
-        [project.generate.subtopics.template] if project.generate.subtopics else []
-    )
-    templates.check(names)
-    examples = project.generate.seed_examples
-    return stable_hash(
-        settings,
-        DomainSchema.load(project.schema_path).schema,
-        {name: templates.content_hash(name) for name in names},
-        file_hash(project.path(examples.file)) if examples and project.path(examples.file).exists() else None,
-        target.identity,
-        target.model,
-    )

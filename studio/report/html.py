@@ -16,8 +16,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from studio.records import BadLine, scan_jsonl
+from studio.project import Project
+from studio.records import BadLine, replace_atomically, scan_jsonl
 from studio.runs import Run
+from studio.stage import Context, Outcome, Stage
 
 EXAMPLES = 3  # example items shown per rejection reason
 TEXT_CUT = 400
@@ -219,19 +221,16 @@ def cost_and_time(stages: dict[str, Any]) -> str:
 
 
 def review(stages: dict[str, Any]) -> str:
-    pull = stages.get("review_pull")
-    push = stages.get("review_push")
+    push = stages.get("push")
+    pull = stages.get("review")
+    if pull and pull.get("mode") == "none":
+        return "<p>Review mode <b>none</b>: items went on unreviewed.</p>"
     if not pull and not push:
-        mode = stages.get("review", {}).get("mode")
-        return (
-            f"<p>Review mode <b>{esc(mode)}</b>: items went on unreviewed.</p>"
-            if mode
-            else not_run("review", "studio review push / pull")
-        )
+        return not_run("review", "studio review push / pull")
     parts = []
     if push:
         parts.append(
-            f"<p>Pushed {fmt(push.get('counts', {}).get('pushed', ''))} items to Argilla dataset "
+            f"<p>Pushed {fmt(push.get('counts', {}).get('sampled', ''))} items to Argilla dataset "
             f"<code>{esc(push.get('dataset', {}).get('name', ''))}</code>.</p>"
         )
     if pull:
@@ -338,8 +337,8 @@ SECTIONS = [
 ]
 
 
-def build(run: Run, title: str = "") -> Path:
-    """Write report.html into the run folder and return its path."""
+def build(run: Run, title: str = "", path: Path | None = None) -> Path:
+    """Write report.html (into the run folder, or `path`) and return its path."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -365,8 +364,21 @@ def build(run: Run, title: str = "") -> Path:
         f"<p class=muted>run <code>{esc(run.dir)}</code>{' · model ' + esc(model) if model else ''} · "
         f"report made {esc(time.strftime('%Y-%m-%d %H:%M'))}</p><nav>{nav}</nav>{content}</body></html>"
     )
-    path = run.file("report")
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(path)
+    path = path or run.file("report")
+    replace_atomically(path, lambda f: f.write(page))
     return path
+
+
+class ReportStage(Stage):
+    """report.html from the manifest and the run's files; built at every run (it shows the manifest)."""
+
+    name = "report"
+    command = "studio report"
+    outputs = ("report",)
+
+    def volatile(self, project: Project) -> bool:
+        return True
+
+    def run(self, ctx: Context) -> Outcome:
+        build(ctx.run, f"{ctx.project.domain.title}: run {ctx.run.name}", ctx.output("report"))
+        return Outcome(details={"path": str(ctx.run.file("report"))})

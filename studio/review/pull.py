@@ -6,7 +6,7 @@ Input: 03-unique.jsonl and the run's Argilla dataset. Output: 04-reviewed.jsonl,
   against the domain schema again, and one that does not fit is reported and not used;
 - items nobody answered (pushed or not) follow review.unreviewed: keep, drop, or keep only if the
   reviewed items' acceptance rate reached review.min_acceptance.
-The manifest's `review_pull` entry holds the counts, the ties, the invalid corrections and the agreement
+The manifest's `review` entry holds the counts, the ties, the invalid corrections and the agreement
 figures per question. With `wait`, the stage first polls Argilla until a share of the sample is reviewed.
 """
 
@@ -22,10 +22,12 @@ from studio.errors import StudioError
 from studio.project import Project
 from studio.records import Record, read_records, write_jsonl
 from studio.review.client import Argilla
+from studio.review.connection import connect
 from studio.review.consensus import ACCEPT, Answer, Verdict, agreement, resolve
 from studio.review.dataset import CORRECTION, DECISION, RATING, dataset_name
 from studio.runs import Run
 from studio.schema import DomainSchema
+from studio.stage import Context, Outcome, Stage
 
 Say = Callable[[str], None]
 
@@ -129,7 +131,8 @@ def run_pull(
     timeout: float | None = None,
     show_progress: bool = True,
     say: Say = print,
-) -> dict[str, Any]:
+) -> tuple[list[Record], dict[str, Any]]:
+    """Every unique item decided from the reviewers' answers (and review.unreviewed), and the figures."""
     cfg = project.review
     started = time.monotonic()
     unique = read_records(run.file("unique"))
@@ -185,20 +188,8 @@ def run_pull(
         },
         "seconds": round(time.monotonic() - started, 2),
         "records_per_s": round(len(answers) / fetch_seconds, 1) if fetch_seconds > 0 else None,
-        "complete": True,
     }
-    with run.locked():
-        write_jsonl(run.file("reviewed"), out)
-        run.record_stage(
-            "review_pull",
-            {
-                "fingerprint": run.fingerprint(result["policy"], [run.file("unique")]),
-                "inputs": [run.file("unique").name],
-                "outputs": [run.file("reviewed").name],
-                **result,
-            },
-        )
-    return result
+    return out, result
 
 
 def decide(
@@ -271,31 +262,55 @@ def _verdict_meta(verdict: Verdict) -> dict[str, Any]:
     }
 
 
-def mark_unreviewed(run: Run, mode: str, force: bool = False) -> dict[str, Any]:
-    """04-reviewed.jsonl with every unique item kept and marked as not reviewed: review mode `none`, or `push`
-    before any reviewer has answered. `studio review pull` replaces it with the reviewers' decisions."""
-    source = run.file("unique")
-    fingerprint = run.fingerprint({"review": mode}, [source])
-    if not force and run.is_current("review", fingerprint):
-        return {**run.stage("review"), "skipped": True}
-    started = time.monotonic()
-    reason = f"not reviewed (review.mode: {mode})"
-    unique = read_records(source)
-    write_jsonl(
-        run.file("reviewed"),
-        (
-            Record(r.id, r.data, {**r.meta, "review": {"decision": "accepted", "by": "none", "reason": reason}})
-            for r in unique
-        ),
-    )
-    result = {
-        "fingerprint": fingerprint,
-        "inputs": [source.name],
-        "outputs": [run.file("reviewed").name],
-        "mode": mode,
-        "counts": {"unreviewed": len(unique)},
-        "seconds": round(time.monotonic() - started, 3),
-        "complete": True,
-    }
-    run.record_stage("review", result)
-    return result
+def unreviewed(unique: list[Record], reason: str) -> list[Record]:
+    """Every item kept and marked as not reviewed (review.mode none, or push before anyone answered)."""
+    return [
+        Record(r.id, r.data, {**r.meta, "review": {"decision": "accepted", "by": "none", "reason": reason}})
+        for r in unique
+    ]
+
+
+class ReviewStage(Stage):
+    """Every item of 03-unique.jsonl decided, into 04-reviewed.jsonl. `mode`: none (all kept, marked
+    unreviewed); push (the reviewers' decisions so far; while nobody has answered, all kept and marked so
+    the run goes on); wait (first wait for review.wait_target of the sample); pull (the decisions as they
+    stand, review.unreviewed deciding the rest)."""
+
+    name = "review"
+    command = "studio review pull"
+    inputs = ("unique",)
+    outputs = ("reviewed",)
+
+    def __init__(self, mode: str, target: float | None = None, timeout: float | None = None):
+        self.mode, self.target, self.timeout = mode, target, timeout
+
+    def settings(self, project: Project) -> Any:
+        cfg = project.review
+        policy = cfg.model_dump(mode="json", include={"consensus", "tie", "unreviewed", "min_acceptance"})
+        return {"mode": self.mode, "policy": policy, "schema": DomainSchema.load(project.schema_path).schema}
+
+    def volatile(self, project: Project) -> bool:
+        return self.mode != "none"  # the answers live in Argilla
+
+    def run(self, ctx: Context) -> Outcome:
+        unique = read_records(ctx.input("unique"))
+        if self.mode == "none":
+            write_jsonl(ctx.output("reviewed"), unreviewed(unique, "not reviewed (review.mode: none)"))
+            return Outcome({"unique": len(unique), "unreviewed": len(unique)}, details={"mode": self.mode})
+        with connect(ctx.project.review, ctx.say) as client:
+            out, result = run_pull(
+                ctx.project,
+                ctx.run,
+                client,
+                wait=self.mode == "wait",
+                target=self.target,
+                timeout=self.timeout,
+                show_progress=ctx.show_progress,
+                say=ctx.say,
+            )
+        if self.mode == "push" and not result["counts"]["reviewed"]:
+            reason = "nobody has reviewed yet (review.mode: push): kept; `studio review pull` brings the decisions in"
+            out = unreviewed(unique, reason)
+            result["counts"].update(accepted=len(out), rejected=0)
+        write_jsonl(ctx.output("reviewed"), out)
+        return Outcome(result.pop("counts"), details={"mode": self.mode, **result})

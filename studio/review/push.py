@@ -1,7 +1,7 @@
 """The push half of review: a sample of 03-unique.jsonl into the run's Argilla dataset.
 
 Input: 03-unique.jsonl. Output: the Argilla dataset `<domain>-<run>` (created with studio's settings if
-new) and the `review_push` entry of the manifest. Records are upserted by studio id in batches, so a push
+new) and the `push` entry of the manifest. Records are upserted by studio id in batches, so a push
 that died half-way (a killed server, a lost connection) is finished by pushing again, and a second push
 updates records (answers already given stay) instead of adding copies.
 """
@@ -15,9 +15,11 @@ from studio.errors import StudioError
 from studio.project import Project
 from studio.records import Record, read_records
 from studio.review.client import Argilla
+from studio.review.connection import connect
 from studio.review.dataset import dataset_name, ensure_dataset, to_argilla
 from studio.review.sample import choose, doubt
 from studio.runs import Run
+from studio.stage import Context, Outcome, Stage
 
 BATCH = 100  # records per bulk request (Argilla accepts up to 500; smaller batches lose less to a crash)
 DEFAULT_SIZE = 100
@@ -53,8 +55,7 @@ def run_push(
     axes = stratify_axes(project)
     sample = choose(unique, sample_size(len(unique), size, fraction), axes, cfg.borderline, cfg.seed)
 
-    with run.locked():
-        return _push(project, run, client, unique, sample, axes, size, fraction, started, show_progress)
+    return _push(project, run, client, unique, sample, axes, size, fraction, started, show_progress)
 
 
 def _push(
@@ -117,15 +118,31 @@ def _push(
         },
         "seconds": round(time.monotonic() - started, 2),
         "records_per_s": round(len(sample) / push_seconds, 1) if push_seconds > 0 else None,
-        "complete": True,
     }
-    run.record_stage(
-        "review_push",
-        {
-            "fingerprint": run.fingerprint([result["sample"], result["dataset"]["name"]], [run.file("unique")]),
-            "inputs": [run.file("unique").name],
-            "outputs": [],
-            **result,
-        },
-    )
     return result
+
+
+class PushStage(Stage):
+    """A sample of 03-unique.jsonl into the run's Argilla dataset (review.mode push or wait)."""
+
+    name = "push"
+    command = "studio review push"
+    inputs = ("unique",)
+
+    def __init__(self, size: int | None = None, fraction: float | None = None):
+        self.size, self.fraction = size, fraction
+
+    def settings(self, project: Project) -> Any:
+        cfg = project.review
+        return {
+            "size": self.size,
+            "fraction": self.fraction,
+            "review": cfg.model_dump(mode="json", include={"size", "fraction", "stratify", "borderline", "seed"}),
+            "where": [cfg.api_url, cfg.workspace, cfg.min_reviewers],
+        }
+
+    def run(self, ctx: Context) -> Outcome:
+        with connect(ctx.project.review, ctx.say) as client:
+            result = run_push(ctx.project, ctx.run, client, self.size, self.fraction, ctx.show_progress)
+        details = {k: result[k] for k in ("dataset", "sample", "records_per_s")}
+        return Outcome(result["counts"], details=details)

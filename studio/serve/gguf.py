@@ -1,8 +1,9 @@
 """A tuned transformers model -> one GGUF file the local llama.cpp server can serve.
 
 The converter is llama.cpp's own convert_hf_to_gguf.py (with its `conversion` package and gguf-py), taken
-once from the llama-cpp-python sdist that scripts/setup.sh fetches, into the studio cache, and run as a
-subprocess. A LoRA adapter is merged into its base first, since the converter reads full weights.
+once from the llama-cpp-python sdist (fetched from PyPI into the studio cache on first use, so it works from
+an installed package as from a checkout), and run as a subprocess. A LoRA adapter is merged into its base
+first, since the converter reads full weights.
 """
 
 from __future__ import annotations
@@ -18,23 +19,38 @@ from studio import paths
 from studio.errors import StudioError
 
 LLAMA_CPP_PYTHON = "0.3.36"
-SDIST = Path(__file__).resolve().parents[2] / ".cache" / "sdist" / f"llama_cpp_python-{LLAMA_CPP_PYTHON}.tar.gz"
+SDIST_NAME = f"llama_cpp_python-{LLAMA_CPP_PYTHON}.tar.gz"
 CONVERTER_PARTS = ("convert_hf_to_gguf.py", "conversion/", "gguf-py/")
 OUTTYPE = "q8_0"  # 8-bit: a quarter of fp32, answers like the full model (FACTS.md)
 
 
-def converter(sdist: Path = SDIST) -> Path:
+def sdist() -> Path:
+    """The llama-cpp-python sdist in the studio cache, fetched from PyPI the first time (77 MB)."""
+    path = paths.cache("sdist") / SDIST_NAME
+    if not path.exists():
+        fetch = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "-q"]
+        done = subprocess.run(
+            [*fetch, "-d", str(path.parent), f"llama-cpp-python=={LLAMA_CPP_PYTHON}"], capture_output=True, text=True
+        )
+        if done.returncode or not path.exists():
+            raise StudioError(
+                f"llama.cpp's GGUF converter comes from this sdist, and pip could not fetch it: "
+                f"{done.stderr.strip()[-300:]}",
+                path,
+            )
+    return path
+
+
+def converter() -> Path:
     """convert_hf_to_gguf.py, extracted once from the sdist into the cache."""
     folder = paths.cache("llama.cpp", LLAMA_CPP_PYTHON)
     script = folder / CONVERTER_PARTS[0]
     if script.exists():
         return script
-    if not sdist.exists():
-        raise StudioError("llama.cpp's GGUF converter comes from this sdist: run scripts/setup.sh to fetch it", sdist)
     prefix = f"llama_cpp_python-{LLAMA_CPP_PYTHON}/vendor/llama.cpp/"
     tmp = folder.with_name(folder.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    with tarfile.open(sdist) as tar:
+    with tarfile.open(sdist()) as tar:
         members = [
             m
             for m in tar.getmembers()

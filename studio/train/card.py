@@ -12,7 +12,10 @@ from studio.runs import Run
 PIPELINE_TAG = {"text": "text-generation", "chat": "text-generation", "classification": "text-classification"}
 
 
-def write(folder: Path, run: Run, tune: dict[str, Any], evaluation: dict[str, Any] | None = None) -> Path:
+def write(
+    folder: Path, run: Run, tune: dict[str, Any], evaluation: dict[str, Any] | None = None, path: Path | None = None
+) -> Path:
+    """The card of the model in `folder`, written to `path` (default: its README.md)."""
     settings = tune["settings"]
     adapter = (folder / "adapter_config.json").exists()
     tokens, counts = tune["tokens"], tune["counts"]
@@ -36,7 +39,7 @@ def write(folder: Path, run: Run, tune: dict[str, Any], evaluation: dict[str, An
         "",
         "## Data",
         "",
-        f"- source: `{tune['inputs'][0]}` (run folder `{run.dir}`)",
+        f"- source: `{Path(tune['inputs'][0]).name}` of run `{run.name}`",
         "- splits (seeded" + (f", stratified by `{settings['stratify']}`" if settings["stratify"] else "") + "):",
     ]
     for name in ("train", "validation", "test"):
@@ -62,8 +65,8 @@ def write(folder: Path, run: Run, tune: dict[str, Any], evaluation: dict[str, An
         lines += _eval_lines(evaluation)
     else:
         lines.append("- held-out test results: run `studio eval`")
-    lines += ["", "## Use", "", "```python", *_usage(tune, folder, adapter), "```", ""]
-    path = folder / "README.md"
+    lines += ["", "## Use", "", "```python", *_usage(tune, adapter), "```", ""]
+    path = path or folder / "README.md"
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
 
@@ -104,7 +107,9 @@ def _eval_lines(e: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _usage(tune: dict[str, Any], folder: Path, adapter: bool) -> list[str]:
+def _usage(tune: dict[str, Any], adapter: bool) -> list[str]:
+    # The folder as the run names it: an absolute path would point into this machine (or a staging folder).
+    folder = "model"
     if tune["task"] == "classification":
         return ["from transformers import pipeline", f'classify = pipeline("text-classification", model="{folder}")']
     if adapter:

@@ -23,9 +23,10 @@ from typing import Any
 
 from studio.errors import StudioError
 from studio.project import Project
-from studio.records import stable_hash, write_json
-from studio.runs import Run
+from studio.records import write_json
+from studio.runs import FILES, Run
 from studio.schema import DomainSchema
+from studio.stage import Context, Outcome, Stage
 from studio.train import card, data, metrics, model
 
 PROMPT_WORDS = 8  # text task: a generation continues the first words of a test item
@@ -40,22 +41,35 @@ class Judge:
     api_key: str | None = None
 
 
+class EvalStage(Stage):
+    """The tuned model beside its base on the test split, into eval.json and the model card."""
+
+    name = "eval"
+    command = "studio eval"
+    inputs = ("splits", "model")
+    outputs = ("eval", "model_card")
+
+    def __init__(self, judge: bool, start_judge: Callable[[], Judge] | None = None):
+        # The judge's endpoint is started (the bundled model) only when the stage really runs.
+        self.judge, self.start_judge = judge, start_judge
+
+    def settings(self, project: Project) -> Any:
+        return {"eval": project.train.eval.model_dump(mode="json"), "judge": self.judge}
+
+    def run(self, ctx: Context) -> Outcome:
+        judge = self.start_judge() if self.judge and self.start_judge else None
+        result = run_eval(ctx, judge)
+        write_json(ctx.output("eval"), result)
+        card.write(ctx.run.file("model"), ctx.run, ctx.run.stage("tune"), result, ctx.output("model_card"))
+        perplexity = {k: v["all"] for k, v in result.get("perplexity", {}).items()}
+        return Outcome({"test": result["test_items"]}, details={"perplexity": perplexity})
+
+
 @model.quiet()
-def run_eval(
-    project: Project,
-    run: Run,
-    force: bool = False,
-    judge: Judge | None = None,
-    say: Callable[[str], None] = print,
-) -> dict[str, Any]:
+def run_eval(ctx: Context, judge: Judge | None = None) -> dict[str, Any]:
+    project, run, say = ctx.project, ctx.run, ctx.say
     tune = run.stage("tune")
-    if not tune or not tune.get("complete") or not run.file("model").exists():
-        raise StudioError("no tuned model in this run: run `studio tune` first", run.dir)
     settings = project.train.eval
-    fingerprint = stable_hash(tune["recorded_at"], settings.model_dump(mode="json"), judge and judge.model)
-    if not force and run.is_current("eval", fingerprint):
-        say("eval: nothing changed since the last evaluation (--force scores again)")
-        return {**json.loads(run.file("eval").read_text()), "skipped": True}
     started = time.monotonic()
     model.threads(project.train.threads)
     splits = data.load_splits(run.file("splits"))
@@ -68,7 +82,7 @@ def run_eval(
         "task": task,
         "method": tune["method"],
         "base_model": tune["base_model"],
-        "model": str(run.file("model")),
+        "model": FILES["model"],
         "test_items": splits["test"].num_rows,
     }
     with autocast(project.train.precision):
@@ -78,20 +92,6 @@ def run_eval(
             schema = DomainSchema.load(project.schema_path) if tune["settings"]["target"] == "item" else None
             result.update(causal(project, run, tokenizer, splits, tune, schema, judge, say))
     result["seconds"] = round(time.monotonic() - started, 2)
-    write_json(run.file("eval"), result)
-    run.record_stage(
-        "eval",
-        {
-            "fingerprint": fingerprint,
-            "inputs": [run.file("splits").name, run.file("model").name],
-            "outputs": [run.file("eval").name],
-            "complete": True,
-            "counts": {"test": result["test_items"]},
-            "perplexity": {k: v["all"] for k, v in result.get("perplexity", {}).items()},
-            "seconds": result["seconds"],
-        },
-    )
-    card.write(run.file("model"), run, tune, result)
     return result
 
 

@@ -26,6 +26,7 @@ from typing import Any
 from studio.errors import StudioError
 from studio.project import Project, Train
 from studio.runs import Run
+from studio.stage import Context, Outcome, Stage
 from studio.train import card, data, model
 
 CHECKPOINTS = "checkpoints"
@@ -129,39 +130,52 @@ def training_args(
     )
 
 
+class TuneStage(Stage):
+    """05-curated.jsonl (or `data`, any records JSONL) into splits/ and model/ (weights or adapter,
+    tokenizer, model card). Checkpoints are kept in checkpoints/ with the fingerprint they belong to: a
+    killed run of the same settings and data resumes from the last one."""
+
+    name = "tune"
+    command = "studio tune"
+    inputs = ("curated",)
+    outputs = ("splits", "model")
+
+    def __init__(self, data: Path | str | None = None):
+        self.data = Path(data) if data else None
+
+    def settings(self, project: Project) -> Any:
+        return {"train": project.train.model_dump(mode="json", exclude={"eval"})}
+
+    def sources(self, project: Project, run: Run) -> list[Path]:
+        if self.data is None:
+            return [run.file("curated")]
+        if not self.data.exists():
+            raise StudioError("file not found", self.data, "--data")
+        return [self.data]
+
+    def run(self, ctx: Context) -> Outcome:
+        entry = run_tune(ctx, self.sources(ctx.project, ctx.run)[0])
+        return Outcome(entry.pop("counts"), details=entry)
+
+
 @model.quiet()
-def run_tune(
-    project: Project,
-    run: Run,
-    data_file: Path | str | None = None,
-    force: bool = False,
-    show_progress: bool = True,
-    say: Callable[[str], None] = print,
-) -> dict[str, Any]:
+def run_tune(ctx: Context, source: Path) -> dict[str, Any]:
+    project, run, say = ctx.project, ctx.run, ctx.say
     settings = project.train
-    source = Path(data_file) if data_file else run.file("curated")
-    if not source.exists():
-        raise StudioError("no curated items: run the curate step first, or give a records JSONL with --data", source)
     base = model.resolve_base(settings.base_model, settings.task, project.root, say)
-    fingerprint = run.fingerprint(
-        {"train": settings.model_dump(mode="json", exclude={"eval"}), "base": base, "source": str(source)}, [source]
-    )
-    if not force and run.is_current("tune", fingerprint):
-        say("tune: settings and data unchanged since the last run; nothing to do (--force trains again)")
-        return {**run.stage("tune"), "skipped": True}
     started = time.monotonic()
     checkpoints = run.dir / CHECKPOINTS
-    previous = run.stage("tune") or {}
-    same = previous.get("fingerprint") == fingerprint and not previous.get("complete", True)
-    resume = last_checkpoint(checkpoints) if same else None
+    # Checkpoints of other settings or data are no use: start afresh.
+    same = (checkpoints / "fingerprint").exists() and (checkpoints / "fingerprint").read_text() == ctx.fingerprint
+    resume = last_checkpoint(checkpoints) if same and not ctx.force else None
     if not resume:
         shutil.rmtree(checkpoints, ignore_errors=True)
-    # Recorded before training: an interrupted run leaves `complete: false`, and the same command resumes.
-    run.record_stage("tune", {"fingerprint": fingerprint, "inputs": [str(source)], "outputs": [], "complete": False})
+        checkpoints.mkdir(parents=True)
+        (checkpoints / "fingerprint").write_text(ctx.fingerprint)
 
     records = data.load_items(source)
     examples = data.to_examples(records, settings, project.domain.name, source)
-    splits = data.make_splits(examples, records, settings, run.file("splits"))
+    splits = data.make_splits(examples, records, settings, ctx.output("splits"))
     labels = sorted({e["label"] for e in examples}) if settings.task == "classification" else []
     tokenizer = model.load_tokenizer(base)
     tokenized, dropped = {}, {}
@@ -194,11 +208,11 @@ def run_tune(
         blocks = len(model.transformer_blocks(net))
         trainer = _trainer(
             net,
-            training_args(settings, checkpoints, steps_per_epoch, has_validation, show_progress),
+            training_args(settings, checkpoints, steps_per_epoch, has_validation, ctx.show_progress),
             tokenized,
             collate,
             settings.early_stopping_patience if has_validation else None,
-            show_progress,
+            ctx.show_progress,
         )
         before = trainer.evaluate()["eval_loss"] if has_validation else None
         resumed_at = 0.0
@@ -212,17 +226,13 @@ def run_tune(
         "trainable": sum(p.numel() for p in net.parameters() if p.requires_grad),
         "total": sum(p.numel() for p in net.parameters()),
     }
-    model_dir = run.file("model")
+    model_dir = ctx.output("model")
     _save(trainer.model, tokenizer, settings, model_dir)
     shutil.rmtree(checkpoints, ignore_errors=True)
     state = trainer.state
     trained_tokens = tokens["train"]["tokens"] * (state.epoch - resumed_at)  # by this process
     frozen = frozen_blocks(settings, blocks)
     entry = {
-        "fingerprint": fingerprint,
-        "inputs": [str(source)],
-        "outputs": [run.file("splits").name, model_dir.name],
-        "complete": True,
         "task": settings.task,
         "method": settings.method,
         "base_model": base,
@@ -251,10 +261,8 @@ def run_tune(
         else {"before": _exp(before), "after": _exp(after)},
         "train_seconds": round(result.metrics["train_runtime"], 2),
         "train_tokens_per_s": round(trained_tokens / max(result.metrics["train_runtime"], 1e-9), 1),
-        "seconds": round(time.monotonic() - started, 2),
     }
-    run.record_stage("tune", entry)
-    card.write(model_dir, run, entry)
+    card.write(model_dir, run, {**entry, "inputs": [source.name], "seconds": round(time.monotonic() - started, 2)})
     return entry
 
 

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from tests.conftest import ROOT, copy_project, run_studio
-from tests.curate.conftest import DISTINCT, planted, read_lines, write_lines
+from tests.curate.conftest import DISTINCT, history, planted, read_lines, write_lines
 
 SCHEMA = str(ROOT / "schemas/penguin_wood.json")
 
@@ -61,3 +61,51 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
         done = run_studio(*args, cwd=tmp_path)
         assert done.returncode == 2, (args, done.stderr)
         assert message in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+def one_error_line(done, *names: str) -> str:
+    """The CLI failed as bad input does: exit 2 and one `studio: error:` line naming every name, no traceback."""
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2, done.stderr
+    assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    assert lines[0].startswith("studio: error: ") and all(name in lines[0] for name in names), lines[0]
+    return lines[0]
+
+
+def test_an_out_that_is_a_file_is_one_line_naming_it(tmp_path: Path) -> None:
+    source = write_lines(tmp_path / "items.jsonl", [{"id": "a", "data": history(DISTINCT[0]), "meta": {}}])
+    taken = tmp_path / "taken.txt"
+    taken.write_text("not a folder\n")
+    for args in (("validate", str(source), "--schema", SCHEMA), ("dedup", str(source), "--no-semantic")):
+        for out in (taken, taken / "below"):
+            line = one_error_line(run_studio(*args, "--out", str(out), cwd=tmp_path), str(out))
+            assert "--out expects a folder" in line
+    assert taken.read_text() == "not a folder\n"
+
+
+def test_dedup_says_how_it_made_up_missing_ids_and_goes_on(tmp_path: Path) -> None:
+    rows = [{"text": text} for text in DISTINCT] + [{"text": DISTINCT[0]}]
+    source = write_lines(tmp_path / "plain.jsonl", rows)
+    done = run_studio("dedup", str(source), "--no-semantic", "--out", str(tmp_path / "out"), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    said = [line for line in done.stderr.splitlines() if "have no `id`" in line]
+    assert said == [
+        f"studio: {source}: {len(rows)} line(s) have no `id`: their ids are their line numbers (line-N); "
+        "pass --id-field to use another key"
+    ], done.stderr
+    duplicates = read_lines(tmp_path / "out/duplicates.jsonl")
+    assert [(d["id"], d["meta"]["rejected"]["twin"]) for d in duplicates] == [(f"line-{len(rows)}", "line-1")]
+    # With the key named, nothing is made up and nothing is said.
+    keyed = write_lines(tmp_path / "keyed.jsonl", [{"key": f"k{i}", **row} for i, row in enumerate(rows)])
+    done = run_studio("dedup", str(keyed), "--no-semantic", "--id-field", "key", "--out", str(tmp_path / "k"))
+    assert done.returncode == 0 and "have no" not in done.stderr, done.stderr
+
+
+def test_dedup_refuses_repeated_ids_naming_both_lines(tmp_path: Path) -> None:
+    rows = [{"id": f"i{n}", "text": text} for n, text in enumerate(DISTINCT[:4])]
+    rows.append({"id": "i1", "text": DISTINCT[5]})  # line 5 repeats line 2's id
+    source = write_lines(tmp_path / "repeats.jsonl", rows)
+    done = run_studio("dedup", str(source), "--no-semantic", "--out", str(tmp_path / "out"), cwd=tmp_path)
+    line = one_error_line(done, str(source), "'i1'", "line 2", "line 5")
+    assert "must be unique" in line
+    assert not (tmp_path / "out/unique.jsonl").exists()

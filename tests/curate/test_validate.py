@@ -93,7 +93,7 @@ def test_plain_jsonl_keeps_its_shape_and_formats_are_checked(tmp_path: Path) -> 
     (dropped,) = read_lines(tmp_path / "out/invalid.jsonl")
     assert dropped["id"] == "8" and dropped["data"] == rows[1] and dropped["meta"]["line"] == 2
     assert dropped["meta"]["rejected"]["reason"] == "$.seen: '2026-13-45' is not a 'date'"
-    assert result["outputs"]["valid"] == str(tmp_path / "out/valid.jsonl")
+    assert result["files"]["valid"] == str(tmp_path / "out/valid.jsonl")
 
 
 def test_fast_path_gives_the_verdict_of_the_whole_schema() -> None:

@@ -33,7 +33,7 @@ SMALL = {
 
 
 def stage_lines(stderr: str) -> dict[str, str]:
-    """`[i/9] stage: done (...)` or `...: skipped: ...` lines, by stage."""
+    """`[i/10] stage: done (...)` or `...: skipped: ...` lines, by stage."""
     out = {}
     for line in stderr.splitlines():
         if line.startswith("studio: [") and "]" in line and ": " in line.split("] ", 1)[1]:
@@ -69,8 +69,8 @@ def test_one_command_then_a_kill_during_tuning(llm_server, argilla, tmp_path: Pa
 
     # The manifest: every stage complete, the funnel adds up.
     stages = json.loads(run.manifest_path.read_text())["stages"]
-    for stage in ("generate", "validate", "dedup", "review_push", "review", "curate", "tune", "eval", "export"):
-        assert stages[stage].get("complete", True), stage
+    for stage in ("generate", "validate", "dedup", "push", "review", "curate", "tune", "eval", "export", "report"):
+        assert stages[stage]["complete"] is True, stage
     gen = stages["generate"]["counts"]
     assert gen["planned"] == 24 == gen["accepted"] + gen["rejected"]
     assert len(read_records(run.file("generated"))) == gen["accepted"]
@@ -80,7 +80,7 @@ def test_one_command_then_a_kill_during_tuning(llm_server, argilla, tmp_path: Pa
     curated = read_records(run.file("curated"))
     assert stages["review"]["mode"] == "push" and len(curated) == len(unique)  # nobody reviewed yet: kept, marked
     assert all(r.meta["review"]["by"] == "none" for r in curated)
-    assert stages["review_push"]["counts"]["sampled"] > 0
+    assert stages["push"]["counts"]["sampled"] > 0
     schema = DomainSchema.load(ROOT / "schemas/penguin_wood.json")
     assert all(schema.first_error(r.data) is None for r in curated)
     tune = stages["tune"]

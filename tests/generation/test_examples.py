@@ -8,12 +8,11 @@ import pandas as pd
 import pytest
 
 from studio.errors import StudioError
-from studio.generation.client import Target
 from studio.generation.examples import ExamplePool
 from studio.generation.plan import plan
-from studio.generation.stage import Generator
+from studio.generation.requests import Requests
 from studio.project import load_project
-from studio.runs import Run
+from studio.target import Target
 from tests.conftest import ROOT, copy_project
 
 EXAMPLES = pd.read_csv(ROOT / "prompts/penguin-wood/examples.csv")
@@ -24,11 +23,10 @@ def test_each_prompt_carries_an_example_of_its_own_kind_and_the_draw_is_stable(t
         "generate.seed_examples": {"file": "prompts/penguin-wood/examples.csv", "per_request": 1, "match": ["kind"]}
     }
     project = load_project(copy_project(tmp_path, settings))
-    generator = Generator(project, Run(tmp_path / "r"), Target("http://x/v1", "fake"), show_progress=False)
-    generator.mode = "json_object"
+    builder = Requests(project, Target("http://x/v1", "fake"), "json_object")
     drawn = []
     for item in plan(project, 30):
-        user = generator.request(item)[1][1]["content"]
+        user = builder.request(item)[1][1]["content"]
         shown = [t for k, t in zip(EXAMPLES.kind, EXAMPLES.text, strict=True) if t in user]
         assert len(shown) == 1
         assert EXAMPLES.set_index("text").loc[shown[0], "kind"] == item.axes["kind"]

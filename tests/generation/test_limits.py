@@ -16,12 +16,12 @@ def test_429s_halve_concurrency_and_successes_bring_it_back() -> None:
     async def scenario() -> list[float]:
         limit = AdaptiveConcurrency(16)
         seen = [limit.limit]
-        limit.throttled()
+        sent = time.monotonic()
+        limit.throttled(sent_at=sent)
         seen.append(limit.limit)
-        limit.throttled()  # the same burst: not halved again
+        limit.throttled(sent_at=sent)  # sent before the cut: the same window, not halved again
         seen.append(limit.limit)
-        limit._last_cut -= 2  # a second later, another 429
-        limit.throttled()
+        limit.throttled(sent_at=time.monotonic())  # sent after the cut, and refused still
         seen.append(limit.limit)
         for _ in range(4 + 5 + 6):  # a window of successes per step: 4 -> 5 -> 6 -> 7
             limit.succeeded()

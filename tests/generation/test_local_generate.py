@@ -67,7 +67,9 @@ def test_twenty_items_end_accepted_or_rejected_with_reason_and_ids_are_stable(ll
 
     # Run again: nothing is asked again, nothing is written twice.
     again = studio.generate(project, run="a", show_progress=False)
-    assert again["counts"]["done_before"] == 20 and again["counts"]["requests"] == 0
+    assert again["skipped"] and again["counts"] == manifest["counts"]  # up to date: the stage is skipped
+    forced = studio.generate(project, run="a", force=True, show_progress=False)
+    assert forced["counts"]["done_before"] == 20 and forced["counts"]["requests"] == 0  # and nothing is asked again
     assert len(read_records(run.file("generated"))) == len(accepted)
 
     # Another run with the same seed plans the same ids; at temperature 0 it writes the same items.

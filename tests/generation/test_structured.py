@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from studio.generation.client import drop_nulls, extract_json, strict_schema
-from studio.generation.stage import prompt_schema
+from studio.generation.requests import prompt_schema
 from studio.schema import DomainSchema
 from tests.test_schema import PENGUIN, QA
 
@@ -51,4 +53,11 @@ def test_extract_json_refuses_prose() -> None:
 def test_prompt_schema_drops_annotations_but_not_property_names() -> None:
     schema = {"description": "x", "properties": {"description": {"type": "string", "title": "t"}}}
     assert prompt_schema(schema) == {"properties": {"description": {"type": "string"}}}
-    assert QA  # the shared example stays importable for other tests
+    # The real schema as a prompt shows it: no annotation left, the same items valid and invalid.
+    narrowed = PENGUIN.narrow({"kind": "qa"})
+    shown = prompt_schema(narrowed)
+    assert not {"$schema", "$id", "title", "description"} & set(shown)
+    assert "The passage itself" in json.dumps(narrowed) and "The passage itself" not in json.dumps(shown)
+    assert DomainSchema(shown).first_error(QA) is None
+    too_short = {**QA, "text": "Short."}
+    assert DomainSchema(shown).first_error(too_short) == DomainSchema(narrowed).first_error(too_short) is not None

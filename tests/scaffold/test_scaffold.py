@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import studio
-from studio.generation.client import Target
 from studio.generation.plan import plan
-from studio.generation.stage import Generator
+from studio.generation.requests import Requests
 from studio.project import load_project
 from studio.records import read_records
 from studio.runs import Run
 from studio.schema import DomainSchema
+from studio.target import Target
 from tests.conftest import run_studio
 
 
@@ -30,9 +30,8 @@ def test_a_new_domain_generates_valid_items_out_of_the_box(tmp_path: Path, fake_
     assert all(schema.first_error(r.data) is None for r in accepted)
     assert {r.data["kind"] for r in accepted} <= {"overview", "properties", "uses", "history", "qa"}
     # The generic templates speak of the new domain, from its title and description.
-    generator = Generator(project, Run(tmp_path / "scratch"), Target("http://x/v1", "fake"), show_progress=False)
-    generator.mode = "json_object"
-    system, user = generator.request(plan(project, 1)[0])[1]
+    builder = Requests(project, Target("http://x/v1", "fake"), "json_object")
+    system, user = builder.request(plan(project, 1)[0])[1]
     assert "glass harp" in system["content"] and "tuned wine glasses" in system["content"]
     assert "glass harp" in user["content"]
 

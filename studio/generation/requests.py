@@ -1,0 +1,115 @@
+"""Request building: what one planned item is asked with (schema, messages, parameters) and its cache key,
+and what is wrong with a reply. Pure: no network, no files."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from studio.generation.cache import request_key
+from studio.generation.client import drop_nulls, extract_json, response_format
+from studio.generation.examples import ExamplePool
+from studio.generation.plan import PlannedItem
+from studio.generation.templates import Templates
+from studio.project import Project
+from studio.records import canonical_json, mend_unicode, stable_hash
+from studio.schema import DomainSchema, map_subschemas
+from studio.target import Target
+
+
+class Requests:
+    def __init__(self, project: Project, target: Target, mode: str):
+        self.project, self.target, self.mode = project, target, mode
+        self.schema = DomainSchema.load(project.schema_path)
+        self.templates = Templates(project.prompts_dir)
+        self.templates.check([t.name for t in project.templates])
+        ex = project.generate.seed_examples
+        self.examples = (
+            ExamplePool.load(project.path(ex.file), ex.per_request, ex.match, project.generate.seed) if ex else None
+        )
+        self._narrowed: dict[str, DomainSchema] = {}
+        self._schema_texts: dict[int, str] = {}
+
+    def target_schema(self, axes: dict[str, str]) -> DomainSchema:
+        """The schema an item is asked for: the domain schema narrowed to its axis values, compiled once."""
+        key = canonical_json(axes)
+        if key not in self._narrowed:
+            self._narrowed[key] = self.schema.branch(axes)
+        return self._narrowed[key]
+
+    def schema_text(self, schema: dict[str, Any]) -> str:
+        """The schema as the prompt shows it, made once per narrowed schema (there are few)."""
+        key = id(schema)
+        if key not in self._schema_texts:
+            self._schema_texts[key] = json.dumps(prompt_schema(schema), ensure_ascii=False)
+        return self._schema_texts[key]
+
+    def variables(self, item: PlannedItem, schema: dict[str, Any]) -> dict[str, Any]:
+        d = self.project.domain
+        return {
+            "domain": {"name": d.name, "title": d.title, "description": d.description},
+            **item.axes,
+            "axes": item.axes,
+            "sample_index": item.sample_index,
+            "schema": self.schema_text(schema),
+            "examples": self.examples.draw(item.id, item.axes) if self.examples else [],
+        }
+
+    def params(self, item_id: str, schema: dict[str, Any], retry: int = 0) -> dict[str, Any]:
+        s = self.project.sampling
+        params: dict[str, Any] = {"temperature": s.temperature, "top_p": s.top_p, "max_tokens": s.max_tokens}
+        if s.seed is not None:
+            # One seed per item (identical prompts of one cell must not give one answer), and per retry of a
+            # rejected item (--retry-rejected), which must not get the same answer again.
+            salt = (s.seed, item_id) if not retry else (s.seed, item_id, retry)
+            params["seed"] = int(stable_hash(*salt, length=8), 16) % 2**31
+        fmt = response_format(self.mode, schema)
+        if fmt is not None:
+            params["response_format"] = fmt
+        return params
+
+    def request(self, item: PlannedItem, retry: int = 0) -> tuple[DomainSchema, list[dict[str, str]], dict[str, Any]]:
+        """What an item is asked with: the schema it must match, the messages, the parameters."""
+        schema = self.target_schema(item.axes)
+        return (
+            schema,
+            self.templates.render(item.template, self.variables(item, schema.schema)),
+            self.params(item.id, schema.schema, retry),
+        )
+
+    def key(self, messages: list[dict[str, str]], params: dict[str, Any], sample_index: int, retry: int = 0) -> str:
+        """The cache key of a request: endpoint, model, messages, parameters, sample index (and retry)."""
+        extra = {"i": sample_index, **({"retry": retry} if retry else {})}
+        return request_key(self.target.identity, self.target.model, messages, {**params, **extra})
+
+    def first_key(self, item: PlannedItem, retry: int = 0) -> str:
+        _, messages, params = self.request(item, retry)
+        return self.key(messages, params, item.sample_index, retry)
+
+    def check(self, text: str, finish_reason: str | None, schema: DomainSchema) -> tuple[Any, str | None]:
+        """The item in a reply and what is wrong with it (None when it is valid)."""
+        try:
+            data = mend_unicode(extract_json(text))
+        except ValueError as e:
+            data, problem = None, f"{e}"
+        else:
+            if not isinstance(data, dict):
+                return None, f"expected a JSON object, got {type(data).__name__}"
+            if self.mode == "json_schema":
+                data = drop_nulls(data)
+            problem = schema.first_error(data)
+        if finish_reason == "length":
+            problem = f"cut off at max_tokens ({self.project.sampling.max_tokens}) before the reply was complete"
+        return data, problem
+
+
+def prompt_schema(schema: Any) -> Any:
+    """The schema as the prompt shows it: without annotations, which small models copy into their answers."""
+    drop = ("$schema", "$id", "title", "description", "examples")
+    return map_subschemas(schema, lambda sub: {k: v for k, v in sub.items() if k not in drop})
+
+
+def repair_prompt(problem: str) -> str:
+    if problem.startswith("cut off"):
+        return "Your reply was cut off before it was complete. Reply again with a shorter, complete JSON object only."
+    return f"Your reply is not valid: {problem}. Reply again with the corrected JSON object only."

@@ -1,0 +1,157 @@
+"""The joins between stages, as a user meets them through the CLI against a real HTTP endpoint on 127.0.0.1
+(tests/openai_server.py) and a tiny model to tune: the plan decides what a run holds, a budget stop halts
+`studio run` with one line and nothing tuned, and items that got no reply are asked for again."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from studio.records import read_records
+from studio.runs import Run
+from tests.conftest import ROOT, copy_project, run_studio
+from tests.train.conftest import tiny_llama  # noqa: F401 (a fixture)
+
+STOPPED = 3  # the documented exit code of a stage that stopped early
+
+
+def project(tmp_path: Path, base_url: str, model: Path | None = None, **changes: object) -> Path:
+    settings: dict[str, object] = {
+        "endpoint.base_url": base_url,
+        "endpoint.model": "fake",
+        "endpoint.structured_output": "json_object",
+        "endpoint.timeout_s": 1.0,
+        "endpoint.max_attempts": 2,
+        "generate.n": 20,
+        "review.mode": "none",
+        "curate.dedup.semantic": False,
+        "curate.clean.language": False,  # the test server writes word lists, not English sentences
+    }
+    if model is not None:
+        settings |= {"train.base_model": str(model), "train.epochs": 1, "train.batch_size": 8}
+        settings |= {"train.max_length": 128, "train.eval.generations": 1, "train.eval.max_new_tokens": 4}
+    settings.update({k.replace("__", "."): v for k, v in changes.items()})
+    return copy_project(tmp_path, settings)
+
+
+def planned_ids(run: Run) -> list[str]:
+    return [i["id"] for i in json.loads(run.file("plan").read_text())["items"]]
+
+
+def ids(path: Path) -> list[str]:
+    return [r.id for r in read_records(path)] if path.exists() else []
+
+
+def test_the_plan_decides_what_the_run_holds(tmp_path: Path, fake_openai) -> None:
+    server = fake_openai()
+    file = project(tmp_path, server.base_url)
+    run = Run(tmp_path / "outputs/penguin-wood/default")
+    assert run_studio("generate", "--project", str(file), "--n", "40").returncode == 0
+    forty = planned_ids(run)
+
+    smaller = run_studio("generate", "--project", str(file), "--n", "20")
+    assert smaller.returncode == 0, smaller.stderr
+    twenty = planned_ids(run)
+    assert twenty == forty[:20]
+    held = ids(run.file("generated")) + ids(run.file("rejected"))
+    assert sorted(held) == sorted(twenty)  # exactly the plan, nothing more
+    assert sorted(ids(run.file("unplanned"))) == sorted(forty[20:])  # set aside, not lost
+    assert "20 made before are set aside in 01-unplanned.jsonl" in smaller.stdout
+
+    # What flows on is what the plan holds.
+    assert run_studio("validate", "--project", str(file)).returncode == 0
+    checked = ids(run.file("valid")) + ids(run.file("invalid"))
+    assert sorted(checked) == sorted(ids(run.file("generated")))
+
+    # Back to 40: the set-aside records come back without a request.
+    sent = server.stats()["requests"]
+    again = run_studio("generate", "--project", str(file), "--n", "40")
+    assert again.returncode == 0, again.stderr
+    assert server.stats()["requests"] == sent
+    assert sorted(ids(run.file("generated")) + ids(run.file("rejected"))) == sorted(forty)
+    assert not run.file("unplanned").exists()
+
+
+def test_a_budget_stop_halts_the_run_with_one_line_and_nothing_is_tuned(tmp_path: Path, fake_openai) -> None:
+    server = fake_openai()
+    file = project(tmp_path, server.base_url, budget__tokens=4000, endpoint__concurrency=2)
+    run = Run(tmp_path / "outputs/penguin-wood/default")
+    stopped = run_studio("run", "--project", str(file), "--no-progress")
+    assert stopped.returncode == STOPPED, stopped.stderr[-2000:]
+    last = stopped.stderr.strip().splitlines()[-1]
+    assert last.startswith("studio: generate stopped: token budget of 4,000 reached with ")
+    assert "raise budget.tokens" in last and f"`studio run --project {file}`" in last
+    assert "Traceback" not in stopped.stderr
+    stages = json.loads(run.manifest_path.read_text())["stages"]
+    assert not stages["generate"]["complete"]
+    assert not {"validate", "dedup", "review", "curate", "tune", "eval", "export"} & set(stages)
+    assert not run.file("model").exists() and not run.file("valid").exists()
+    assert run.file("report").exists()  # the report shows where it stopped
+
+    # A stage run alone refuses the partial input, and says what finishes it.
+    alone = run_studio("validate", "--project", str(file))
+    assert alone.returncode == STOPPED and "01-generated.jsonl is partial" in alone.stderr
+    assert "`studio generate`" in alone.stderr
+    # Unless asked: --allow-partial goes on with what there is.
+    partial = run_studio("validate", "--project", str(file), "--allow-partial")
+    assert partial.returncode == 0, partial.stderr
+    done_first = len(ids(run.file("generated")) + ids(run.file("rejected")))
+    assert 0 < done_first < 20
+
+    bigger = project(tmp_path, server.base_url, budget__tokens=10**6)
+    go_on = run_studio("generate", "--project", str(bigger))
+    assert go_on.returncode == 0, go_on.stderr
+    assert len(ids(run.file("generated")) + ids(run.file("rejected"))) == 20
+    assert f"{done_first} were done before" in go_on.stdout
+    assert max(server.stats()["answered"].values()) == 1  # nothing paid twice
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_items_without_a_reply_are_asked_again_by_the_next_run(tmp_path: Path, fake_openai, tiny_llama) -> None:  # noqa: F811
+    port = free_port()  # nothing listens there yet: every request fails to connect
+    file = project(tmp_path, f"http://127.0.0.1:{port}/v1", tiny_llama)
+    run = Run(tmp_path / "outputs/penguin-wood/default")
+    down = run_studio("run", "--project", str(file), "--no-progress")
+    assert down.returncode == STOPPED, down.stderr[-2000:]
+    assert "20 of 20 items got no reply (gave up after 2 attempts; last error: connection error" in down.stderr
+    rejected = read_records(run.file("rejected"))
+    assert len(rejected) == 20 and all(r.meta["rejected"]["retryable"] for r in rejected)
+    assert "validate" not in json.loads(run.manifest_path.read_text())["stages"]
+
+    server = fake_openai("--port", str(port))
+    up = run_studio("run", "--project", str(file), "--no-progress")
+    assert up.returncode == 0, up.stderr[-3000:]
+    assert server.stats()["requests"] >= 20  # asked again, not skipped as complete
+    accepted = read_records(run.file("generated"))
+    assert len(accepted) + len(read_records(run.file("rejected"))) == 20 and len(accepted) >= 15
+    stages = json.loads(run.manifest_path.read_text())["stages"]
+    assert all(stages[s]["complete"] for s in ("generate", "validate", "dedup", "review", "curate", "tune", "eval"))
+    assert {r.id for r in read_records(run.file("curated"))} <= {r.id for r in accepted}
+
+
+def test_two_runs_on_one_run_folder_do_not_interleave(tmp_path: Path, fake_openai) -> None:
+    server = fake_openai("--latency", "0.2")
+    file = project(tmp_path, server.base_url, endpoint__concurrency=1)
+    first = subprocess.Popen(
+        [sys.executable, "-m", "studio", "generate", "--project", str(file), "--no-progress"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while server.stats()["requests"] == 0:
+        assert time.monotonic() < deadline and first.poll() is None
+        time.sleep(0.05)
+    second = run_studio("run", "--project", str(file), "--no-progress")
+    assert second.returncode == 2 and "another studio process is working on this run" in second.stderr
+    assert first.wait(timeout=120) == 0
