@@ -257,6 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
     size.add_argument("--size", type=int, metavar="N", help="items to review (overrides review.size; default 100)")
     size.add_argument("--fraction", type=float, metavar="F", help="share of the unique items to review (0-1)")
     rp.add_argument("--no-progress", action="store_true", help="no progress bar")
+    rp.add_argument("--force", action="store_true", help="push again even if the sample and items are unchanged")
     rp.set_defaults(func=cmd_review_push)
     rl = review_sub.add_parser(
         "pull",
@@ -467,7 +468,7 @@ def print_status(info: dict[str, Any]) -> None:
         if n is not None:
             out(f"  {key:<11}{n:>7}   {FILES[key]}")
     for name, stage in info["stages"].items():
-        state = "complete" if stage.get("complete", True) else "incomplete"
+        state = "complete" if stage.get("complete", True) else f"stopped: {stage.get('stopped')}"
         out(f"  stage {name}: {state}, {stage.get('seconds', 0):.1f} s, recorded {stage.get('recorded_at', '?')}")
 
 
@@ -643,8 +644,15 @@ def cmd_review_status(args: argparse.Namespace) -> int:
 
 def cmd_review_push(args: argparse.Namespace) -> int:
     result = pipeline.review_push(
-        args.project, run=args.run, size=args.size, fraction=args.fraction, show_progress=not args.no_progress
+        args.project,
+        run=args.run,
+        size=args.size,
+        fraction=args.fraction,
+        force=args.force,
+        show_progress=not args.no_progress,
     )
+    if result.get("skipped"):
+        out("push is up to date (same items and sample settings); --force pushes again")
     c, d = result["counts"], result["dataset"]
     out(
         f"pushed {c['sampled']} of {c['unique']} unique item(s) ({c['borderline']} borderline) "

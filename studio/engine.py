@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from studio.errors import RunStopped
+from studio.errors import RunStopped, StudioError
 from studio.project import Project
 from studio.records import sync_folder
 from studio.runs import FILES, Run
@@ -120,7 +120,7 @@ def check_inputs(stage: Stage, run: Run, sources: list[Path], makers: dict[str, 
     for key in stage.inputs:
         if not run.file(key).exists() and run.file(key) in sources:
             maker = makers.get(key, "the stage that makes it")
-            raise RunStopped(stage.name, f"this run has no {FILES[key]} yet", maker)
+            raise StudioError(f"not made yet: run `{maker}` first", run.file(key))
     if allow_partial:
         return
     stages = run.manifest()["stages"]

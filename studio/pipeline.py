@@ -314,7 +314,7 @@ def evaluate(
     p = open_project(project)
     r = open_run(p, run)
     entry = run_one("eval", p, r, force, say=say, judge=judge)
-    return {**json.loads(r.file("eval").read_text()), **entry}
+    return {**entry, **json.loads(r.file("eval").read_text())}  # eval.json's full figures over the summary
 
 
 def serve_model(

@@ -24,6 +24,7 @@ def test_report_sections_render_and_planted_scripts_stay_text(tmp_path: Path, fa
             "endpoint.structured_output": "json_object",
             "generate.n": 40,
             "curate.clean.language": False,
+            "domain.title": "penguin wood <b>report</b>",  # markup where the page shows the title
         },
     )
     result = studio.generate(project, show_progress=False)
@@ -42,7 +43,7 @@ def test_report_sections_render_and_planted_scripts_stay_text(tmp_path: Path, fa
         )
     studio.validate(project)
     studio.dedup(project)
-    path = studio.build_report(run.dir, "penguin wood <b>report</b>")
+    path = studio.build_report(project)
 
     dom = chromium(tmp_path / "profile", path.as_uri(), "--dump-dom")
     for anchor, title in SECTIONS:

@@ -13,7 +13,7 @@ def test_push_without_unique_items_names_the_missing_file(tmp_path: Path) -> Non
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
         f"studio: error: {tmp_path / 'outputs' / 'penguin-wood' / 'empty' / '03-unique.jsonl'}: "
-        "no unique items in this run yet: run `studio dedup` first"
+        "not made yet: run `studio dedup` first"
     ]
     assert not (tmp_path / "argilla" / "stack.json").exists()  # nothing was started
 

@@ -143,11 +143,13 @@ def test_push_answer_pull_round_trip(argilla, owner, reviewers, tmp_path: Path) 
     assert decision["records"] == c["reviewed"]
     assert decision["pairwise"] == pytest.approx(1 - groups["tie"] / c["reviewed"], abs=1e-4)
     manifest = Run(pulled["run_dir"]).manifest()["stages"]
-    assert manifest["review_pull"]["agreement"] == pulled["agreement"]
-    assert manifest["review_push"]["counts"]["sampled"] == 200
+    assert manifest["review"]["agreement"] == pulled["agreement"]
+    assert manifest["push"]["counts"]["sampled"] == 200
 
-    # Pushing again updates the same 200 records; the answers stay and the pull gives the same decisions.
-    again = studio.review_push(project_file, run="trip", show_progress=False)
+    # Pushing again is skipped while nothing changed; forced, it updates the same 200 records, the answers stay
+    # and the pull gives the same decisions.
+    assert studio.review_push(project_file, run="trip", show_progress=False)["skipped"]
+    again = studio.review_push(project_file, run="trip", force=True, show_progress=False)
     assert (again["counts"]["created"], again["counts"]["updated"], again["counts"]["in_dataset"]) == (0, 200, 200)
     assert sorted(argilla_ids(owner, dataset_id)) == sorted(ids)
     repulled = studio.review_pull(project_file, run="trip", show_progress=False)
