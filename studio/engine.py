@@ -104,6 +104,9 @@ def execute(
         run.record_stage(stage.name, {**entry, "complete": False, "stopped": reason})
         raise
     commit(run, staging, stage.outputs)
+    # The outputs it wrote this time (an optional one, like 01-unplanned.jsonl, may be absent): what a later
+    # skip checks is there.
+    entry["outputs"] = [FILES[key] for key in stage.outputs if run.file(key).exists()]
     entry.update(outcome.details)
     entry.update(
         counts=outcome.counts,
