@@ -108,9 +108,6 @@ def stages(
     ]
 
 
-STAGES = ("generate", "validate", "dedup", "push", "review", "curate", "tune", "eval", "export", "report")
-
-
 def makers(all_stages: list[Stage]) -> dict[str, str]:
     """For each run file, the command whose stage writes it (for the line that says what to run first)."""
     return {key: s.command for s in all_stages for key in s.outputs}
@@ -264,6 +261,7 @@ def dedup(
     force: bool = False,
     show_progress: bool = False,
     allow_partial: bool = False,
+    say: Say = say_stderr,
 ) -> dict[str, Any]:
     """Drop exact, near and semantic duplicates, also of earlier corpora (`against`: JSONL files or run
     folders). With `file`: any JSONL into out/unique.jsonl and out/duplicates.jsonl. Without: the run's
@@ -273,10 +271,10 @@ def dedup(
     earlier = [Path(a) for a in against or []]
     if file is not None:
         p = optional_project(project)
-        return dedup_standalone(file, p, earlier, out, id_field, text_field, semantic, keep, show_progress)
+        return dedup_standalone(file, p, earlier, out, id_field, text_field, semantic, keep, show_progress, say)
     p = open_project(project or DEFAULT_PROJECT)
     options = {"against": earlier, "semantic": semantic, "keep": keep}
-    return run_one("dedup", p, open_run(p, run), force, allow_partial, show_progress, **options)
+    return run_one("dedup", p, open_run(p, run), force, allow_partial, show_progress, say, **options)
 
 
 def curate(
@@ -380,13 +378,12 @@ def run(
     with RunStopped, after the report is made; `allow_partial` goes on with what there is."""
     from studio import engine
 
-    if from_stage is not None and from_stage not in STAGES:
-        raise StudioError(f"unknown stage '{from_stage}' (one of {', '.join(STAGES)})", None, "--from")
     p = open_project(project, **{"generate.n": n, "review.mode": review})
-    r = open_run(p, run)
     every = stages(p, say)
-    if from_stage == "push" and p.review.mode == "none":
-        raise StudioError("review.mode is none: there is no push to run", None, "--from")
+    names = [s.name for s in every]
+    if from_stage is not None and from_stage not in names:
+        raise StudioError(f"unknown stage '{from_stage}' (this run has: {', '.join(names)})", None, "--from")
+    r = open_run(p, run)
     try:
         results = engine.run_stages(p, r, every, makers(every), from_stage, allow_partial, say, show_progress)
     except RunStopped:

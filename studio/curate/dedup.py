@@ -10,7 +10,6 @@ drop a record for a twin it does not resemble. Records of earlier corpora are ne
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -279,10 +278,6 @@ def check_ids(items: list[Item], path: Path, id_field: str = "id", say: Callable
             )
 
 
-def _say_stderr(message: str) -> None:
-    print(f"studio: {message}", file=sys.stderr, flush=True)
-
-
 def settings_for(project: Project | None, semantic: bool | None = None, keep: str | None = None) -> Dedup:
     """The project's dedup settings (or the defaults), with the command line's choices on top."""
     settings = project.curate.dedup if project else Dedup()
@@ -303,9 +298,10 @@ def dedup_standalone(
     semantic: bool | None = None,
     keep: str | None = None,
     progress: bool = False,
-    say: Callable[[str], None] = _say_stderr,
+    say: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """Any JSONL file into out/unique.jsonl and out/duplicates.jsonl (default: the file's folder)."""
+    """Any JSONL file into out/unique.jsonl and out/duplicates.jsonl (default: the file's folder); `say` hears
+    how ids were made up for lines without one."""
     file = Path(file)
     settings = settings_for(project, semantic, keep)
     earlier = [project.path(p) for p in settings.against] if project else []

@@ -80,7 +80,7 @@ class Progress:
             "requests": 0,
         }
     )
-    stopped: str | None = None  # the budget that stopped it
+    stopped: BudgetReached | None = None  # the budget that stopped it
 
 
 class Generator:
@@ -128,9 +128,9 @@ class Generator:
         """Stop before a request that could take the run past its budget."""
         budget = self.project.budget
         if budget.tokens is not None and self.spend.tokens(est_in + est_out) > budget.tokens:
-            raise BudgetReached(f"token budget of {budget.tokens:,} reached")
+            raise BudgetReached(f"token budget of {budget.tokens:,} reached", "budget.tokens")
         if budget.usd is not None and (self.spend.cost(est_in, est_out) or 0) > budget.usd:
-            raise BudgetReached(f"budget of ${budget.usd:g} reached")
+            raise BudgetReached(f"budget of ${budget.usd:g} reached", "budget.usd")
 
     async def make(self, item: PlannedItem, retry: int) -> tuple[Record, bool]:
         schema, messages, params = self.requests.request(item, retry)
@@ -265,7 +265,7 @@ class Generator:
                 try:
                     self.finish(*await self.make(item, retry))
                 except BudgetReached as stop:
-                    self.state.stopped = str(stop)
+                    self.state.stopped = stop
                     return
 
         try:
@@ -290,7 +290,7 @@ class Generator:
                 except AwaitingBatch:
                     waiting.append((item, retry))
                 except BudgetReached as stop:
-                    self.state.stopped = str(stop)
+                    self.state.stopped = stop
                     break
             requests, self.batch = self.batch, None
             if not requests:
@@ -364,12 +364,8 @@ class Generator:
         c = {**self.state.counts, **held}
         done = c["accepted"] + c["rejected"] - c["retryable"]
         why = None
-        if self.state.stopped:
-            field_name = "budget.tokens" if self.state.stopped.startswith("token") else "budget.usd"
-            why = (
-                f"{self.state.stopped} with {done} of {c['planned']} items done; raise {field_name} in the "
-                "project file to go on"
-            )
+        if stop := self.state.stopped:
+            why = f"{stop} with {done} of {c['planned']} items done; raise {stop.setting} in the project file to go on"
         elif c["retryable"]:
             last = next(
                 (r.meta["rejected"]["reason"] for r in self.made.values() if recorder.retryable(r.to_dict())), ""
@@ -389,7 +385,7 @@ class Generator:
                 "cost_usd": self.spend.cost(),
                 "client": dict(self.client.counts),
                 "items_per_s": round(c["made"] / seconds, 2) if seconds else None,
-                "budget_stop": self.state.stopped,
+                "budget_stop": str(self.state.stopped) if self.state.stopped else None,
             },
         )
 
@@ -438,7 +434,9 @@ def mode_key(target: Target) -> str:
 
 
 class BudgetReached(Exception):
-    pass
+    def __init__(self, message: str, setting: str):
+        super().__init__(message)
+        self.setting = setting  # the project key that raises it
 
 
 class AwaitingBatch(Exception):

@@ -21,7 +21,7 @@ from studio.errors import StudioError
 LLAMA_CPP_PYTHON = "0.3.36"
 SDIST_NAME = f"llama_cpp_python-{LLAMA_CPP_PYTHON}.tar.gz"
 CONVERTER_PARTS = ("convert_hf_to_gguf.py", "conversion/", "gguf-py/")
-OUTTYPE = "q8_0"  # 8-bit: a quarter of fp32, answers like the full model (FACTS.md)
+OUTTYPE = "q8_0"  # 8-bit: a quarter of fp32, answers like the full model (docs/platform-notes.md)
 
 
 def sdist() -> Path:

@@ -85,7 +85,7 @@ def serve(
         str(port),
         "--n_ctx",
         "4096",
-        # The default is half the cores; all of them nearly doubles tokens/s (FACTS.md).
+        # The default is half the cores; all of them nearly doubles tokens/s (docs/platform-notes.md).
         "--n_threads",
         str(threads or os.cpu_count() or 1),
     ]

