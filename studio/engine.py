@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ def run_stages(
     project: Project,
     run: Run,
     stages: list[Stage],
-    makers: dict[str, str],
+    makers: Callable[[], dict[str, str]],
     force_from: str | None = None,
     allow_partial: bool = False,
     say: Say = print,
@@ -57,7 +58,7 @@ def run_stage(
     stage: Stage,
     project: Project,
     run: Run,
-    makers: dict[str, str],
+    makers: Callable[[], dict[str, str]],
     force: bool = False,
     allow_partial: bool = False,
     say: Say = print,
@@ -73,7 +74,7 @@ def execute(
     stage: Stage,
     project: Project,
     run: Run,
-    makers: dict[str, str],
+    makers: Callable[[], dict[str, str]],
     force: bool,
     allow_partial: bool,
     say: Say,
@@ -118,11 +119,13 @@ def execute(
     return entry
 
 
-def check_inputs(stage: Stage, run: Run, sources: list[Path], makers: dict[str, str], allow_partial: bool) -> None:
+def check_inputs(
+    stage: Stage, run: Run, sources: list[Path], makers: Callable[[], dict[str, str]], allow_partial: bool
+) -> None:
     """Every declared input is there, and none is the output of a stage that did not finish."""
     for key in stage.inputs:
         if not run.file(key).exists() and run.file(key) in sources:
-            maker = makers.get(key, "the stage that makes it")
+            maker = makers().get(key, "the stage that makes it")
             raise StudioError(f"not made yet: run `{maker}` first", run.file(key))
     if allow_partial:
         return
@@ -130,7 +133,7 @@ def check_inputs(stage: Stage, run: Run, sources: list[Path], makers: dict[str, 
     for path in sources:
         for name, entry in stages.items():
             if name != stage.name and not entry.get("complete", True) and path.name in entry.get("outputs", []):
-                command = next((c for k, c in makers.items() if FILES[k] == path.name), None)
+                command = next((c for k, c in makers().items() if FILES[k] == path.name), None)
                 raise RunStopped(
                     stage.name,
                     f"{path.name} is partial ({name} {entry.get('stopped') or 'did not finish'}); "

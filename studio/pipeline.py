@@ -58,7 +58,7 @@ def resolve_target(project: Project, say: Say = say_stderr, start: bool = True) 
     return Target(server.base_url, server.model, None, "local")
 
 
-def stages(
+def builders(
     project: Project,
     say: Say = say_stderr,
     *,
@@ -75,42 +75,84 @@ def stages(
     timeout: float | None = None,
     data: str | Path | None = None,
     judge: bool | None = None,
-) -> list[Stage]:
-    """Every stage of the loop in order, configured from the project and the call: the one place that knows
-    the order. Review mode `none` has no push."""
-    from studio.curate.dedup import DedupStage
-    from studio.curate.validate import ValidateStage
-    from studio.dataset.curated import CurateStage
-    from studio.dataset.export import ExportStage
-    from studio.generation.stage import GenerateStage
-    from studio.report.html import ReportStage
-    from studio.review.pull import ReviewStage
-    from studio.review.push import PushStage
-    from studio.train.evaluate import EvalStage, Judge
-    from studio.train.tune import TuneStage
+) -> dict[str, Callable[[], Stage]]:
+    """Every stage of the loop by name, in order, each made from the project and the call on demand: the one
+    place that knows the order. Each imports its own module, so a command pays only for the stage it runs.
+    Review mode `none` has no push."""
 
-    def start_judge() -> Judge:
-        t = resolve_target(project, say)
-        return Judge(t.base_url, t.model, t.api_key)
+    def generate() -> Stage:
+        from studio.generation.stage import GenerateStage
+
+        return GenerateStage(
+            resolve_target(project, say, start=False), lambda: resolve_target(project, say), retry_rejected
+        )
+
+    def validate() -> Stage:
+        from studio.curate.validate import ValidateStage
+
+        return ValidateStage(clean, workers)
+
+    def dedup() -> Stage:
+        from studio.curate.dedup import DedupStage
+
+        return DedupStage(against, semantic, keep)
+
+    def push() -> Stage:
+        from studio.review.push import PushStage
+
+        return PushStage(size, fraction)
+
+    def review() -> Stage:
+        from studio.review.pull import ReviewStage
+
+        return ReviewStage(mode, target, timeout)
+
+    def curate() -> Stage:
+        from studio.dataset.curated import CurateStage
+
+        return CurateStage()
+
+    def tune() -> Stage:
+        from studio.train.tune import TuneStage
+
+        return TuneStage(data)
+
+    def evaluate() -> Stage:
+        from studio.train.evaluate import EvalStage, Judge
+
+        def start_judge() -> Judge:
+            t = resolve_target(project, say)
+            return Judge(t.base_url, t.model, t.api_key)
+
+        return EvalStage(project.train.eval.judge if judge is None else judge, start_judge)
+
+    def export() -> Stage:
+        from studio.dataset.export import ExportStage
+
+        return ExportStage()
+
+    def report() -> Stage:
+        from studio.report.html import ReportStage
+
+        return ReportStage()
 
     mode = review_mode or project.review.mode
-    return [
-        GenerateStage(resolve_target(project, say, start=False), lambda: resolve_target(project, say), retry_rejected),
-        ValidateStage(clean, workers),
-        DedupStage(against, semantic, keep),
-        *([PushStage(size, fraction)] if mode != "none" else []),
-        ReviewStage(mode, target, timeout),
-        CurateStage(),
-        TuneStage(data),
-        EvalStage(project.train.eval.judge if judge is None else judge, start_judge),
-        ExportStage(),
-        ReportStage(),
-    ]
+    steps = {"generate": generate, "validate": validate, "dedup": dedup, "push": push, "review": review}
+    steps |= {"curate": curate, "tune": tune, "eval": evaluate, "export": export, "report": report}
+    if mode == "none":
+        del steps["push"]
+    return steps
 
 
-def makers(all_stages: list[Stage]) -> dict[str, str]:
-    """For each run file, the command whose stage writes it (for the line that says what to run first)."""
-    return {key: s.command for s in all_stages for key in s.outputs}
+def stages(project: Project, say: Say = say_stderr, **options: Any) -> list[Stage]:
+    """Every stage of the loop, made, in order."""
+    return [build() for build in builders(project, say, **options).values()]
+
+
+def makers(project: Project, say: Say = say_stderr) -> Callable[[], dict[str, str]]:
+    """For each run file, the command whose stage writes it: asked for only when a line must say what to run
+    first, since it makes every stage."""
+    return lambda: {key: s.command for s in stages(project, say) for key in s.outputs}
 
 
 def run_one(
@@ -126,9 +168,8 @@ def run_one(
     """One stage by its name, through the engine; returns its manifest entry (and the run folder)."""
     from studio import engine
 
-    every = stages(project, say, **options)
-    stage = next(s for s in every if s.name == name)
-    entry = engine.run_stage(stage, project, run, makers(every), force, allow_partial, say, show_progress)
+    stage = builders(project, say, **options)[name]()
+    entry = engine.run_stage(stage, project, run, makers(project, say), force, allow_partial, say, show_progress)
     return {**entry, "run_dir": str(run.dir), "files": {key: str(run.file(key)) for key in stage.outputs}}
 
 
@@ -385,10 +426,10 @@ def run(
         raise StudioError(f"unknown stage '{from_stage}' (this run has: {', '.join(names)})", None, "--from")
     r = open_run(p, run)
     try:
-        results = engine.run_stages(p, r, every, makers(every), from_stage, allow_partial, say, show_progress)
+        results = engine.run_stages(p, r, every, makers(p, say), from_stage, allow_partial, say, show_progress)
     except RunStopped:
         # The report shows what happened up to the stop; it reads files, so it never hides the stop.
-        engine.run_stage(every[-1], p, r, makers(every), say=say, show_progress=show_progress)
+        engine.run_stage(every[-1], p, r, makers(p, say), say=say, show_progress=show_progress)
         raise
     return {**results, "run_dir": str(r.dir)}
 
