@@ -25,9 +25,9 @@ import time
 import numpy as np
 from validate import text as english_text
 
-from studio.curate import exact, minhash, semantic
-from studio.curate.dedup import Dedup, deduplicate
 from studio.project import MinHashDedup, SemanticDedup
+from studio.quality import exact, minhash, semantic
+from studio.quality.dedup import Dedup, deduplicate
 
 SYLLABLES = [c + v for c in "bdfgklmnprstvwz" for v in "aeiou"] + ["ar", "en", "il", "on", "us", "ey"]
 

@@ -18,8 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from studio.curate.validate import validate_file
-from studio.project import Curate
+from studio.project import Quality
+from studio.quality.validate import validate_file
 from studio.records import canonical_json
 from studio.schema import DomainSchema
 
@@ -93,7 +93,7 @@ def main() -> None:
         for workers in (1, os.cpu_count() or 1):
             t0 = time.perf_counter()
             result = validate_file(
-                source, schema, Curate(), Path(tmp) / "valid.jsonl", Path(tmp) / "invalid.jsonl", workers=workers
+                source, schema, Quality(), Path(tmp) / "valid.jsonl", Path(tmp) / "invalid.jsonl", workers=workers
             )
             seconds = time.perf_counter() - t0
             c = result["counts"]

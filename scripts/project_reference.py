@@ -19,7 +19,7 @@ from pydantic_core import PydanticUndefined
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from studio.project import Project  # noqa: E402
 
-SECTION_DOCS = {"domain", "generate", "endpoint", "sampling", "budget", "curate", "review", "train", "share"}
+SECTION_DOCS = {"domain", "generate", "endpoint", "sampling", "budget", "quality", "review", "train", "share"}
 
 
 def model_of(annotation: object) -> type[BaseModel] | None:

@@ -88,12 +88,12 @@ def builders(
         )
 
     def validate() -> Stage:
-        from studio.curate.validate import ValidateStage
+        from studio.quality.validate import ValidateStage
 
         return ValidateStage(clean, workers)
 
     def dedup() -> Stage:
-        from studio.curate.dedup import DedupStage
+        from studio.quality.dedup import DedupStage
 
         return DedupStage(against, semantic, keep)
 
@@ -281,7 +281,7 @@ def validate(
     """Validate and clean. With `file`: any JSONL into out/valid.jsonl and out/invalid.jsonl (default: the
     file's folder). Without: the run's 01-generated.jsonl into 02-valid.jsonl and 02-invalid.jsonl.
     `workers` > 1 checks large files in that many processes."""
-    from studio.curate.validate import validate_standalone
+    from studio.quality.validate import validate_standalone
 
     if file is not None:
         return validate_standalone(file, optional_project(project), schema, out, id_field, clean, workers)
@@ -307,7 +307,7 @@ def dedup(
     """Drop exact, near and semantic duplicates, also of earlier corpora (`against`: JSONL files or run
     folders). With `file`: any JSONL into out/unique.jsonl and out/duplicates.jsonl. Without: the run's
     02-valid.jsonl into 03-unique.jsonl and 03-duplicates.jsonl."""
-    from studio.curate.dedup import dedup_standalone
+    from studio.quality.dedup import dedup_standalone
 
     earlier = [Path(a) for a in against or []]
     if file is not None:

@@ -280,7 +280,7 @@ class Dedup(Strict):
     )
 
 
-class Curate(Strict):
+class Quality(Strict):
     """The quality gate: studio validate (schema, cleaning, filters) and studio dedup."""
 
     text_field: str = Field(default="text", description="the key of an item that holds its text")
@@ -447,7 +447,7 @@ class Project(Strict):
     )
     budget: Budget = Field(default_factory=Budget)
     review: Review = Field(default_factory=Review, description="human review in Argilla (studio review ...)")
-    curate: Curate = Field(default_factory=Curate, description="the quality gate (studio validate, studio dedup)")
+    quality: Quality = Field(default_factory=Quality, description="the quality gate (studio validate, studio dedup)")
     train: Train = Field(default_factory=Train, description="fine-tuning and evaluation (studio tune, studio eval)")
     share: Share = Field(default_factory=Share, description="the dataset to share (studio export)")
     output: Path = Field(default=Path("outputs"), description="where run folders go: <output>/<domain>/<run>/")
@@ -549,6 +549,10 @@ def _set_dotted(raw: dict[str, Any], dotted: str, value: Any) -> None:
     raw[last] = value
 
 
+# Keys that were renamed: an older project file gets told the new name.
+RENAMED = {"curate": "unknown key: the quality gate's settings are now under `quality:`"}
+
+
 def _one_line(error: ValidationError, path: Path, node: yaml.Node | None) -> StudioError:
     """The first validation error as one line: file, line, key path, what was expected."""
     first = error.errors()[0]
@@ -556,7 +560,10 @@ def _one_line(error: ValidationError, path: Path, node: yaml.Node | None) -> Stu
     loc = [p for p in first["loc"] if not (isinstance(p, str) and "[" in p)]
     msg = first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
-        msg = "unknown key (check the spelling; see the project-file reference in README.md)"
+        msg = (
+            RENAMED.get(_format_loc(loc))
+            or "unknown key (check the spelling; see the project-file reference in README.md)"
+        )
     elif first["type"] == "missing":
         msg = "required key is missing"
     elif "input" in first and not isinstance(first["input"], dict | list):

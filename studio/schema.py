@@ -166,7 +166,7 @@ def narrow(schema: dict[str, Any], values: dict[str, str]) -> dict[str, Any]:
             continue
         fitting = [b for b in branches if isinstance(b, dict) and _fits(b, values)]
         if len(fitting) == 1:
-            return _merge({k: v for k, v in schema.items() if k != key}, fitting[0])
+            return _merge_branch({k: v for k, v in schema.items() if k != key}, fitting[0])
     return schema
 
 
@@ -180,7 +180,7 @@ def _fits(branch: dict[str, Any], values: dict[str, str]) -> bool:
     return True
 
 
-def _merge(base: dict[str, Any], branch: dict[str, Any]) -> dict[str, Any]:
+def _merge_branch(base: dict[str, Any], branch: dict[str, Any]) -> dict[str, Any]:
     out = {**base, **{k: v for k, v in branch.items() if k not in ("properties", "required")}}
     out["properties"] = {**base.get("properties", {}), **branch.get("properties", {})}
     out["required"] = list(dict.fromkeys(base.get("required", []) + branch.get("required", [])))

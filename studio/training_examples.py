@@ -17,7 +17,7 @@ from studio.project import Train
 from studio.records import Record
 
 
-def lookup(record: Record, key: str) -> Any:
+def item_value(record: Record, key: str) -> Any:
     """An item's value for `key`: a (dotted) key of its data, else one of its axis values."""
     node: Any = record.data
     for part in key.split("."):
@@ -40,13 +40,13 @@ def chat_pair(record: Record, settings: Train, domain: str) -> tuple[str, Any]:
     """The prompt (the item's own, e.g. its question, else the instruction rendered from its axes) and the
     response (the matching answer, the text, or the whole item as JSON, per train.target). The response
     may be missing (None): the caller reports which item lacks what."""
-    prompt = lookup(record, settings.prompt_field)
-    response = lookup(record, settings.text_field)
+    prompt = item_value(record, settings.prompt_field)
+    response = item_value(record, settings.text_field)
     if prompt is None:
         axes = record.meta.get("axes") or {}
         prompt = instruction_template(settings.instruction).render(**{**axes, "domain": domain}).strip()
     elif settings.target == "text":
-        response = lookup(record, settings.response_field)
+        response = item_value(record, settings.response_field)
     if settings.target == "item":
         response = json.dumps(record.data, ensure_ascii=False)
     return str(prompt), response

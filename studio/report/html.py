@@ -40,7 +40,7 @@ def rows(path: Path) -> list[dict[str, Any]]:
     return [row for _, row in scan_jsonl(path) if not isinstance(row, BadLine)]
 
 
-def text_of(row: dict[str, Any]) -> str:
+def preview_text(row: dict[str, Any]) -> str:
     data = row.get("data") or {}
     return str(data.get("text") or data.get("question") or json.dumps(data, ensure_ascii=False))
 
@@ -135,7 +135,7 @@ def rejections(run: Run) -> str:
             examples.setdefault(reason, [])
             if len(examples[reason]) < EXAMPLES:
                 examples[reason].append(
-                    cut(rej.get("reason") if rej.get("rule") else r["meta"].get("raw") or text_of(r), 300)
+                    cut(rej.get("reason") if rej.get("rule") else r["meta"].get("raw") or preview_text(r), 300)
                 )
         items = "".join(
             f"<li><b>{esc(reason)}</b>: {n:,}<ul>{''.join(f'<li class=example>{esc(e)}</li>' for e in shown)}</ul></li>"
@@ -183,8 +183,8 @@ def duplicates(run: Run, stages: dict[str, Any]) -> str:
         twin = kept.get(rej.get("twin"))
         body.append(
             [
-                cut(text_of(r), 200),
-                cut(text_of(twin), 200) if twin else rej.get("twin", ""),
+                cut(preview_text(r), 200),
+                cut(preview_text(twin), 200) if twin else rej.get("twin", ""),
                 rej.get("rule") or rej.get("measure", ""),
                 fmt(rej.get("similarity")),
             ]

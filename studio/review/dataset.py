@@ -99,7 +99,7 @@ def guidelines(project: Project) -> str:
     )
 
 
-def text_of(record: Record, text_field: str) -> str:
+def record_text(record: Record, text_field: str) -> str:
     value = record.data.get(text_field)
     return value if isinstance(value, str) and value.strip() else json.dumps(record.data, ensure_ascii=False)
 
@@ -124,7 +124,7 @@ def _plain(value: Any) -> str:
 
 def to_argilla(record: Record, text_field: str, question_ids: dict[str, str]) -> dict[str, Any]:
     """A studio record as an item of PUT /datasets/{id}/records/bulk."""
-    text = text_of(record, text_field)
+    text = record_text(record, text_field)
     meta = record.meta
     metadata: dict[str, Any] = {axis_key(k): str(v) for k, v in (meta.get("axes") or {}).items()}
     if meta.get("template"):

@@ -75,13 +75,14 @@ def apply_correction(data: dict[str, Any], correction: str, text_field: str) -> 
         raise ValueError(f"starts like JSON but is not valid JSON ({e.msg} at column {e.colno})") from None
     if not isinstance(patch, dict):
         raise ValueError("a JSON correction must be an object")
-    return _merge(data, patch)
+    return _apply_patch(data, patch)
 
 
-def _merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+def _apply_patch(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
     out = dict(base)
     for key, value in patch.items():
-        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+        nested = isinstance(value, dict) and isinstance(out.get(key), dict)
+        out[key] = _apply_patch(out[key], value) if nested else value
     return out
 
 

@@ -19,14 +19,14 @@ from typing import Any
 from studio.errors import StudioError
 from studio.project import Train
 from studio.records import Record, read_records, write_jsonl
-from studio.training_examples import chat_pair, lookup
+from studio.training_examples import chat_pair, item_value
 
 SPLITS = ("train", "validation", "test")
 COLUMNS = ("id", "prompt", "text", "label", "stratum", "axes")
 IGNORE = -100  # the label of a token the loss skips (prompt tokens, padding)
 
 
-def load_items(path: Path) -> list[Record]:
+def training_records(path: Path) -> list[Record]:
     records = read_records(path)
     if not records:
         raise StudioError("no items to train on", path)
@@ -39,21 +39,21 @@ def to_examples(records: list[Record], settings: Train, domain: str, source: Pat
     for line, record in enumerate(records, 1):
         axes = record.meta.get("axes") or {}
         example = {"id": record.id, "prompt": "", "label": "", "axes": json.dumps(axes, sort_keys=True)}
-        stratum = lookup(record, settings.stratify) if settings.stratify else None
+        stratum = item_value(record, settings.stratify) if settings.stratify else None
         example["stratum"] = "" if stratum is None else str(stratum)
         if settings.task == "chat":
             example["prompt"], text = chat_pair(record, settings, domain.replace("-", " "))
         elif settings.target == "item" and settings.task == "text":
             text = json.dumps(record.data, ensure_ascii=False)
         else:
-            text = lookup(record, settings.text_field)
+            text = item_value(record, settings.text_field)
         if not isinstance(text, str) or not text.strip():
             raise StudioError(
                 f"item {record.id} has no text to learn (train.text_field and train.target)", source, line
             )
         example["text"] = text
         if settings.task == "classification":
-            label = lookup(record, settings.label)
+            label = item_value(record, settings.label)
             if label is None or isinstance(label, dict | list):
                 raise StudioError(f"item {record.id} has no label `{settings.label}` (train.label)", source, line)
             example["label"] = str(label)

@@ -15,7 +15,8 @@ from collections import Counter
 WORD = re.compile(r"\w+|[^\w\s]")
 
 
-def words(text: str) -> list[str]:
+def metric_tokens(text: str) -> list[str]:
+    """Words and punctuation marks, lower-cased: what BLEU and ROUGE-L count."""
     return WORD.findall(text.lower())
 
 
@@ -23,7 +24,7 @@ def bleu(hypotheses: list[str], references: list[str], max_n: int = 4) -> float:
     matches, totals = [0] * max_n, [0] * max_n
     hyp_len = ref_len = 0
     for hypothesis, reference in zip(hypotheses, references, strict=True):
-        h, r = words(hypothesis), words(reference)
+        h, r = metric_tokens(hypothesis), metric_tokens(reference)
         hyp_len, ref_len = hyp_len + len(h), ref_len + len(r)
         for n in range(1, max_n + 1):
             h_grams = Counter(tuple(h[i : i + n]) for i in range(len(h) - n + 1))
@@ -40,7 +41,7 @@ def bleu(hypotheses: list[str], references: list[str], max_n: int = 4) -> float:
 def rouge_l(hypotheses: list[str], references: list[str]) -> float:
     scores = []
     for hypothesis, reference in zip(hypotheses, references, strict=True):
-        h, r = words(hypothesis), words(reference)
+        h, r = metric_tokens(hypothesis), metric_tokens(reference)
         lcs = _lcs(h, r)
         if lcs == 0:
             scores.append(0.0)

@@ -173,7 +173,7 @@ def run_tune(ctx: Context, source: Path) -> dict[str, Any]:
         checkpoints.mkdir(parents=True)
         (checkpoints / "fingerprint").write_text(ctx.fingerprint)
 
-    records = data.load_items(source)
+    records = data.training_records(source)
     examples = data.to_examples(records, settings, project.domain.name, source)
     splits = data.make_splits(examples, records, settings, ctx.output("splits"))
     labels = sorted({e["label"] for e in examples}) if settings.task == "classification" else []

@@ -23,7 +23,7 @@ def test_report_sections_render_and_planted_scripts_stay_text(tmp_path: Path, fa
             "endpoint.model": "fake",
             "endpoint.structured_output": "json_object",
             "generate.n": 40,
-            "curate.clean.language": False,
+            "quality.clean.language": False,
             "domain.title": "penguin wood <b>report</b>",  # markup where the page shows the title
         },
     )

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from studio import pipeline
-from studio.curate import semantic
-from studio.curate.diversity import mean_pairwise_distance
-from tests.curate.conftest import DISTINCT, read_lines, write_lines
-from tests.curate.test_minhash import exact_jaccard
+from studio.quality import semantic
+from studio.quality.diversity import mean_pairwise_distance
+from tests.quality.conftest import DISTINCT, read_lines, write_lines
+from tests.quality.test_minhash import exact_jaccard
 
 pytestmark = pytest.mark.slow  # loads the embedding model (about 6 s)
 

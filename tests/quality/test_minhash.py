@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from studio.curate.minhash import candidate_pairs, jaccard, near_pairs, shingle, signatures
-from studio.curate.text import match_text
 from studio.project import MinHashDedup
-from tests.curate.conftest import DISTINCT, planted
+from studio.quality.minhash import candidate_pairs, jaccard, near_pairs, shingle, signatures
+from studio.quality.text import match_text
+from tests.quality.conftest import DISTINCT, planted
 
 
 def exact_jaccard(a: str, b: str, n: int = 5) -> float:

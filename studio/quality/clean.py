@@ -1,6 +1,6 @@
 """Cleaning: normalise every string of an item, redact personal data, then judge its text by cheap heuristics.
 
-Each step is switchable in the project file (`curate.clean`). A rejection names its rule; a kept item
+Each step is switchable in the project file (`quality.clean`). A rejection names its rule; a kept item
 carries what was changed, what was redacted and its scores, so later stages can see the borderline ones.
 """
 
@@ -13,8 +13,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from studio.curate.text import words
 from studio.project import Clean
+from studio.quality.text import words
 from studio.records import mend_unicode
 
 # Block tags part words (a space), inline tags do not (<i>wood</i>s is "woods").

@@ -39,11 +39,11 @@ def to_item(obj: dict[str, Any], line: int, id_field: str = "id") -> Item:
     if is_record(obj):
         meta = obj.get("meta")
         return Item(line, obj["id"], obj["data"], meta if isinstance(meta, dict) else {}, True)
-    value = lookup(obj, id_field)
+    value = dotted_value(obj, id_field)
     return Item(line, str(value) if isinstance(value, str | int) else f"line-{line}", obj, {}, False)
 
 
-def lookup(obj: Any, dotted: str) -> Any:
+def dotted_value(obj: Any, dotted: str) -> Any:
     """The value at a dotted key path (`meta.score`), or None."""
     for key in dotted.split("."):
         if not isinstance(obj, dict):
@@ -61,13 +61,13 @@ def scan_items(path: Path | str, id_field: str = "id") -> Iterator[Item | BadLin
         raise StudioError("file not found", path) from None
 
 
-def load_items(path: Path | str, id_field: str = "id", text_field: str = "text") -> tuple[list[Item], list[str]]:
+def load_texts(path: Path | str, id_field: str = "id", text_field: str = "text") -> tuple[list[Item], list[str]]:
     """The items of a file and their texts; a broken line or a missing text is a StudioError naming the line."""
     items, texts = [], []
     for item in scan_items(path, id_field):
         if isinstance(item, BadLine):
             raise StudioError(f"{item.reason} (run `studio validate` on it first)", path, item.line)
-        text = lookup(item.data, text_field)
+        text = dotted_value(item.data, text_field)
         if not isinstance(text, str):
             raise StudioError(f"no text at `{text_field}` (choose the field with --text-field)", path, item.line)
         items.append(item)

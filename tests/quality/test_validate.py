@@ -8,11 +8,11 @@ import random
 from pathlib import Path
 
 from studio import pipeline
-from studio.curate.validate import validate_file
-from studio.project import Curate
+from studio.project import Quality
+from studio.quality.validate import validate_file
 from studio.schema import DomainSchema, compile_check
 from tests.conftest import ROOT, copy_project
-from tests.curate.conftest import read_lines, write_lines
+from tests.quality.conftest import read_lines, write_lines
 
 SCHEMA = DomainSchema.load(ROOT / "schemas/penguin_wood.json")
 TEXT = "Penguin wood is pale silver-grey with narrow near-black bands; it darkens slowly in the sun."
@@ -40,7 +40,7 @@ def test_every_line_ends_in_one_file_with_its_reason(tmp_path: Path) -> None:
     source.write_bytes(b"\xef\xbb\xbf" + source.read_bytes())  # a byte-order mark, as some editors write
     with open(source, "ab") as f:
         f.write(b"\n{not json}\n[1, 2]\n" + json.dumps(record(4, GOOD)).encode("latin-1")[:-2] + b'\xe9"}}\n')
-    result = validate_file(source, SCHEMA, Curate(), tmp_path / "valid.jsonl", tmp_path / "invalid.jsonl")
+    result = validate_file(source, SCHEMA, Quality(), tmp_path / "valid.jsonl", tmp_path / "invalid.jsonl")
 
     assert [r["id"] for r in read_lines(tmp_path / "valid.jsonl")] == ["r1", "r3"]
     invalid = {r["id"]: r["meta"] for r in read_lines(tmp_path / "invalid.jsonl")}
@@ -60,7 +60,7 @@ def test_every_line_ends_in_one_file_with_its_reason(tmp_path: Path) -> None:
 def test_kept_records_carry_their_cleaning_marks(tmp_path: Path) -> None:
     messy = {**QA, "answer": "Pale  silver-grey, <i>banded</i>. Ask at info@example.org."}
     source = write_lines(tmp_path / "items.jsonl", [record(1, messy)])
-    validate_file(source, SCHEMA, Curate(), tmp_path / "valid.jsonl", tmp_path / "invalid.jsonl")
+    validate_file(source, SCHEMA, Quality(), tmp_path / "valid.jsonl", tmp_path / "invalid.jsonl")
     (kept,) = read_lines(tmp_path / "valid.jsonl")
     assert kept["data"]["answer"] == "Pale silver-grey, banded. Ask at [EMAIL]."
     assert kept["meta"]["clean"]["changed"] == ["$.answer"]
@@ -72,7 +72,7 @@ def test_worker_processes_give_the_same_files_in_the_same_order(tmp_path: Path) 
     rows = [record(i, GOOD if i % 7 else {**QA, "text": "short"}) for i in range(4500)]  # three batches
     source = write_lines(tmp_path / "items.jsonl", rows)
     for workers in (1, 2):
-        validate_file(source, SCHEMA, Curate(), tmp_path / f"v{workers}", tmp_path / f"i{workers}", workers=workers)
+        validate_file(source, SCHEMA, Quality(), tmp_path / f"v{workers}", tmp_path / f"i{workers}", workers=workers)
     assert (tmp_path / "v1").read_bytes() == (tmp_path / "v2").read_bytes()
     assert (tmp_path / "i1").read_bytes() == (tmp_path / "i2").read_bytes()
     assert len(read_lines(tmp_path / "i2")) == len(range(0, 4500, 7))

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from tests.conftest import ROOT, copy_project, run_studio
-from tests.curate.conftest import DISTINCT, history, planted, read_lines, write_lines
+from tests.quality.conftest import DISTINCT, history, planted, read_lines, write_lines
 
 SCHEMA = str(ROOT / "schemas/penguin_wood.json")
 
@@ -30,7 +30,7 @@ def test_validate_then_dedup_a_file(tmp_path: Path) -> None:
 
 
 def test_run_mode_writes_the_run_files(tmp_path: Path) -> None:
-    project = copy_project(tmp_path, {"curate.dedup.semantic": False})
+    project = copy_project(tmp_path, {"quality.dedup.semantic": False})
     run_dir = tmp_path / "outputs/penguin-wood/t"
     records, twins = planted()
     run_dir.mkdir(parents=True)

@@ -19,8 +19,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from studio.curate.text import match_text
 from studio.project import MinHashDedup
+from studio.quality.text import match_text
 
 U64 = np.uint64
 BASE = U64(0x100000001B3)  # multiplier of the rolling hash (FNV-64 prime)

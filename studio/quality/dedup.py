@@ -18,12 +18,12 @@ from typing import Any
 
 import numpy as np
 
-from studio.curate import exact, minhash, semantic
-from studio.curate.diversity import diversity
-from studio.curate.items import Item, load_items, lookup
-from studio.curate.validate import out_folder
 from studio.errors import StudioError
 from studio.project import Dedup, Project
+from studio.quality import exact, minhash, semantic
+from studio.quality.diversity import diversity
+from studio.quality.items import Item, dotted_value, load_texts
+from studio.quality.validate import out_folder
 from studio.records import write_jsonl
 from studio.runs import FILES, Run
 from studio.stage import Context, Outcome, Stage
@@ -152,7 +152,7 @@ def corpus_file(path: Path | str) -> Path:
 
 def corpus(path: Path | str, id_field: str, text_field: str) -> Corpus:
     file = corpus_file(path)
-    items, texts = load_items(file, id_field, text_field)
+    items, texts = load_texts(file, id_field, text_field)
     return Corpus(file, items, texts)
 
 
@@ -220,9 +220,9 @@ def dedup_items(
 
 
 def _score(item: Item, path: str) -> float | None:
-    value = lookup(item.kept() if item.record else {"data": item.data, "meta": {}}, path)
+    value = dotted_value(item.kept() if item.record else {"data": item.data, "meta": {}}, path)
     if value is None and not item.record:
-        value = lookup(item.data, path)
+        value = dotted_value(item.data, path)
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
@@ -244,7 +244,7 @@ def dedup_file(
         if Path(target).resolve() == path.resolve():
             raise StudioError("the output would overwrite the input: choose another --out folder", path)
     t0 = time.perf_counter()
-    items, texts = load_items(path, id_field, text_field)
+    items, texts = load_texts(path, id_field, text_field)
     check_ids(items, path, id_field, say)
     corpora = [corpus(p, id_field, text_field) for p in against or []]
     result = dedup_items(items, texts, settings, corpora, progress)
@@ -261,7 +261,7 @@ def check_ids(items: list[Item], path: Path, id_field: str = "id", say: Callable
     """Every dropped line names its kept twin by id, so ids must be unique; lines without one get their line
     number (line-N), which is said, since a user may have meant another key."""
     if say is not None:
-        missing = sum(1 for i in items if not i.record and not isinstance(lookup(i.data, id_field), str | int))
+        missing = sum(1 for i in items if not i.record and not isinstance(dotted_value(i.data, id_field), str | int))
         if missing:
             say(
                 f"{path}: {missing} line(s) have no `{id_field}`: their ids are their line numbers (line-N); "
@@ -280,7 +280,7 @@ def check_ids(items: list[Item], path: Path, id_field: str = "id", say: Callable
 
 def settings_for(project: Project | None, semantic: bool | None = None, keep: str | None = None) -> Dedup:
     """The project's dedup settings (or the defaults), with the command line's choices on top."""
-    settings = project.curate.dedup if project else Dedup()
+    settings = project.quality.dedup if project else Dedup()
     if semantic is not None:
         settings = settings.model_copy(update={"semantic": settings.semantic.model_copy(update={"enabled": semantic})})
     if keep is not None:
@@ -306,7 +306,7 @@ def dedup_standalone(
     settings = settings_for(project, semantic, keep)
     earlier = [project.path(p) for p in settings.against] if project else []
     out_dir = out_folder(out, file)
-    text_field = text_field or (project.curate.text_field if project else "text")
+    text_field = text_field or (project.quality.text_field if project else "text")
     return dedup_file(
         file,
         out_dir / "unique.jsonl",
@@ -333,7 +333,7 @@ class DedupStage(Stage):
 
     def settings(self, project: Project) -> Any:
         dedup = settings_for(project, self.semantic, self.keep)
-        return {"dedup": dedup.model_dump(mode="json", exclude={"against"}), "text_field": project.curate.text_field}
+        return {"dedup": dedup.model_dump(mode="json", exclude={"against"}), "text_field": project.quality.text_field}
 
     def earlier(self, project: Project, run: Run) -> list[Path]:
         """The corpora compared against: the project's `against` and the call's."""
@@ -355,7 +355,7 @@ class DedupStage(Stage):
             settings_for(p, self.semantic, self.keep),
             self.earlier(p, ctx.run),
             "id",
-            p.curate.text_field,
+            p.quality.text_field,
             ctx.show_progress,
         )
         details = {k: result[k] for k in ("seconds_by_method", "diversity")}

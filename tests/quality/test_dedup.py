@@ -9,7 +9,7 @@ import pytest
 from studio import pipeline
 from studio.errors import StudioError
 from tests.conftest import copy_project
-from tests.curate.conftest import DISTINCT, planted, read_lines, write_lines
+from tests.quality.conftest import DISTINCT, planted, read_lines, write_lines
 
 
 def test_planted_duplicates_are_dropped_with_their_twin(tmp_path: Path) -> None:
@@ -95,7 +95,7 @@ def test_plain_jsonl_with_other_fields(tmp_path: Path) -> None:
 
 
 def test_run_stage_against_a_previous_run(tmp_path: Path) -> None:
-    project = pipeline.open_project(copy_project(tmp_path, {"curate.dedup.semantic": False}))
+    project = pipeline.open_project(copy_project(tmp_path, {"quality.dedup.semantic": False}))
     first, second = pipeline.open_run(project, "first"), pipeline.open_run(project, "second")
     rows = [
         {"id": f"r{i}", "data": {"kind": "history", "text": t}, "meta": {"axes": {"kind": "history"}}}

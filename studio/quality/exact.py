@@ -6,7 +6,7 @@ import hashlib
 
 import numpy as np
 
-from studio.curate.text import match_text
+from studio.quality.text import match_text
 
 
 def fingerprints(texts: list[str]) -> list[bytes]:

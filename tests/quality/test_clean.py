@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from studio.curate.clean import Cleaner, find_pii
 from studio.project import Clean
+from studio.quality.clean import Cleaner, find_pii
 
 TEXT = "Penguin wood is pale silver-grey with narrow near-black bands, and it darkens in the sun."
 

@@ -22,10 +22,10 @@ from typing import Any
 
 from jsonschema.exceptions import best_match
 
-from studio.curate.clean import Cleaner
-from studio.curate.items import Item, to_item
 from studio.errors import StudioError
-from studio.project import Curate, Project
+from studio.project import Project, Quality
+from studio.quality.clean import Cleaner
+from studio.quality.items import Item, to_item
 from studio.records import BadLine, dumps_line, parse_line, write_jsonl
 from studio.schema import DomainSchema, error_text, json_path
 from studio.stage import Context, Outcome, Stage
@@ -66,7 +66,7 @@ class Tally:
 
 
 class Validator:
-    def __init__(self, schema: DomainSchema, settings: Curate, records_only: bool = False, clean: bool = True):
+    def __init__(self, schema: DomainSchema, settings: Quality, records_only: bool = False, clean: bool = True):
         self.schema, self.settings, self.records_only = schema, settings, records_only
         self.cleaner = Cleaner(settings.clean, settings.text_field) if clean else None
 
@@ -120,7 +120,7 @@ class Validator:
 def validate_file(
     path: Path | str,
     schema: DomainSchema,
-    settings: Curate,
+    settings: Quality,
     valid_path: Path,
     invalid_path: Path,
     id_field: str = "id",
@@ -197,7 +197,7 @@ def validate_standalone(
         raise StudioError("no schema: give --schema FILE, or a project file with --project", None, "--schema")
     domain_schema = DomainSchema.load(schema if schema is not None else project.schema_path)  # type: ignore[union-attr]
     out_dir = out_folder(out, file)
-    settings = project.curate if project else Curate()
+    settings = project.quality if project else Quality()
     return validate_file(
         file,
         domain_schema,
@@ -236,8 +236,8 @@ class ValidateStage(Stage):
 
     def settings(self, project: Project) -> Any:
         return {
-            "text_field": project.curate.text_field,
-            "clean": project.curate.clean.model_dump(mode="json") if self.clean else None,
+            "text_field": project.quality.text_field,
+            "clean": project.quality.clean.model_dump(mode="json") if self.clean else None,
             "schema": DomainSchema.load(project.schema_path).schema,
         }
 
@@ -245,7 +245,7 @@ class ValidateStage(Stage):
         result = validate_file(
             ctx.input("generated"),
             DomainSchema.load(ctx.project.schema_path),
-            ctx.project.curate,
+            ctx.project.quality,
             ctx.output("valid"),
             ctx.output("invalid"),
             records_only=True,

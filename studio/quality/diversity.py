@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from studio.curate.text import words
+from studio.quality.text import words
 
 
 def distinct_n(texts: list[str], n: int) -> float:
