@@ -34,7 +34,9 @@ from openai.types import Batch
 
 from studio.errors import StudioError
 from studio.generation.cache import ReplyCache
-from studio.generation.client import Client, Reply, backoff
+from studio.generation.client import Client, Reply, RequestFailed, backoff
+from studio.generation.live import Step
+from studio.generation.plan import PlannedItem
 from studio.project import Endpoint
 
 ENDED = ("completed", "failed", "expired", "cancelled")
@@ -113,6 +115,49 @@ def split(
     if current:
         files.append(current)
     return files, too_big
+
+
+class AwaitingBatch(Exception):
+    """The item needs a reply that the next batch will bring."""
+
+
+class BatchExecutor:
+    """Rounds of batches: round 1 collects every item's first request into one batch; round 2 the repairs;
+    and so on. Between rounds every item whose replies are all cached is made (from the cache)."""
+
+    def __init__(
+        self,
+        client: Client,
+        cache: ReplyCache,
+        settings: Endpoint,
+        say: Callable[[str], None],
+        after_round: Callable[[int], None],
+    ):
+        self.client, self.cache, self.settings, self.say = client, cache, settings, say
+        self.after_round = after_round  # told how many requests the round's batches held
+        self.collected: dict[str, dict[str, Any]] = {}
+        self.failures: dict[str, str] = {}  # key -> why the last round's batch left it unanswered
+
+    async def send(self, key: str, messages: list[dict[str, str]], params: dict[str, Any]) -> Reply:
+        if key in self.failures:
+            raise RequestFailed(self.failures.pop(key), 1, retryable=True)
+        self.collected[key] = {"model": self.client.model, "messages": messages, **params}
+        raise AwaitingBatch
+
+    async def run(self, pending: list[tuple[PlannedItem, int]], step: Step) -> None:
+        while pending:
+            self.collected, waiting = {}, []
+            for item, retry in pending:
+                try:
+                    if not await step(item, retry):
+                        break
+                except AwaitingBatch:
+                    waiting.append((item, retry))
+            if not self.collected:
+                return
+            self.failures = await run_batch(self.client, self.cache, self.collected, self.settings, self.say)
+            self.after_round(len(self.collected))
+            pending = waiting
 
 
 async def run_batch(

@@ -23,8 +23,10 @@ from typing import Any
 
 from studio.errors import StudioError
 from studio.generation import recorder
+from studio.generation.batch import AwaitingBatch, BatchExecutor
 from studio.generation.cache import ReplyCache
 from studio.generation.client import DEFAULT_CONCURRENCY, Client, Reply, RequestFailed, estimate_tokens
+from studio.generation.live import LiveExecutor
 from studio.generation.plan import PlannedItem, plan
 from studio.generation.requests import Requests, repair_prompt
 from studio.generation.templates import Templates
@@ -66,6 +68,9 @@ class Spend:
     def tokens(self, extra: int = 0) -> int:
         return self.tokens_in + self.tokens_out + self.reserved_in + self.reserved_out + extra
 
+    def reserve(self, tokens_in: int, tokens_out: int, sign: int = 1) -> None:
+        self.reserved_in, self.reserved_out = self.reserved_in + sign * tokens_in, self.reserved_out + sign * tokens_out
+
 
 @dataclass
 class Progress:
@@ -84,8 +89,9 @@ class Progress:
 
 
 class Generator:
-    """One attempt at the stage: asks for the pending items (live, or through the Batch API) and records
-    them; `requests` builds what is asked, the cache remembers every answer."""
+    """One attempt at the stage: makes the pending items and keeps the books (counts, spend, budget).
+    `requests` builds what is asked, an executor sends it (live, or through the Batch API), the cache
+    remembers every answer and `recorder` writes the files."""
 
     def __init__(self, ctx: Context, target: Target, retry_rejected: bool = False):
         self.ctx, self.project, self.run, self.target = ctx, ctx.project, ctx.run, target
@@ -93,8 +99,6 @@ class Generator:
         self.say = ctx.say
         self.state = Progress()
         self.made: dict[str, Record] = {}
-        self.batch: dict[str, dict[str, Any]] | None = None  # requests collected for the next batch
-        self.batch_failures: dict[str, str] = {}
         if self.project.budget.usd is not None and target.model not in self.project.prices:
             raise StudioError(f"budget.usd needs a price for model '{target.model}' in `prices`", None, "budget.usd")
 
@@ -107,18 +111,15 @@ class Generator:
         est_in, est_out = estimate_tokens(messages), int(params.get("max_tokens") or 0)
         self.check_budget(est_in, est_out)
         s = self.spend
-        if self.batch is not None:
-            # Batch mode: collect the request for the next batch; the item is made again once it is answered.
-            if key in self.batch_failures:
-                raise RequestFailed(self.batch_failures.pop(key), 1, retryable=True)
-            self.batch[key] = {"model": self.target.model, "messages": messages, **params}
-            s.reserved_in, s.reserved_out = s.reserved_in + est_in, s.reserved_out + est_out
-            raise AwaitingBatch
-        s.reserved_in, s.reserved_out = s.reserved_in + est_in, s.reserved_out + est_out
+        s.reserve(est_in, est_out)
         try:
-            reply = await self.client.chat(messages, params)
-        finally:
-            s.reserved_in, s.reserved_out = s.reserved_in - est_in, s.reserved_out - est_out
+            reply = await self.executor.send(key, messages, params)
+        except AwaitingBatch:
+            raise  # the reservation holds until the batch's round ends
+        except BaseException:
+            s.reserve(est_in, est_out, -1)
+            raise
+        s.reserve(est_in, est_out, -1)
         self.state.counts["requests"] += 1
         self.cache.put(key, {**reply.to_dict(), "model": self.target.model})
         s.tokens_in, s.tokens_out = s.tokens_in + reply.tokens_in, s.tokens_out + reply.tokens_out
@@ -206,6 +207,8 @@ class Generator:
             retry_after_cap_s=e.retry_after_cap_s,
             say=self.say,
         )
+        # Requests before the items (negotiation, subtopics) always go live.
+        self.executor: LiveExecutor | BatchExecutor = LiveExecutor(self.client, ceiling)
         try:
             self.mode = await self.structured_mode()
             self.requests = Requests(project, self.target, self.mode)
@@ -216,7 +219,7 @@ class Generator:
             c = self.state.counts
             c["planned"], c["done_before"], c["stale"] = len(items), len(todo.kept), todo.stale
             t0 = time.monotonic()
-            await self.work(todo.pending, ceiling, len(items))
+            await self.work(todo.pending, len(items))
             seconds = time.monotonic() - t0
         finally:
             await self.client.close()
@@ -224,8 +227,8 @@ class Generator:
         held = recorder.assemble(self.ctx.output, items, earlier, todo.kept, self.made)
         return self.outcome(held, seconds)
 
-    async def work(self, pending: list[tuple[PlannedItem, int]], ceiling: int, total: int) -> None:
-        """Make the pending items with `ceiling` workers (live requests) or in rounds of batches."""
+    async def work(self, pending: list[tuple[PlannedItem, int]], total: int) -> None:
+        """Make the pending items, live or in rounds of batches."""
         from tqdm import tqdm
 
         self.bar = tqdm(
@@ -237,13 +240,23 @@ class Generator:
             disable=None if self.ctx.show_progress else True,
             smoothing=0.1,
         )
+        if self.project.endpoint.batch:
+            self.executor = BatchExecutor(self.client, self.cache, self.project.endpoint, self.say, self.after_batch)
         try:
-            if self.project.endpoint.batch:
-                await self.work_in_batches(pending)
-            else:
-                await self.work_live(pending, ceiling)
+            await self.executor.run(pending, self.step)
         finally:
             self.bar.close()
+
+    async def step(self, item: PlannedItem, retry: int) -> bool:
+        """Make one item and record it; False once a budget stops the run."""
+        if self.state.stopped:
+            return False
+        try:
+            self.finish(*await self.make(item, retry))
+        except BudgetReached as stop:
+            self.state.stopped = stop
+            return False
+        return True
 
     def finish(self, record: Record, ok: bool) -> None:
         c = self.state.counts
@@ -255,52 +268,12 @@ class Generator:
         if not self.bar.disable:
             self.bar.set_postfix_str(self.postfix(), refresh=False)
 
-    async def work_live(self, pending: list[tuple[PlannedItem, int]], ceiling: int) -> None:
-        queue = iter(pending)
-
-        async def worker() -> None:
-            for item, retry in queue:
-                if self.state.stopped:
-                    return
-                try:
-                    self.finish(*await self.make(item, retry))
-                except BudgetReached as stop:
-                    self.state.stopped = stop
-                    return
-
-        try:
-            async with asyncio.TaskGroup() as group:
-                for _ in range(min(ceiling, max(1, len(pending)))):
-                    group.create_task(worker())
-        except ExceptionGroup as eg:
-            # One clear error, not a group: a StudioError (bad template, refused key) wins.
-            errors = [e for e in eg.exceptions if isinstance(e, StudioError)]
-            raise (errors[0] if errors else eg.exceptions[0]) from None
-
-    async def work_in_batches(self, pending: list[tuple[PlannedItem, int]]) -> None:
-        """Round 1 collects every first request into one batch; round 2 the repairs; and so on. Between
-        rounds every item whose replies are all cached is finished."""
-        from studio.generation.batch import run_batch
-
-        while pending:
-            self.batch, waiting = {}, []
-            for item, retry in pending:
-                try:
-                    self.finish(*await self.make(item, retry))
-                except AwaitingBatch:
-                    waiting.append((item, retry))
-                except BudgetReached as stop:
-                    self.state.stopped = stop
-                    break
-            requests, self.batch = self.batch, None
-            if not requests:
-                return
-            self.batch_failures = await run_batch(self.client, self.cache, requests, self.project.endpoint, self.say)
-            self.state.counts["requests"] += len(requests)
-            self.spend.reserved_in = self.spend.reserved_out = 0
-            usage = self.cache.usage().values()
-            self.spend.tokens_in, self.spend.tokens_out = sum(i for i, _ in usage), sum(o for _, o in usage)
-            pending = waiting
+    def after_batch(self, requests: int) -> None:
+        """A round of batches ended: its replies are in the cache, and what they cost is known."""
+        self.state.counts["requests"] += requests
+        self.spend.reserved_in = self.spend.reserved_out = 0
+        usage = self.cache.usage().values()
+        self.spend.tokens_in, self.spend.tokens_out = sum(i for i, _ in usage), sum(o for _, o in usage)
 
     def postfix(self) -> str:
         text = f"tokens {self.spend.tokens_in:,} in / {self.spend.tokens_out:,} out"
@@ -437,10 +410,6 @@ class BudgetReached(Exception):
     def __init__(self, message: str, setting: str):
         super().__init__(message)
         self.setting = setting  # the project key that raises it
-
-
-class AwaitingBatch(Exception):
-    """The item needs a reply that the next batch will bring."""
 
 
 def dry_run(project: Project, run: Run, target: Target) -> dict[str, Any]:
