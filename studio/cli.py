@@ -1,6 +1,9 @@
 """The face: parses arguments, calls one stage or the pipeline, prints progress and one-line errors.
 
 Bad input (a StudioError) is one line on stderr and exit code 2, never a traceback.
+
+Each command's parser is built by its `add_<command>(sub)`, just above its handler `cmd_<command>`;
+`build_parser()` only calls them, in the order `studio --help` lists the commands.
 """
 
 from __future__ import annotations
@@ -34,6 +37,52 @@ def _endpoint_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", metavar="NAME", help="the model to ask (overrides the project file)")
 
 
+def _gate_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--project",
+        type=Path,
+        metavar="FILE",
+        help=f"the domain project file: schema and settings (default: {DEFAULT_PROJECT} if present)",
+    )
+    p.add_argument("--run", metavar="NAME", help="the run folder under outputs/<domain>/, when no FILE is given")
+    p.add_argument("--out", type=Path, metavar="DIR", help="where a FILE's results go (default: the FILE's folder)")
+    p.add_argument("--id-field", default="id", metavar="F", help="the key holding a plain line's id (default: id)")
+    p.add_argument("--force", action="store_true", help="run again even if the run's stage is up to date")
+    _partial_flag(p)
+
+
+def _partial_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--allow-partial",
+        action="store_true",
+        help="go on even when an earlier stage stopped before its end (a budget, items without a reply)",
+    )
+
+
+def out(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def stopped(args: argparse.Namespace, entry: dict[str, Any]) -> int:
+    """0 for a complete stage; else the line that says why it stopped and what continues, and exit 3."""
+    if entry["complete"]:
+        return 0
+    print(
+        f"studio: {args.command} stopped: {entry['stopped']}; then run `{same_command(args)}` to go on", file=sys.stderr
+    )
+    return engine.STOPPED_EXIT
+
+
+def same_command(args: argparse.Namespace) -> str:
+    """The command that continues: the one given, without the flags that force work anew."""
+    words = ["studio", args.command, *([args.review_command] if hasattr(args, "review_command") else [])]
+    if getattr(args, "project", None) and str(args.project) != DEFAULT_PROJECT:
+        words += ["--project", str(args.project)]
+    if getattr(args, "run", None):
+        words += ["--run", str(args.run)]
+    return " ".join(shlex.quote(w) for w in words)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="studio",
@@ -41,243 +90,43 @@ def build_parser() -> argparse.ArgumentParser:
         "deduplicate, review in Argilla, curate, fine-tune and evaluate.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    add_generate(sub)
+    add_validate(sub)
+    add_dedup(sub)
+    add_run(sub)
+    add_report(sub)
+    add_export(sub)
+    add_curate(sub)
+    add_status(sub)
+    add_tune(sub)
+    add_eval(sub)
+    add_init(sub)
+    add_llm(sub)
+    add_review(sub)
+    return parser
 
-    g = sub.add_parser(
+
+def add_generate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
         "generate",
         help="generate items from the templates into the run folder (resumable)",
         description="Generate items from the project's templates and axes through an "
         "OpenAI-compatible endpoint (the bundled local model when none is configured). "
         "Re-running resumes: answered requests are never sent again.",
     )
-    _project_flags(g)
-    _endpoint_flags(g)
-    g.add_argument("--n", type=int, metavar="N", help="items to plan (overrides generate.n)")
-    g.add_argument("--no-progress", action="store_true", help="no progress bar")
-    g.add_argument("--dry-run", action="store_true", help="print the plan, its tokens and cost; send nothing")
-    g.add_argument(
+    _project_flags(p)
+    _endpoint_flags(p)
+    p.add_argument("--n", type=int, metavar="N", help="items to plan (overrides generate.n)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--dry-run", action="store_true", help="print the plan, its tokens and cost; send nothing")
+    p.add_argument(
         "--retry-rejected",
         action="store_true",
         help="ask again (with a new seed) for the items the schema rejected after their repair; items that got "
         "no reply are always asked again",
     )
-    g.add_argument("--force", action="store_true", help="run the stage even if it is up to date")
-    g.set_defaults(func=cmd_generate)
-
-    v = sub.add_parser(
-        "validate",
-        help="check items against the domain schema and clean them (a run's, or any JSONL file)",
-        description="Check every line against the domain's JSON Schema (Draft 2020-12, formats checked), "
-        "normalise and clean it, and apply the heuristic filters of the project file (curate.clean). "
-        "With FILE: write valid.jsonl and invalid.jsonl into --out. Without: the run's 01-generated.jsonl "
-        "into 02-valid.jsonl and 02-invalid.jsonl. Broken lines are reported by number, never skipped.",
-    )
-    v.add_argument("file", nargs="?", type=Path, metavar="FILE", help="a JSONL file (default: the run's items)")
-    _gate_flags(v)
-    v.add_argument("--schema", type=Path, metavar="S", help="the JSON Schema (default: the project's)")
-    v.add_argument("--no-clean", action="store_true", help="only check the schema: no cleaning, no filters")
-    v.add_argument("--workers", type=int, default=1, metavar="N", help="processes for a large file (default: 1)")
-    v.set_defaults(func=cmd_validate)
-
-    d = sub.add_parser(
-        "dedup",
-        help="drop exact, near (MinHash) and semantic (embedding) duplicates (a run's, or any JSONL file)",
-        description="Drop exact duplicates, near duplicates (MinHash LSH) and semantic duplicates (sentence "
-        "embeddings), also of earlier accepted corpora. Each dropped record names its kept twin, the method "
-        "and the similarity. With FILE: write unique.jsonl and duplicates.jsonl into --out. Without: the run's "
-        "02-valid.jsonl into 03-unique.jsonl and 03-duplicates.jsonl.",
-    )
-    d.add_argument("file", nargs="?", type=Path, metavar="FILE", help="a JSONL file (default: the run's valid items)")
-    _gate_flags(d)
-    d.add_argument(
-        "--against",
-        nargs="+",
-        action="extend",
-        type=Path,
-        default=[],
-        metavar="OTHER",
-        help="earlier accepted corpora (JSONL files or run folders; after FILE, or repeat the flag): "
-        "keep only what is new",
-    )
-    d.add_argument("--text-field", metavar="F", help="the key holding the text (default: curate.text_field, text)")
-    d.add_argument("--keep", choices=["first", "longest", "best_score"], help="which record of a group is kept")
-    d.add_argument("--no-semantic", action="store_true", help="skip the embedding pass (exact and MinHash only)")
-    d.set_defaults(func=cmd_dedup)
-
-    r = sub.add_parser(
-        "run",
-        help="the whole loop: generate, validate, dedup, review, curate, tune, eval, report",
-        description="Run every stage in order: generate, validate and clean, dedup, review, curate, "
-        "tune, eval, export and report. A stage whose inputs and settings are unchanged is skipped, so "
-        "a re-run after an edit or a crash does only what is needed.",
-    )
-    _project_flags(r)
-    r.add_argument("--n", type=int, metavar="N", help="items to plan (overrides generate.n)")
-    r.add_argument(
-        "--review",
-        choices=["none", "push", "wait"],
-        help="review mode (overrides review.mode): none: "
-        "items go on unreviewed; push: a sample goes to Argilla and the run goes on; wait: the run waits "
-        "for the reviewers",
-    )
-    r.add_argument(
-        "--from",
-        dest="from_stage",
-        metavar="STAGE",
-        help="run this stage and every later one even if "
-        "unchanged (generate, validate, dedup, review, curate, tune, eval, export, report)",
-    )
-    _partial_flag(r)
-    r.add_argument("--no-progress", action="store_true", help="no progress bars")
-    r.set_defaults(func=cmd_run)
-
-    rep = sub.add_parser(
-        "report",
-        help="(re)build a run's report.html",
-        description="Write report.html into a run "
-        "folder from its manifest and files: the funnel, rejections, duplicates, diversity, cost, "
-        "review, training and evaluation.",
-    )
-    rep.add_argument("run", nargs="?", metavar="RUN", help="a run name or a run folder (default: the default run)")
-    rep.add_argument("--project", default=DEFAULT_PROJECT, metavar="FILE", help="the domain project file")
-    rep.set_defaults(func=cmd_report)
-
-    ex = sub.add_parser(
-        "export",
-        help="the curated dataset to share: JSONL, Parquet, datasets folder, card",
-        description="Write run/dataset/: data.jsonl, data.parquet, hf/ (datasets save_to_disk), "
-        "openai_chat_<split>.jsonl and a dataset card README.md; push to the Hub when "
-        "share.hub_repo is set (token from share.hub_token_env).",
-    )
-    _project_flags(ex)
-    ex.add_argument("--force", action="store_true", help="export (and push) again even if nothing changed")
-    ex.set_defaults(func=cmd_export)
-
-    cu = sub.add_parser(
-        "curate",
-        help="05-curated.jsonl: the items accepted in review (or kept unreviewed)",
-        description="Write 05-curated.jsonl from 04-reviewed.jsonl: every item whose review decision is accepted.",
-    )
-    _project_flags(cu)
-    cu.add_argument("--force", action="store_true", help="run again even if nothing changed")
-    cu.set_defaults(func=cmd_curate)
-
-    s = sub.add_parser(
-        "status",
-        help="counts per stage of a run",
-        description="Print the funnel of a run: how many items each stage holds, and what the manifest recorded.",
-    )
-    s.add_argument("run", nargs="?", metavar="RUN", help="a run name or a run folder (default: the default run)")
-    s.add_argument("--project", default=DEFAULT_PROJECT, metavar="FILE", help="the domain project file")
-    s.add_argument("--json", action="store_true", help="print JSON")
-    s.set_defaults(func=cmd_status)
-
-    t = sub.add_parser(
-        "tune",
-        help="fine-tune a model on the run's curated items (splits, model, model card)",
-        description="Split the run's 05-curated.jsonl (or --data FILE) into seeded train/validation/test "
-        "splits and fine-tune the project's model with Hugging Face Trainer (train: in the project file; "
-        "default: LoRA on the bundled SmolLM2-135M-Instruct, chat format). The best checkpoint by validation "
-        "loss is kept; an interrupted run resumes when the same command runs again.",
-    )
-    _project_flags(t)
-    t.add_argument("--data", type=Path, metavar="FILE", help="train on this records JSONL instead of 05-curated.jsonl")
-    t.add_argument("--force", action="store_true", help="train again even if settings and data are unchanged")
-    t.add_argument("--no-progress", action="store_true", help="no progress bar")
-    _partial_flag(t)
-    t.set_defaults(func=cmd_tune)
-
-    e = sub.add_parser(
-        "eval",
-        help="score the tuned model beside its base on the held-out test split (eval.json)",
-        description="Held-out perplexity of the base model (zero-shot and few-shot) and the tuned model, "
-        "overall and per axis value; their generations for the same prompts with BLEU, ROUGE-L and schema "
-        "validity; accuracy, precision, recall, F1 and a confusion matrix for a classifier. Writes eval.json "
-        "and adds the results to the model card.",
-    )
-    _project_flags(e)
-    e.add_argument("--judge", action=argparse.BooleanOptionalAction, help="LLM-as-judge scores (train.eval.judge)")
-    e.add_argument("--force", action="store_true", help="score again even if nothing changed")
-    e.set_defaults(func=cmd_eval)
-
-    i = sub.add_parser(
-        "init",
-        help="scaffold a new domain project (project file, templates, schema)",
-        description="Write studio.yaml, a prompt template per kind and a JSON Schema for a new "
-        "domain into DIR, from its name and a one-paragraph description.",
-    )
-    i.add_argument("dir", type=Path, metavar="DIR", help="the project folder (created if missing)")
-    i.add_argument("--name", help="folder-safe domain name (default: the folder's name)")
-    i.add_argument("--title", help="how prompts name the domain (default: the name)")
-    i.add_argument("--description", required=True, help="what is known about the domain, in a paragraph")
-    i.set_defaults(func=cmd_init)
-
-    llm = sub.add_parser(
-        "llm",
-        help="the local OpenAI-compatible LLM server (bundled model)",
-        description="Start, stop or inspect the local llama.cpp server that serves the "
-        "bundled SmolLM2-135M-Instruct on 127.0.0.1.",
-    )
-    llm_sub = llm.add_subparsers(dest="llm_command", metavar="ACTION", required=True)
-    ls = llm_sub.add_parser("serve", help="start the server (or report the running one)")
-    ls.add_argument("--port", type=int, help="port on 127.0.0.1 (default 8765, or a free one)")
-    ls.add_argument("--gguf", type=Path, help="serve this GGUF file instead of the bundled model")
-    ls.add_argument("--alias", help="the model name clients use")
-    ls.add_argument(
-        "--model", metavar="RUN", help="serve the model `studio tune` made in this run (a name or folder), as GGUF"
-    )
-    ls.add_argument("--project", default=DEFAULT_PROJECT, metavar="FILE", help="the domain project file (with --model)")
-    ls.set_defaults(func=cmd_llm_serve)
-    llm_sub.add_parser("stop", help="stop the server").set_defaults(func=cmd_llm_stop)
-    llm_sub.add_parser("status", help="is it running, where, with which model").set_defaults(func=cmd_llm_status)
-
-    review = sub.add_parser(
-        "review",
-        help="human review in Argilla: run it locally, push a sample, pull the decisions",
-        description="Review a run's items in Argilla. `serve` runs a local Argilla (no Docker); `push` sends "
-        "a sample of 03-unique.jsonl to the run's dataset; `pull` brings the answers back into 04-reviewed.jsonl. "
-        "With review.api_url in the project file, push and pull use that Argilla instead.",
-    )
-    review_sub = review.add_subparsers(dest="review_command", metavar="ACTION", required=True)
-    rs = review_sub.add_parser("serve", help="start the local Argilla (or report the running one)")
-    rs.add_argument("--port", type=int, help="port on 127.0.0.1 (default 6900, or a free one)")
-    rs.set_defaults(func=cmd_review_serve)
-    review_sub.add_parser("stop", help="stop the local Argilla").set_defaults(func=cmd_review_stop)
-    review_sub.add_parser("status", help="is the local Argilla running, where").set_defaults(func=cmd_review_status)
-    review_sub.add_parser(
-        "install", help="create argilla-server's own virtual environment now (serve does it on first use)"
-    ).set_defaults(func=cmd_review_install)
-    rp = review_sub.add_parser(
-        "push",
-        help="push a sample of the run's unique items for review",
-        description="Send a sample of 03-unique.jsonl (stratified by axes, borderline items first) to the "
-        "run's Argilla dataset. Pushing again updates the same records; it never adds copies.",
-    )
-    _project_flags(rp)
-    size = rp.add_mutually_exclusive_group()
-    size.add_argument("--size", type=int, metavar="N", help="items to review (overrides review.size; default 100)")
-    size.add_argument("--fraction", type=float, metavar="F", help="share of the unique items to review (0-1)")
-    rp.add_argument("--no-progress", action="store_true", help="no progress bar")
-    rp.add_argument("--force", action="store_true", help="push again even if the sample and items are unchanged")
-    rp.set_defaults(func=cmd_review_push)
-    rl = review_sub.add_parser(
-        "pull",
-        help="pull the reviewers' decisions into 04-reviewed.jsonl",
-        description="Read the submitted and discarded answers, resolve several reviewers per record, apply "
-        "corrections (validated against the schema) and decide every unique item, reviewed or not.",
-    )
-    _project_flags(rl)
-    rl.add_argument("--wait", action="store_true", help="first wait until a share of the sample is reviewed")
-    rl.add_argument(
-        "--target", type=float, metavar="SHARE", help="share that ends the wait (default: review.wait_target)"
-    )
-    rl.add_argument("--timeout", type=float, metavar="S", help="longest wait, seconds (default: review.wait_timeout_s)")
-    rl.add_argument("--no-progress", action="store_true", help="no progress bar")
-    rl.set_defaults(func=cmd_review_pull)
-    return parser
-
-
-def out(text: str = "") -> None:
-    print(text, flush=True)
+    p.add_argument("--force", action="store_true", help="run the stage even if it is up to date")
+    p.set_defaults(func=cmd_generate)
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -320,46 +169,34 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return stopped(args, result)
 
 
-def stopped(args: argparse.Namespace, entry: dict[str, Any]) -> int:
-    """0 for a complete stage; else the line that says why it stopped and what continues, and exit 3."""
-    if entry["complete"]:
-        return 0
-    print(
-        f"studio: {args.command} stopped: {entry['stopped']}; then run `{same_command(args)}` to go on", file=sys.stderr
+def print_plan(plan: dict[str, Any]) -> int:
+    cost = plan["cost_usd_max"]
+    out(f"plan for {plan['run_dir']} ({plan['mode']} requests to {plan['model']} at {plan['endpoint']}):")
+    out(f"  items planned         {plan['planned']:>12,}")
+    out(f"  already done          {plan['done']:>12,}")
+    out(f"  requests to send      {plan['requests']:>12,}   (repairs may add up to as many again)")
+    out(f"  input tokens (est.)   {plan['tokens_in']:>12,}   (about 4 characters a token)")
+    out(f"  output tokens (max)   {plan['tokens_out_max']:>12,}   (max_tokens per request)")
+    out(f"  cost at most          {'$' + format(cost, ',.4f') if cost is not None else 'no price for this model':>12}")
+    out("nothing was sent. Run without --dry-run to generate.")
+    return 0
+
+
+def add_validate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "validate",
+        help="check items against the domain schema and clean them (a run's, or any JSONL file)",
+        description="Check every line against the domain's JSON Schema (Draft 2020-12, formats checked), "
+        "normalise and clean it, and apply the heuristic filters of the project file (quality.clean). "
+        "With FILE: write valid.jsonl and invalid.jsonl into --out. Without: the run's 01-generated.jsonl "
+        "into 02-valid.jsonl and 02-invalid.jsonl. Broken lines are reported by number, never skipped.",
     )
-    return engine.STOPPED_EXIT
-
-
-def same_command(args: argparse.Namespace) -> str:
-    """The command that continues: the one given, without the flags that force work anew."""
-    words = ["studio", args.command, *([args.review_command] if hasattr(args, "review_command") else [])]
-    if getattr(args, "project", None) and str(args.project) != DEFAULT_PROJECT:
-        words += ["--project", str(args.project)]
-    if getattr(args, "run", None):
-        words += ["--run", str(args.run)]
-    return " ".join(shlex.quote(w) for w in words)
-
-
-def _gate_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--project",
-        type=Path,
-        metavar="FILE",
-        help=f"the domain project file: schema and settings (default: {DEFAULT_PROJECT} if present)",
-    )
-    p.add_argument("--run", metavar="NAME", help="the run folder under outputs/<domain>/, when no FILE is given")
-    p.add_argument("--out", type=Path, metavar="DIR", help="where a FILE's results go (default: the FILE's folder)")
-    p.add_argument("--id-field", default="id", metavar="F", help="the key holding a plain line's id (default: id)")
-    p.add_argument("--force", action="store_true", help="run again even if the run's stage is up to date")
-    _partial_flag(p)
-
-
-def _partial_flag(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--allow-partial",
-        action="store_true",
-        help="go on even when an earlier stage stopped before its end (a budget, items without a reply)",
-    )
+    p.add_argument("file", nargs="?", type=Path, metavar="FILE", help="a JSONL file (default: the run's items)")
+    _gate_flags(p)
+    p.add_argument("--schema", type=Path, metavar="S", help="the JSON Schema (default: the project's)")
+    p.add_argument("--no-clean", action="store_true", help="only check the schema: no cleaning, no filters")
+    p.add_argument("--workers", type=int, default=1, metavar="N", help="processes for a large file (default: 1)")
+    p.set_defaults(func=cmd_validate)
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -390,6 +227,33 @@ def cmd_validate(args: argparse.Namespace) -> int:
     out(f"invalid: {paths['invalid']} (each with the rule and the reason)")
     out(f"next:    studio dedup {'--run ' + Path(result['run_dir']).name if 'run_dir' in result else paths['valid']}")
     return 0
+
+
+def add_dedup(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "dedup",
+        help="drop exact, near (MinHash) and semantic (embedding) duplicates (a run's, or any JSONL file)",
+        description="Drop exact duplicates, near duplicates (MinHash LSH) and semantic duplicates (sentence "
+        "embeddings), also of earlier accepted corpora. Each dropped record names its kept twin, the method "
+        "and the similarity. With FILE: write unique.jsonl and duplicates.jsonl into --out. Without: the run's "
+        "02-valid.jsonl into 03-unique.jsonl and 03-duplicates.jsonl.",
+    )
+    p.add_argument("file", nargs="?", type=Path, metavar="FILE", help="a JSONL file (default: the run's valid items)")
+    _gate_flags(p)
+    p.add_argument(
+        "--against",
+        nargs="+",
+        action="extend",
+        type=Path,
+        default=[],
+        metavar="OTHER",
+        help="earlier accepted corpora (JSONL files or run folders; after FILE, or repeat the flag): "
+        "keep only what is new",
+    )
+    p.add_argument("--text-field", metavar="F", help="the key holding the text (default: quality.text_field, text)")
+    p.add_argument("--keep", choices=["first", "longest", "best_score"], help="which record of a group is kept")
+    p.add_argument("--no-semantic", action="store_true", help="skip the embedding pass (exact and MinHash only)")
+    p.set_defaults(func=cmd_dedup)
 
 
 def cmd_dedup(args: argparse.Namespace) -> int:
@@ -430,88 +294,33 @@ def cmd_dedup(args: argparse.Namespace) -> int:
     return 0
 
 
-def print_plan(plan: dict[str, Any]) -> int:
-    cost = plan["cost_usd_max"]
-    out(f"plan for {plan['run_dir']} ({plan['mode']} requests to {plan['model']} at {plan['endpoint']}):")
-    out(f"  items planned         {plan['planned']:>12,}")
-    out(f"  already done          {plan['done']:>12,}")
-    out(f"  requests to send      {plan['requests']:>12,}   (repairs may add up to as many again)")
-    out(f"  input tokens (est.)   {plan['tokens_in']:>12,}   (about 4 characters a token)")
-    out(f"  output tokens (max)   {plan['tokens_out_max']:>12,}   (max_tokens per request)")
-    out(f"  cost at most          {'$' + format(cost, ',.4f') if cost is not None else 'no price for this model':>12}")
-    out("nothing was sent. Run without --dry-run to generate.")
-    return 0
-
-
-def _run_dir(args: argparse.Namespace) -> Path:
-    if args.run and Path(args.run).is_dir():
-        return Path(args.run)
-    project = pipeline.open_project(args.project)
-    return pipeline.open_run(project, args.run).dir
-
-
-def cmd_status(args: argparse.Namespace) -> int:
-    info = pipeline.status(_run_dir(args))
-    if args.json:
-        out(json.dumps(info, indent=2, default=str))
-        return 0
-    print_status(info)
-    return 0
-
-
-def print_status(info: dict[str, Any]) -> None:
-    out(f"run {info['run']}")
-    plan = info["stages"].get("generate", {}).get("counts", {}).get("planned")
-    if plan is not None:
-        out(f"  {'planned':<11}{plan:>7}")
-    for key, n in info["files"].items():
-        if n is not None:
-            out(f"  {key:<11}{n:>7}   {FILES[key]}")
-    for name, stage in info["stages"].items():
-        state = "complete" if stage.get("complete", True) else f"stopped: {stage.get('stopped')}"
-        out(f"  stage {name}: {state}, {stage.get('seconds', 0):.1f} s, recorded {stage.get('recorded_at', '?')}")
-
-
-def cmd_tune(args: argparse.Namespace) -> int:
-    r = pipeline.tune(
-        args.project,
-        run=args.run,
-        data=args.data,
-        force=args.force,
-        show_progress=not args.no_progress,
-        allow_partial=args.allow_partial,
+def add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "run",
+        help="the whole loop: generate, validate, dedup, review, curate, tune, eval, report",
+        description="Run every stage in order: generate, validate and clean, dedup, review, curate, "
+        "tune, eval, export and report. A stage whose inputs and settings are unchanged is skipped, so "
+        "a re-run after an edit or a crash does only what is needed.",
     )
-    run_dir = Path(r["run_dir"])
-    if r.get("skipped"):
-        out("tune is up to date (same settings and data); --force trains again")
-    else:
-        ppl = r["validation_perplexity"]
-        out(
-            f"tuned {r['task']} model ({r['method']}) in {r['seconds']:.0f} s: {r['steps']} step(s), "
-            f"{r['train_tokens_per_s']:.0f} tokens/s"
-            + (f"; validation perplexity {ppl['before']} -> {ppl['after']}" if ppl and ppl["after"] else "")
-        )
-    out(f"model:  {run_dir / FILES['model']} (model card: README.md in it)")
-    out(f"splits: {run_dir / FILES['splits']}")
-    serve = "" if r["task"] == "classification" else f"; studio llm serve --model {run_dir.name}"
-    out(f"next:   studio eval --run {run_dir.name}{serve}")
-    return 0
-
-
-def cmd_eval(args: argparse.Namespace) -> int:
-    r = pipeline.evaluate(args.project, run=args.run, judge=args.judge, force=args.force)
-    if r.get("skipped"):
-        out("eval is up to date (same model, splits and settings); --force scores again")
-    if r.get("verdict"):
-        out(r["verdict"])
-    scores = r.get("classification")
-    if scores:
-        t, b = scores["tuned"], scores["baseline"]
-        out(f"test accuracy {t['accuracy']} (majority class {b['accuracy']}), macro F1 {t['f1']}")
-    for name, value in (r.get("generation") or {}).get("scores", {}).items():
-        out(f"  {name:<14}" + ", ".join(f"{k} {v}" for k, v in value.items()))
-    out(f"results: {Path(r['run_dir']) / FILES['eval']}")
-    return 0
+    _project_flags(p)
+    p.add_argument("--n", type=int, metavar="N", help="items to plan (overrides generate.n)")
+    p.add_argument(
+        "--review",
+        choices=["none", "push", "wait"],
+        help="review mode (overrides review.mode): none: "
+        "items go on unreviewed; push: a sample goes to Argilla and the run goes on; wait: the run waits "
+        "for the reviewers",
+    )
+    p.add_argument(
+        "--from",
+        dest="from_stage",
+        metavar="STAGE",
+        help="run this stage and every later one even if "
+        "unchanged (generate, validate, dedup, review, curate, tune, eval, export, report)",
+    )
+    _partial_flag(p)
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_run)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -543,9 +352,35 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_report(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "report",
+        help="(re)build a run's report.html",
+        description="Write report.html into a run "
+        "folder from its manifest and files: the funnel, rejections, duplicates, diversity, cost, "
+        "review, training and evaluation.",
+    )
+    p.add_argument("run", nargs="?", metavar="RUN", help="a run name or a run folder (default: the default run)")
+    p.add_argument("--project", default=DEFAULT_PROJECT, metavar="FILE", help="the domain project file")
+    p.set_defaults(func=cmd_report)
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     out(f"wrote {pipeline.build_report(args.project, args.run)}")
     return 0
+
+
+def add_export(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "export",
+        help="the curated dataset to share: JSONL, Parquet, datasets folder, card",
+        description="Write run/dataset/: data.jsonl, data.parquet, hf/ (datasets save_to_disk), "
+        "openai_chat_<split>.jsonl and a dataset card README.md; push to the Hub when "
+        "share.hub_repo is set (token from share.hub_token_env).",
+    )
+    _project_flags(p)
+    p.add_argument("--force", action="store_true", help="export (and push) again even if nothing changed")
+    p.set_defaults(func=cmd_export)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -559,12 +394,152 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_curate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "curate",
+        help="05-curated.jsonl: the items accepted in review (or kept unreviewed)",
+        description="Write 05-curated.jsonl from 04-reviewed.jsonl: every item whose review decision is accepted.",
+    )
+    _project_flags(p)
+    p.add_argument("--force", action="store_true", help="run again even if nothing changed")
+    p.set_defaults(func=cmd_curate)
+
+
 def cmd_curate(args: argparse.Namespace) -> int:
     r = pipeline.curate(args.project, args.run, args.force)
     c = r["counts"]
     out(f"curated {c['curated']:,} of {c['reviewed']:,} reviewed item(s); {c['rejected']:,} rejected in review")
     out(f"items: {r['files']['curated']}")
     return 0
+
+
+def add_status(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "status",
+        help="counts per stage of a run",
+        description="Print the funnel of a run: how many items each stage holds, and what the manifest recorded.",
+    )
+    p.add_argument("run", nargs="?", metavar="RUN", help="a run name or a run folder (default: the default run)")
+    p.add_argument("--project", default=DEFAULT_PROJECT, metavar="FILE", help="the domain project file")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_status)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    info = pipeline.status(_run_dir(args))
+    if args.json:
+        out(json.dumps(info, indent=2, default=str))
+        return 0
+    print_status(info)
+    return 0
+
+
+def _run_dir(args: argparse.Namespace) -> Path:
+    if args.run and Path(args.run).is_dir():
+        return Path(args.run)
+    project = pipeline.open_project(args.project)
+    return pipeline.open_run(project, args.run).dir
+
+
+def print_status(info: dict[str, Any]) -> None:
+    out(f"run {info['run']}")
+    plan = info["stages"].get("generate", {}).get("counts", {}).get("planned")
+    if plan is not None:
+        out(f"  {'planned':<11}{plan:>7}")
+    for key, n in info["files"].items():
+        if n is not None:
+            out(f"  {key:<11}{n:>7}   {FILES[key]}")
+    for name, stage in info["stages"].items():
+        state = "complete" if stage.get("complete", True) else f"stopped: {stage.get('stopped')}"
+        out(f"  stage {name}: {state}, {stage.get('seconds', 0):.1f} s, recorded {stage.get('recorded_at', '?')}")
+
+
+def add_tune(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "tune",
+        help="fine-tune a model on the run's curated items (splits, model, model card)",
+        description="Split the run's 05-curated.jsonl (or --data FILE) into seeded train/validation/test "
+        "splits and fine-tune the project's model with Hugging Face Trainer (train: in the project file; "
+        "default: LoRA on the bundled SmolLM2-135M-Instruct, chat format). The best checkpoint by validation "
+        "loss is kept; an interrupted run resumes when the same command runs again.",
+    )
+    _project_flags(p)
+    p.add_argument("--data", type=Path, metavar="FILE", help="train on this records JSONL instead of 05-curated.jsonl")
+    p.add_argument("--force", action="store_true", help="train again even if settings and data are unchanged")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _partial_flag(p)
+    p.set_defaults(func=cmd_tune)
+
+
+def cmd_tune(args: argparse.Namespace) -> int:
+    r = pipeline.tune(
+        args.project,
+        run=args.run,
+        data=args.data,
+        force=args.force,
+        show_progress=not args.no_progress,
+        allow_partial=args.allow_partial,
+    )
+    run_dir = Path(r["run_dir"])
+    if r.get("skipped"):
+        out("tune is up to date (same settings and data); --force trains again")
+    else:
+        ppl = r["validation_perplexity"]
+        out(
+            f"tuned {r['task']} model ({r['method']}) in {r['seconds']:.0f} s: {r['steps']} step(s), "
+            f"{r['train_tokens_per_s']:.0f} tokens/s"
+            + (f"; validation perplexity {ppl['before']} -> {ppl['after']}" if ppl and ppl["after"] else "")
+        )
+    out(f"model:  {run_dir / FILES['model']} (model card: README.md in it)")
+    out(f"splits: {run_dir / FILES['splits']}")
+    serve = "" if r["task"] == "classification" else f"; studio llm serve --model {run_dir.name}"
+    out(f"next:   studio eval --run {run_dir.name}{serve}")
+    return 0
+
+
+def add_eval(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "eval",
+        help="score the tuned model beside its base on the held-out test split (eval.json)",
+        description="Held-out perplexity of the base model (zero-shot and few-shot) and the tuned model, "
+        "overall and per axis value; their generations for the same prompts with BLEU, ROUGE-L and schema "
+        "validity; accuracy, precision, recall, F1 and a confusion matrix for a classifier. Writes eval.json "
+        "and adds the results to the model card.",
+    )
+    _project_flags(p)
+    p.add_argument("--judge", action=argparse.BooleanOptionalAction, help="LLM-as-judge scores (train.eval.judge)")
+    p.add_argument("--force", action="store_true", help="score again even if nothing changed")
+    p.set_defaults(func=cmd_eval)
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    r = pipeline.evaluate(args.project, run=args.run, judge=args.judge, force=args.force)
+    if r.get("skipped"):
+        out("eval is up to date (same model, splits and settings); --force scores again")
+    if r.get("verdict"):
+        out(r["verdict"])
+    scores = r.get("classification")
+    if scores:
+        t, b = scores["tuned"], scores["baseline"]
+        out(f"test accuracy {t['accuracy']} (majority class {b['accuracy']}), macro F1 {t['f1']}")
+    for name, value in (r.get("generation") or {}).get("scores", {}).items():
+        out(f"  {name:<14}" + ", ".join(f"{k} {v}" for k, v in value.items()))
+    out(f"results: {Path(r['run_dir']) / FILES['eval']}")
+    return 0
+
+
+def add_init(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "init",
+        help="scaffold a new domain project (project file, templates, schema)",
+        description="Write studio.yaml, a prompt template per kind and a JSON Schema for a new "
+        "domain into DIR, from its name and a one-paragraph description.",
+    )
+    p.add_argument("dir", type=Path, metavar="DIR", help="the project folder (created if missing)")
+    p.add_argument("--name", help="folder-safe domain name (default: the folder's name)")
+    p.add_argument("--title", help="how prompts name the domain (default: the name)")
+    p.add_argument("--description", required=True, help="what is known about the domain, in a paragraph")
+    p.set_defaults(func=cmd_init)
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -574,6 +549,31 @@ def cmd_init(args: argparse.Namespace) -> int:
         out(f"  {f}")
     out(f"next: edit the templates and the schema, then `studio generate --project {files[0]} --dry-run`")
     return 0
+
+
+def add_llm(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "llm",
+        help="the local OpenAI-compatible LLM server (bundled model)",
+        description="Start, stop or inspect the local llama.cpp server that serves the "
+        "bundled SmolLM2-135M-Instruct on 127.0.0.1.",
+    )
+    llm_sub = p.add_subparsers(dest="llm_command", metavar="ACTION", required=True)
+    add_llm_serve(llm_sub)
+    llm_sub.add_parser("stop", help="stop the server").set_defaults(func=cmd_llm_stop)
+    llm_sub.add_parser("status", help="is it running, where, with which model").set_defaults(func=cmd_llm_status)
+
+
+def add_llm_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("serve", help="start the server (or report the running one)")
+    p.add_argument("--port", type=int, help="port on 127.0.0.1 (default 8765, or a free one)")
+    p.add_argument("--gguf", type=Path, help="serve this GGUF file instead of the bundled model")
+    p.add_argument("--alias", help="the model name clients use")
+    p.add_argument(
+        "--model", metavar="RUN", help="serve the model `studio tune` made in this run (a name or folder), as GGUF"
+    )
+    p.add_argument("--project", default=DEFAULT_PROJECT, metavar="FILE", help="the domain project file (with --model)")
+    p.set_defaults(func=cmd_llm_serve)
 
 
 def cmd_llm_serve(args: argparse.Namespace) -> int:
@@ -609,14 +609,29 @@ def cmd_llm_status(args: argparse.Namespace) -> int:
     return 0
 
 
-def _say_review_stack(stack: Any) -> None:
-    out(f"Argilla: {stack.url} (user {stack.username}; password and API key in {stack.credentials_file})")
-    out(f"logs:    {stack.log_dir}")
+def add_review(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "review",
+        help="human review in Argilla: run it locally, push a sample, pull the decisions",
+        description="Review a run's items in Argilla. `serve` runs a local Argilla (no Docker); `push` sends "
+        "a sample of 03-unique.jsonl to the run's dataset; `pull` brings the answers back into 04-reviewed.jsonl. "
+        "With review.api_url in the project file, push and pull use that Argilla instead.",
+    )
+    review_sub = p.add_subparsers(dest="review_command", metavar="ACTION", required=True)
+    add_review_serve(review_sub)
+    review_sub.add_parser("stop", help="stop the local Argilla").set_defaults(func=cmd_review_stop)
+    review_sub.add_parser("status", help="is the local Argilla running, where").set_defaults(func=cmd_review_status)
+    review_sub.add_parser(
+        "install", help="create argilla-server's own virtual environment now (serve does it on first use)"
+    ).set_defaults(func=cmd_review_install)
+    add_review_push(review_sub)
+    add_review_pull(review_sub)
 
 
-def cmd_review_install(args: argparse.Namespace) -> int:
-    out(f"argilla-server venv: {pipeline.review_install()}")
-    return 0
+def add_review_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("serve", help="start the local Argilla (or report the running one)")
+    p.add_argument("--port", type=int, help="port on 127.0.0.1 (default 6900, or a free one)")
+    p.set_defaults(func=cmd_review_serve)
 
 
 def cmd_review_serve(args: argparse.Namespace) -> int:
@@ -625,6 +640,11 @@ def cmd_review_serve(args: argparse.Namespace) -> int:
     _say_review_stack(stack)
     out("next:    studio review push   (then open the URL and review)")
     return 0
+
+
+def _say_review_stack(stack: Any) -> None:
+    out(f"Argilla: {stack.url} (user {stack.username}; password and API key in {stack.credentials_file})")
+    out(f"logs:    {stack.log_dir}")
 
 
 def cmd_review_stop(args: argparse.Namespace) -> int:
@@ -640,6 +660,27 @@ def cmd_review_status(args: argparse.Namespace) -> int:
     out(f"running since {time.strftime('%Y-%m-%d %H:%M', time.localtime(stack.started_at))}")
     _say_review_stack(stack)
     return 0
+
+
+def cmd_review_install(args: argparse.Namespace) -> int:
+    out(f"argilla-server venv: {pipeline.review_install()}")
+    return 0
+
+
+def add_review_push(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "push",
+        help="push a sample of the run's unique items for review",
+        description="Send a sample of 03-unique.jsonl (stratified by axes, borderline items first) to the "
+        "run's Argilla dataset. Pushing again updates the same records; it never adds copies.",
+    )
+    _project_flags(p)
+    size = p.add_mutually_exclusive_group()
+    size.add_argument("--size", type=int, metavar="N", help="items to review (overrides review.size; default 100)")
+    size.add_argument("--fraction", type=float, metavar="F", help="share of the unique items to review (0-1)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--force", action="store_true", help="push again even if the sample and items are unchanged")
+    p.set_defaults(func=cmd_review_push)
 
 
 def cmd_review_push(args: argparse.Namespace) -> int:
@@ -662,6 +703,23 @@ def cmd_review_push(args: argparse.Namespace) -> int:
     out(f"review:  {d['url']}")
     out("next:    studio review pull [--wait]   (after the reviewers have answered)")
     return 0
+
+
+def add_review_pull(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "pull",
+        help="pull the reviewers' decisions into 04-reviewed.jsonl",
+        description="Read the submitted and discarded answers, resolve several reviewers per record, apply "
+        "corrections (validated against the schema) and decide every unique item, reviewed or not.",
+    )
+    _project_flags(p)
+    p.add_argument("--wait", action="store_true", help="first wait until a share of the sample is reviewed")
+    p.add_argument(
+        "--target", type=float, metavar="SHARE", help="share that ends the wait (default: review.wait_target)"
+    )
+    p.add_argument("--timeout", type=float, metavar="S", help="longest wait, seconds (default: review.wait_timeout_s)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_review_pull)
 
 
 def cmd_review_pull(args: argparse.Namespace) -> int:
