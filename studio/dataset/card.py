@@ -74,13 +74,19 @@ def write(folder: Path, project: Project, run: Run, records: list[Record], info:
     ]
     if reviewed:
         decision = (review.get("agreement") or {}).get("decision") or {}
-        alpha = decision.get("alpha")
+        alpha, pairwise = decision.get("alpha"), decision.get("pairwise")
+        # With one reviewer a record there are no pairs: no agreement to state, and none is made up.
+        agreement = (
+            f"- Agreement on the decision: {pairwise:.0%} of reviewer pairs agreed"
+            + (f" (Krippendorff's alpha {alpha:.2f})." if alpha is not None else ".")
+            if pairwise is not None
+            else "- Each record had one reviewer: there is no agreement between reviewers to report."
+        )
         lines += [
             "## Review",
             "",
             f"- {reviewed:,} items were reviewed by people; {review['acceptance_rate']:.0%} of them were accepted.",
-            f"- Agreement on the decision: {decision.get('pairwise', 0):.0%} of reviewer pairs agreed"
-            + (f" (Krippendorff's alpha {alpha:.2f})." if alpha is not None else "."),
+            agreement,
             "",
         ]
     elif review_mode:

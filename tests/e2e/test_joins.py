@@ -27,8 +27,8 @@ def project(tmp_path: Path, base_url: str, model: Path | None = None, **changes:
         "endpoint.max_attempts": 2,
         "generate.n": 20,
         "review.mode": "none",
-        "curate.dedup.semantic": False,
-        "curate.clean.language": False,  # the test server writes word lists, not English sentences
+        "quality.dedup.semantic": False,
+        "quality.clean.language": False,  # the test server writes word lists, not English sentences
     }
     if model is not None:
         settings |= {"train.base_model": str(model), "train.epochs": 1, "train.batch_size": 8}
@@ -109,6 +109,34 @@ def test_a_budget_stop_halts_the_run_with_one_line_and_nothing_is_tuned(tmp_path
     assert max(server.stats()["answered"].values()) == 1  # nothing paid twice
 
 
+def test_a_money_budget_stops_generate_and_a_larger_one_goes_on_paying_nothing_twice(
+    tmp_path: Path, fake_openai
+) -> None:
+    server = fake_openai()
+    # $1,000 a million tokens: a tenth of a cent a token, so $4 buys about 4,000 tokens (some of 20 items).
+    price = {"fake": {"input": 1000.0, "output": 1000.0}}
+    file = project(tmp_path, server.base_url, budget__usd=4, prices=price, endpoint__concurrency=2)
+    run = Run(tmp_path / "outputs/penguin-wood/default")
+    stopped = run_studio("generate", "--project", str(file), "--no-progress")
+    assert stopped.returncode == STOPPED, stopped.stderr[-2000:]
+    last = stopped.stderr.strip().splitlines()[-1]
+    assert last.startswith("studio: generate stopped: budget of $4 reached with ") and "raise budget.usd" in last
+    spent = json.loads(run.manifest_path.read_text())["stages"]["generate"]
+    assert not spent["complete"] and 0 < spent["cost_usd"] <= 4
+    tokens = spent["tokens"]["in"] + spent["tokens"]["out"]
+    assert abs(spent["cost_usd"] - tokens * 1000 / 1e6) < 1e-9  # the cost is the tokens at the price
+    done_first = len(ids(run.file("generated")) + ids(run.file("rejected")))
+    assert 0 < done_first < 20
+
+    larger = project(tmp_path, server.base_url, budget__usd=1000, prices=price)
+    go_on = run_studio("generate", "--project", str(larger), "--no-progress")
+    assert go_on.returncode == 0, go_on.stderr[-2000:]
+    assert len(ids(run.file("generated")) + ids(run.file("rejected"))) == 20
+    assert max(server.stats()["answered"].values()) == 1  # nothing paid twice
+    total = json.loads(run.manifest_path.read_text())["stages"]["generate"]
+    assert total["complete"] and total["cost_usd"] > spent["cost_usd"]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -117,9 +145,10 @@ def free_port() -> int:
 
 def test_items_without_a_reply_are_asked_again_by_the_next_run(tmp_path: Path, fake_openai, tiny_llama) -> None:
     port = free_port()  # nothing listens there yet: every request fails to connect
-    file = project(tmp_path, f"http://127.0.0.1:{port}/v1", tiny_llama)
+    # The project file says push to Argilla (none runs here): `--review none` must keep the run from it.
+    file = project(tmp_path, f"http://127.0.0.1:{port}/v1", tiny_llama, review__mode="push")
     run = Run(tmp_path / "outputs/penguin-wood/default")
-    down = run_studio("run", "--project", str(file), "--no-progress")
+    down = run_studio("run", "--project", str(file), "--no-progress", "--review", "none")
     assert down.returncode == STOPPED, down.stderr[-2000:]
     assert "20 of 20 items got no reply (gave up after 2 attempts; last error: connection error" in down.stderr
     rejected = read_records(run.file("rejected"))
@@ -127,14 +156,17 @@ def test_items_without_a_reply_are_asked_again_by_the_next_run(tmp_path: Path, f
     assert "validate" not in json.loads(run.manifest_path.read_text())["stages"]
 
     server = fake_openai("--port", str(port))
-    up = run_studio("run", "--project", str(file), "--no-progress")
+    up = run_studio("run", "--project", str(file), "--no-progress", "--review", "none")
     assert up.returncode == 0, up.stderr[-3000:]
     assert server.stats()["requests"] >= 20  # asked again, not skipped as complete
     accepted = read_records(run.file("generated"))
     assert len(accepted) + len(read_records(run.file("rejected"))) == 20 and len(accepted) >= 15
     stages = json.loads(run.manifest_path.read_text())["stages"]
     assert all(stages[s]["complete"] for s in ("generate", "validate", "dedup", "review", "curate", "tune", "eval"))
-    assert {r.id for r in read_records(run.file("curated"))} <= {r.id for r in accepted}
+    assert "push" not in stages and stages["review"]["mode"] == "none"
+    curated, unique = read_records(run.file("curated")), read_records(run.file("unique"))
+    assert [r.id for r in curated] == [r.id for r in unique] and {r.id for r in curated} <= {r.id for r in accepted}
+    assert all(r.meta["review"] == {**r.meta["review"], "by": "none", "decision": "accepted"} for r in curated)
 
 
 def test_two_runs_on_one_run_folder_do_not_interleave(tmp_path: Path, fake_openai) -> None:
