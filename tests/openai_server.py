@@ -16,6 +16,9 @@ Chat options: --fault-first N gives the first N attempts of every first request 
 from --faults, so each item meets one for sure; --retry-after-form picks how a 429 says how long to wait;
 --max-in-flight N answers 429 to a request that arrives while N are being served, as a rate limit does;
 --text-wrap wraps a text-mode reply (no response_format) in prose or a ```json fence, as chatty models do.
+Scripted replies (an LLM judge, say): --reply TEXT answers every chat completion with TEXT; --reply-from REGEX
+answers with REGEX's first group, searched in the request's last user message (when it matches; else --reply,
+else the usual item); --record adds every chat request (model, messages, ...) to /_stats as `chats`.
 Every reply goes out in one write on a TCP_NODELAY socket (else delayed ACKs add ~45 ms a request).
 
 Batch options (see BatchAPI): --batch-outcomes completed|partial|expired|cancelled|failed, one per created
@@ -34,6 +37,7 @@ import hashlib
 import json
 import math
 import random
+import re
 import socket
 import time
 import urllib.parse
@@ -175,12 +179,18 @@ class Server:
         max_in_flight: int = 0,
         text_wrap: str | None = None,
         fault_first: int = 0,
+        reply: str | None = None,
+        reply_from: str | None = None,
+        record: bool = False,
     ):
         self.latency, self.fault_rate, self.faults = latency, fault_rate, faults
         self.rng = random.Random(seed)
         self.retry_after, self.slow_s, self.modes = retry_after, slow_s, modes
         self.retry_after_form, self.max_in_flight = retry_after_form, max_in_flight
         self.text_wrap, self.fault_first = text_wrap, fault_first
+        self.reply, self.reply_from = reply, re.compile(reply_from, re.DOTALL) if reply_from else None
+        self.record = record
+        self.chats: list[dict[str, Any]] = []  # every chat request, with --record
         self.arrivals: defaultdict[str, list[float]] = defaultdict(list)  # body hash -> arrival of each attempt
         self.in_flight = self.peak_in_flight = 0
         self.in_flight_series: list[list[float]] = []  # [time, requests in flight] at every change
@@ -252,6 +262,7 @@ class Server:
                     },
                     "limited": self.limited,
                     "repairs": self.repairs,
+                    **({"chats": self.chats} if self.record else {}),
                 },
             )
         elif path == "/v1/models":
@@ -269,7 +280,8 @@ class Server:
     def completion(self, request: dict[str, Any], content_fault: str | None = None) -> dict[str, Any]:
         digest = hashlib.sha256(json.dumps(request["messages"], sort_keys=True).encode()).hexdigest()
         rng = random.Random(digest + str(request.get("seed")))
-        text = json.dumps(instance(schema_of(request), rng))
+        scripted = self.scripted(request)
+        text = scripted if scripted is not None else json.dumps(instance(schema_of(request), rng))
         finish = "stop"
         if content_fault == "not_json":
             text = "Here is the item you asked for: " + text[: len(text) // 2]
@@ -293,10 +305,21 @@ class Server:
             },
         }
 
+    def scripted(self, request: dict[str, Any]) -> str | None:
+        """The reply --reply-from or --reply prescribes for this request, or None (the usual item)."""
+        if self.reply_from is not None:
+            users = [m.get("content") or "" for m in request.get("messages") or [] if m.get("role") == "user"]
+            found = self.reply_from.search(users[-1]) if users else None
+            if found:
+                return found.group(1)
+        return self.reply
+
     async def chat(
         self, request: dict[str, Any], body: bytes, writer: asyncio.StreamWriter, headers: dict[str, str]
     ) -> bool:
         self.requests += 1
+        if self.record:
+            self.chats.append(request)
         now = time.time()  # wall-clock time, the clock a Retry-After date is read against
         digest = hashlib.sha256(body).hexdigest()[:16]
         self.arrivals[digest].append(now)
@@ -658,6 +681,9 @@ async def main(args: argparse.Namespace) -> None:
         max_in_flight=args.max_in_flight,
         text_wrap=args.text_wrap,
         fault_first=args.fault_first,
+        reply=args.reply,
+        reply_from=args.reply_from,
+        record=args.record,
     )
     server.batch_api = BatchAPI(
         server,
@@ -687,6 +713,9 @@ if __name__ == "__main__":
     p.add_argument("--max-in-flight", type=int, default=0, help="429 to requests beyond this many (0: no limit)")
     p.add_argument("--text-wrap", choices=sorted(TEXT_WRAPS), help="wrap text-mode replies in prose or a fence")
     p.add_argument("--fault-first", type=int, default=0, help="a fault for the first N attempts of every first request")
+    p.add_argument("--reply", help="answer every chat completion with this text")
+    p.add_argument("--reply-from", help="answer with this regex's first group, searched in the last user message")
+    p.add_argument("--record", action="store_true", help="list every chat request in /_stats (`chats`)")
     p.add_argument(
         "--batch-outcomes",
         default="completed",

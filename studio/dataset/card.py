@@ -20,6 +20,34 @@ def size_category(n: int) -> str:
     return "100K<n<1M"
 
 
+def made_by(project: Project, review_mode: str | None, reviewed: int | None) -> str:
+    """The checks the items went through, as this run's settings had them (off is not claimed)."""
+    clean = project.quality.clean
+    rules = [name for name in ("length", "repetition", "language", "pii") if getattr(clean, name).enabled]
+    dedup = project.quality.dedup
+    methods = [
+        name
+        for name, on in (
+            ("exact", dedup.exact),
+            ("MinHash", dedup.minhash.enabled),
+            ("embedding", dedup.semantic.enabled),
+        )
+        if on
+    ]
+    steps = [
+        "schema validation and cleaning"
+        + (f" (filters: {', '.join(r.replace('pii', 'personal data') for r in rules)})" if rules else " (no filters)"),
+        f"{', '.join(methods)} deduplication" if methods else "no deduplication",
+    ]
+    if reviewed:
+        steps.append(f"human review in Argilla of {reviewed:,} items")
+    elif review_mode in ("push", "wait"):
+        steps.append("a sample sent to Argilla for human review, with no answers yet")
+    else:
+        steps.append("no human review")
+    return ", ".join(steps[:-1]) + " and " + steps[-1]
+
+
 def write(folder: Path, project: Project, run: Run, records: list[Record], info: dict[str, Any]) -> Path:
     stages = run.manifest().get("stages", {})
     gen = stages.get("generate", {})
@@ -61,9 +89,7 @@ def write(folder: Path, project: Project, run: Run, records: list[Record], info:
         "- Prompt templates (name, content hash, items):",
         *(f"  - `{name}` `{digest}`: {n}" for (name, digest), n in templates.most_common()),
         f"- Diversity axes: {', '.join(project.axes)}.",
-        "- Then: schema validation and cleaning (normalisation, HTML and control characters, length, "
-        "repetition, language, personal data), exact, MinHash and embedding deduplication, and human review "
-        "in Argilla.",
+        f"- Then: {made_by(project, review_mode, reviewed)}.",
         "",
         "## What each stage kept",
         "",

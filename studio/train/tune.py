@@ -204,6 +204,11 @@ def run_tune(ctx: Context, source: Path) -> dict[str, Any]:
         if settings.search.trials:
             best_params = search(settings, base, labels, tokenized, collate, checkpoints, steps_per_epoch, say)
             settings = settings.model_copy(update=best_params)
+        # train.seed decides the weights a run starts from (LoRA's A matrices, a new classifier head), not
+        # whatever the process drew from torch's generator before.
+        from transformers import set_seed
+
+        set_seed(settings.seed)
         net = prepare(model.load_model(base, settings.task, labels), settings)
         blocks = len(model.transformer_blocks(net))
         trainer = _trainer(

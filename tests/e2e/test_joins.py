@@ -5,6 +5,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -39,6 +41,16 @@ def project(tmp_path: Path, base_url: str, model: Path | None = None, **changes:
 
 def planned_ids(run: Run) -> list[str]:
     return [i["id"] for i in json.loads(run.file("plan").read_text())["items"]]
+
+
+def stage_lines(stderr: str) -> dict[str, str]:
+    """`[i/N] stage: done (...)` or `...: skipped: ...` lines, by stage."""
+    out = {}
+    for line in stderr.splitlines():
+        if line.startswith("studio: [") and "] " in line and ": " in line.split("] ", 1)[1]:
+            stage, state = line.split("] ", 1)[1].split(": ", 1)
+            out[stage] = state
+    return out
 
 
 def ids(path: Path) -> list[str]:
@@ -186,3 +198,44 @@ def test_two_runs_on_one_run_folder_do_not_interleave(tmp_path: Path, fake_opena
     second = run_studio("run", "--project", str(file), "--no-progress")
     assert second.returncode == 2 and "another studio process is working on this run" in second.stderr
     assert first.wait(timeout=120) == 0
+
+
+def test_a_run_killed_while_tuning_goes_on_from_its_checkpoint(tmp_path: Path, fake_openai, tiny_llama) -> None:
+    server = fake_openai()
+    # Ten epochs with a checkpoint each: long enough to be killed in the middle.
+    file = project(
+        tmp_path,
+        server.base_url,
+        tiny_llama,
+        train__epochs=10,
+        train__evals_per_epoch=1,
+        train__early_stopping_patience=None,
+        train__threads=1,
+    )
+    run = Run(tmp_path / "outputs/penguin-wood/default")
+    first = run_studio("run", "--project", str(file), "--no-progress")
+    assert first.returncode == 0, first.stderr[-3000:]
+    steps = run.stage("tune")["steps"]
+
+    # Again from tune (trained anew), killed as hard as a power cut once a checkpoint is kept.
+    args = [sys.executable, "-m", "studio", "run", "--project", str(file), "--no-progress", "--from", "tune"]
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    proc = subprocess.Popen(args, cwd=ROOT, start_new_session=True, **quiet)
+    deadline = time.monotonic() + 300
+    while not list((run.dir / "checkpoints").glob("checkpoint-*/trainer_state.json")):
+        assert proc.poll() is None and time.monotonic() < deadline, "tuning ended before a checkpoint was kept"
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert run.stage("tune")["complete"] is False
+    assert (run.file("model") / "README.md").exists()  # the model of the first run stays whole until replaced
+
+    again = run_studio("run", "--project", str(file), "--no-progress")
+    assert again.returncode == 0, again.stderr[-3000:]
+    lines = stage_lines(again.stderr)
+    for stage in ("generate", "validate", "dedup", "review", "curate"):
+        assert lines[stage].startswith("skipped"), (stage, lines[stage])
+    assert lines["tune"].startswith("done") and lines["eval"].startswith("done")
+    tuned = run.stage("tune")
+    assert tuned["complete"] and tuned["resumed"] and tuned["steps"] == steps
+    assert "resuming from the last checkpoint" in again.stderr

@@ -111,7 +111,8 @@ def test_run_waits_for_the_reviewers_and_trains_on_what_they_decided(
     assert len(answers) == len(curated) and CORRECTED in answers
     card = (run.dir / "dataset" / "README.md").read_text()
     assert "- 8 items were reviewed by people; 75% of them were accepted." in card  # 6 of 8, the correction too
-    assert "Each record had one reviewer" in card  # no agreement figure made up from one answer a record
+    assert "Each record had one reviewer" in card
+    assert "human review in Argilla of 8 items." in card  # no agreement figure made up from one answer a record
     splits = load_from_disk(str(run.file("splits")))
     assert sorted(i for s in splits.values() for i in s["id"]) == sorted(by_id)
     stages = json.loads(run.manifest_path.read_text())["stages"]

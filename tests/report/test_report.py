@@ -1,9 +1,16 @@
-"""The run report opened in headless Chromium: every section is there, and an LLM's `<script>` stays text."""
+"""The run report opened in headless Chromium: every section under its full title, the plots its data makes as real
+PNGs, and an LLM's `<script>` stays text."""
 
 from __future__ import annotations
 
+import base64
+import html
+import io
 import json
+import re
 from pathlib import Path
+
+from PIL import Image
 
 import studio
 from studio.records import JsonlWriter, Record
@@ -47,11 +54,26 @@ def test_report_sections_render_and_planted_scripts_stay_text(tmp_path: Path, fa
 
     dom = chromium(tmp_path / "profile", path.as_uri(), "--dump-dom")
     for anchor, title in SECTIONS:
-        assert f'id="{anchor}"' in dom and title.split(":")[0] in dom
+        assert f'<section id="{anchor}"><h2>{html.escape(title)}</h2>' in dom
     assert "data-pwned" not in dom.split("<body", 1)[1].split(">", 1)[0]  # the script did not run
     assert "&lt;script&gt;document.body.setAttribute" in dom  # it is shown as text
     assert "penguin wood &lt;b&gt;report&lt;/b&gt;" in dom
     assert dom.count("<img") == dom.count('src="data:image/png;base64,')  # only our own plots are images
+    # The plots this run has data for, each in its section: the funnel and the lengths and axes (no training yet).
+    plots = {
+        anchor: re.findall(r'<img alt="([^"]*)" src="data:image/png;base64,([^"]+)"', body)
+        for anchor, body in re.findall(r'<section id="([^"]+)">(.*?)</section>', dom, re.DOTALL)
+    }
+    assert {anchor: [alt for alt, _ in found] for anchor, found in plots.items() if found} == {
+        "funnel": ["funnel"],
+        "distributions": ["distributions"],
+    }
+    for alt, data in plots["funnel"] + plots["distributions"]:
+        png = base64.b64decode(data, validate=True)
+        assert png.startswith(b"\x89PNG\r\n\x1a\n"), alt
+        with Image.open(io.BytesIO(png)) as image:
+            image.verify()
+            assert image.format == "PNG" and min(image.size) > 100, alt
     counts = json.loads(run.manifest_path.read_text())["stages"]["generate"]["counts"]
     assert f">{counts['planned']}<" in dom  # the funnel shows the plan
 

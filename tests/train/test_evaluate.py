@@ -1,4 +1,5 @@
-"""Scoring generations: the share valid against the domain schema, and BLEU/ROUGE only where a reference is."""
+"""Scoring generations: the share valid against the domain schema, BLEU/ROUGE only where a reference is, and the
+LLM judge's mean (tests/openai_server.py as the judge)."""
 
 from __future__ import annotations
 
@@ -35,3 +36,26 @@ def test_text_prompts_are_the_first_words_and_the_rest_is_the_reference() -> Non
         ("one two three four five six seven eight", "nine ten")
     ]
     assert evaluate.prompts_and_references(test, ["Hello?"], 5, "chat") == [("Hello?", None)]
+
+
+def test_the_judge_mean_is_of_the_scores_it_gave_and_unscored_answers_are_left_out(fake_openai) -> None:
+    # The judge replies with what follows `grade=` in the answer it is shown: its score is known for each answer.
+    server = fake_openai("--reply-from", r"Answer to rate: grade=(\S+)", "--record")
+    judge = evaluate.Judge(server.base_url, "judge-model", api_key="sk-test")
+    samples = [
+        {"prompt": "What colour is penguin wood?", "reference": "Silver-grey.", "base": "grade=1", "tuned": "grade=4"},
+        {"prompt": "Does penguin wood burn?", "reference": None, "base": "grade=x", "tuned": "grade=Score:2"},
+        {"prompt": "Who found it?", "reference": "A sealer.", "base": "grade=3", "tuned": "grade=unsure"},
+        {"prompt": "Is it oily?", "reference": "Yes.", "base": "grade=n/a", "tuned": "grade=5/5"},
+    ]
+    domain = "Penguin wood is a fictional timber."
+    assert evaluate.ask_judge(judge, samples, "tuned", domain) == round((4 + 2 + 5) / 3, 3)  # "unsure": left out
+    asked = server.stats()["chats"]
+    assert len(asked) == len(samples) and server.stats()["authorized"] == len(samples)
+    for request, sample in zip(asked, samples, strict=True):
+        assert request["model"] == "judge-model"
+        question = request["messages"][-1]["content"]
+        assert domain in question and sample["prompt"] in question and sample["tuned"] in question
+        assert sample["reference"] in question if sample["reference"] else "reference" not in question
+    assert evaluate.ask_judge(judge, samples, "base", domain) == 2.0  # x and n/a left out
+    assert evaluate.ask_judge(judge, samples[1:2] + samples[3:], "base", domain) is None  # none scored

@@ -1,9 +1,12 @@
-"""studio tune and studio eval on the tiny random Llama: every task and method, resume, search, skipping."""
+"""studio tune and studio eval on the tiny random Llama: every task and method, the LLM judge, the LoRA merge, the
+seed, resume, search, skipping."""
 
 from __future__ import annotations
 
+import ast
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -11,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 import studio
 from studio.records import write_jsonl
@@ -54,6 +58,31 @@ def test_every_task_and_method_trains_saves_reloads_and_evaluates(
         assert "held-out test perplexity" in (model_dir / "README.md").read_text()
 
 
+def test_eval_asks_the_configured_endpoint_to_judge_every_answer(
+    tmp_path: Path, tiny_llama: Path, items_file: Path, fake_openai
+) -> None:
+    judge = fake_openai("--reply", "4", "--record")  # a judge that scores every answer 4
+    project = tiny_project(tmp_path, tiny_llama, task="chat", epochs=1)
+    raw = yaml.safe_load(project.read_text())
+    raw["endpoint"] |= {"base_url": judge.base_url, "model": "judge-model"}
+    project.write_text(yaml.safe_dump(raw, sort_keys=False))
+    studio.tune(project, data=items_file, show_progress=False)
+
+    plain = studio.evaluate(project)  # train.eval.judge is off by default: nobody is asked
+    assert judge.stats()["requests"] == 0 and all("judge" not in s for s in plain["generation"]["scores"].values())
+
+    result = studio.evaluate(project, judge=True)
+    samples, scores = result["generation"]["samples"], result["generation"]["scores"]
+    assert len(samples) == 2 and {name: s["judge"] for name, s in scores.items()} == dict.fromkeys(scores, 4.0)
+    asked = judge.stats()["chats"]
+    assert len(asked) == 3 * len(samples) and {r["model"] for r in asked} == {"judge-model"}
+    questions = [r["messages"][-1]["content"] for r in asked]
+    for sample in samples:  # each model's answer to each prompt, shown with the prompt and its reference
+        assert sum(sample["prompt"] in q and sample["reference"] in q for q in questions) == 3
+        assert all(any(sample[name] in q for q in questions) for name in scores)
+    assert json.loads((Path(result["run_dir"]) / "eval.json").read_text())["generation"]["scores"] == scores
+
+
 def test_tuning_lowers_held_out_perplexity(tmp_path: Path, tiny_llama: Path, items_file: Path) -> None:
     project = tiny_project(tmp_path, tiny_llama, task="text", method="full", learning_rate=3e-3, epochs=4)
     tuned = studio.tune(project, data=items_file, show_progress=False)
@@ -76,9 +105,48 @@ def test_freezing_keeps_the_embeddings_and_the_first_blocks(tmp_path: Path, tiny
 
 
 def test_lora_merge_saves_full_weights(tmp_path: Path, tiny_llama: Path, items_file: Path) -> None:
-    project = tiny_project(tmp_path, tiny_llama, task="chat", **{"lora.merge": True, "epochs": 1})
-    model_dir = Path(studio.tune(project, data=items_file, show_progress=False)["run_dir"]) / "model"
-    assert (model_dir / "model.safetensors").exists() and not (model_dir / "adapter_config.json").exists()
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    # The same seeded training twice (train.seed decides LoRA's initial weights), one saving the adapter and
+    # one merging it into full weights.
+    folders = {}
+    for merge in (False, True):
+        dest = tmp_path / f"merge-{merge}"
+        dest.mkdir()
+        project = tiny_project(dest, tiny_llama, task="chat", threads=1, **{"lora.merge": merge, "epochs": 1})
+        folders[merge] = Path(studio.tune(project, data=items_file, show_progress=False)["run_dir"]) / "model"
+    adapter, merged_dir = folders[False], folders[True]
+    assert (adapter / "adapter_config.json").exists()
+    assert (merged_dir / "model.safetensors").exists() and not (merged_dir / "adapter_config.json").exists()
+
+    base = AutoModelForCausalLM.from_pretrained(tiny_llama)
+    merged = AutoModelForCausalLM.from_pretrained(merged_dir)  # a plain transformers model, no peft
+    assert set(merged.state_dict()) == set(base.state_dict())
+    ids = AutoTokenizer.from_pretrained(merged_dir)(penguin_records(1, seed=4)[0]["data"]["text"], return_tensors="pt")
+    with torch.no_grad():
+        base_logits = base(**ids).logits
+        merged_logits = merged(**ids).logits
+        with_adapter = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_llama), adapter)
+        adapter_logits = with_adapter(**ids).logits
+    assert torch.allclose(merged_logits, adapter_logits, atol=1e-5)  # the adapter, merged in
+    assert (merged_logits - base_logits).abs().max() > 1e-2  # and it changed the model
+
+
+def test_the_project_seed_decides_the_tuned_model(tmp_path: Path, tiny_llama: Path, items_file: Path) -> None:
+    """train.seed seeds the initial weights: what ran before in the process does not change the tuned model."""
+    import torch
+    from safetensors.torch import load_file
+
+    project = tiny_project(tmp_path, tiny_llama, task="chat", threads=1, epochs=1)
+    adapters = []
+    for state in (1, 2):
+        torch.manual_seed(state)  # whatever else the process did before
+        run_dir = Path(studio.tune(project, data=items_file, show_progress=False, force=True)["run_dir"])
+        adapters.append(load_file(run_dir / "model" / "adapter_model.safetensors"))
+    assert adapters[0].keys() == adapters[1].keys()
+    assert all(torch.equal(adapters[0][name], adapters[1][name]) for name in adapters[0])
 
 
 def test_unchanged_settings_and_data_are_not_trained_again(tmp_path: Path, tiny_llama: Path, items_file: Path) -> None:
@@ -94,14 +162,26 @@ def test_unchanged_settings_and_data_are_not_trained_again(tmp_path: Path, tiny_
 def test_search_tries_learning_rates_and_epochs_and_keeps_the_best(
     tmp_path: Path, tiny_llama: Path, items_file: Path
 ) -> None:
-    search = {"trials": 2, "learning_rate": [1e-4, 3e-3], "epochs": [1, 2]}
+    search = {"trials": 3, "learning_rate": [1e-4, 3e-3], "epochs": [1, 2]}
     project = tiny_project(tmp_path, tiny_llama, task="text", method="full", search=search)
-    tuned = studio.tune(project, data=items_file, show_progress=False)
-    best = tuned["search"]
-    assert 1e-4 <= best["learning_rate"] <= 3e-3 and best["epochs"] in (1, 2)
-    assert tuned["settings"]["learning_rate"] == best["learning_rate"]
-    assert tuned["settings"]["epochs"] == best["epochs"]
-    assert not (Path(tuned["run_dir"]) / "checkpoints").exists()
+    done = run_studio("tune", "--project", str(project), "--data", str(items_file), "--no-progress")
+    assert done.returncode == 0, done.stderr[-3000:]
+    # Each trial as Optuna reports it on the terminal: its validation loss and the settings it tried.
+    trials = [
+        (float(loss), ast.literal_eval(params))
+        for loss, params in re.findall(r"Trial \d+ finished with value: (\S+) and parameters: (\{.*?\})", done.stderr)
+    ]
+    assert len(trials) == 3 and len({p["learning_rate"] for _, p in trials}) == 3, done.stderr[-3000:]
+    assert all(1e-4 <= p["learning_rate"] <= 3e-3 and p["num_train_epochs"] in (1, 2) for _, p in trials)
+    best, kept = min(trials, key=lambda t: t[0])  # the lowest validation loss
+    tuned = Run(tmp_path / "outputs" / "penguin-wood" / "default").stage("tune")
+    assert tuned["search"] == {"learning_rate": kept["learning_rate"], "epochs": kept["num_train_epochs"]}
+    assert tuned["settings"]["learning_rate"] == kept["learning_rate"]
+    assert tuned["settings"]["epochs"] == kept["num_train_epochs"]
+    # The final model was trained with the kept settings: as many steps as its epochs take.
+    assert tuned["steps"] == 12 * kept["num_train_epochs"] or tuned["stopped_early"]
+    assert tuned["validation_loss"]["after"] <= best * (1 + 1e-3)  # as good as the best trial
+    assert not (tmp_path / "outputs" / "penguin-wood" / "default" / "checkpoints").exists()
 
 
 def test_an_interrupted_run_resumes_from_its_last_checkpoint_and_the_cli_says_what_next(
