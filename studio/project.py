@@ -248,6 +248,25 @@ class Clean(Strict):
     repetition: RepetitionRule = Field(default_factory=RepetitionRule, description="repeated word n-grams")
     language: LanguageRule = Field(default_factory=LanguageRule, description="a cheap stop-word language check")
     pii: PiiRule = Field(default_factory=PiiRule, description="e-mail addresses, phone and card-like numbers")
+    # Generator artefacts (studio/quality/artefacts.py), in the order they are checked.
+    residue: Rule = Field(default_factory=Rule, description="template or JSON markup left in prose ({{ }}, braces)")
+    placeholder: Rule = Field(
+        default_factory=Rule,
+        description="unfilled slots ([Your name], <insert ...>, TODO) or a field's name as content",
+    )
+    meta_talk: Rule = Field(
+        default_factory=Rule, description="the assistant talking about its task (Sure! Here is..., As an AI)"
+    )
+    instruction_echo: Rule = Field(
+        default_factory=Rule, description="the instruction to the writer repeated (Write a short..., Style: formal)"
+    )
+    qa_scaffold: Rule = Field(
+        default_factory=Rule,
+        description="Question:/Answer: labels in one field, a question that is no question, an answer repeating it",
+    )
+    truncation: Rule = Field(
+        default_factory=Rule, description="a text that stops mid-sentence, or a reply cut at max_tokens"
+    )
 
 
 class MinHashDedup(Rule):
@@ -305,6 +324,13 @@ class Splits(Strict):
 
     validation: float = Field(default=0.1, ge=0, lt=1, description="share held out to pick the best checkpoint")
     test: float = Field(default=0.1, ge=0, lt=1, description="share held out for studio eval")
+    decontaminate: float | None = Field(
+        default=0.5,
+        gt=0,
+        le=1,
+        description="Jaccard similarity of word 3-grams at which a test item counts as a copy of a training, "
+        "validation or seed example and moves to train (null: no check)",
+    )
 
     @model_validator(mode="after")
     def _leaves_train(self) -> Splits:

@@ -14,12 +14,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from studio.project import Clean
-from studio.quality.text import words
+from studio.quality import artefacts
+from studio.quality.text import STOP_WORDS, words
 from studio.records import mend_unicode
 
 # Block tags part words (a space), inline tags do not (<i>wood</i>s is "woods").
 BLOCK_TAG = re.compile(r"</?(?:br|p|div|li|ul|ol|tr|td|th|h[1-6]|table|blockquote|section|article)\b[^<>]*>", re.I)
-HTML_TAG = re.compile(r"<!--.*?-->|</?[A-Za-z][^<>]*>", re.S)
+# HTML elements by name: `<insert port name>` is a placeholder to be caught, not markup to be removed.
+HTML_TAG = re.compile(
+    r"<!--.*?-->|</?(?:a|abbr|b|blockquote|body|br|button|caption|center|cite|code|dd|del|div|dl|dt|em|figcaption|"
+    r"figure|font|footer|form|h[1-6]|head|header|hr|html|i|iframe|img|input|ins|label|li|link|mark|meta|nav|ol|p|"
+    r"pre|q|s|script|section|small|span|strong|style|sub|sup|table|tbody|td|th|thead|title|tr|u|ul)\b[^<>]*>",
+    re.S | re.I,
+)
 # C0/C1 controls but tab and newlines, zero-width and bidi controls, soft hyphen, byte-order mark.
 CONTROL = re.compile(
     "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u00ad\u200b\u200c\u200e\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]"
@@ -27,6 +34,7 @@ CONTROL = re.compile(
 SPACES = re.compile(r"[^\S\n]+")
 SPACE_AROUND_NEWLINE = re.compile(r" ?\n ?")
 BLANK_LINES = re.compile(r"\n{3,}")
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
 CARD = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])")
@@ -34,17 +42,6 @@ PHONE = re.compile(r"(?<![\w+])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\d{2,4}
 # Seven digits in a row, single separators allowed: the cheap test before the phone and card patterns.
 MANY_DIGITS = re.compile(r"\d(?:[ ().-]?\d){6}")
 PLACEHOLDER = {"email": "[EMAIL]", "phone": "[PHONE]", "card": "[CARD]"}
-
-# The commonest English words: texts in English are full of them, other languages and gibberish are not.
-ENGLISH = (
-    "a about above after again against all am an and any are as at be because been before being below between "
-    "both but by can could did do does doing down during each few for from further had has have having he her "
-    "here hers him his how i if in into is it its itself just me more most my no nor not now of off on once only "
-    "or other our out over own same she should so some such than that the their them then there these they "
-    "this those through to too under until up very was we were what when where which while who whom why will "
-    "with would you your"
-)
-STOP_WORDS = {"en": frozenset(ENGLISH.split())}
 
 
 @dataclass
@@ -126,9 +123,24 @@ def repetition(w: list[str], n: int) -> float:
     return 1 - len(set(grams)) / len(grams) if grams else 0.0
 
 
+def repeated_sentence(text: str) -> str | None:
+    """A sentence of four words or more that the text says twice (a model stuck in a loop)."""
+    seen: set[str] = set()
+    for sentence in SENTENCE_END.split(text):
+        key = " ".join(words(sentence))
+        if key.count(" ") >= 3:
+            if key in seen:
+                return sentence.strip()
+            seen.add(key)
+    return None
+
+
 def stopword_ratio(w: list[str], language: str) -> float:
+    """The share of common words among the words proper: numbers and one-letter units (`2,200 W`, `1.7 L`) of
+    a data sheet are no evidence of a language either way."""
     stop = STOP_WORDS[language]
-    return sum(x in stop for x in w) / len(w) if w else 0.0
+    w = [x for x in w if len(x) > 1 and not x.isdigit()]
+    return sum(x in stop for x in w) / len(w) if w else 1.0
 
 
 class Cleaner:
@@ -137,13 +149,15 @@ class Cleaner:
     def __init__(self, rules: Clean, text_field: str = "text"):
         self.rules, self.text_field = rules, text_field
         self.pii = rules.pii.kinds if rules.pii.enabled else []
+        self.artefacts = [(name, rule) for name, rule in artefacts.RULES.items() if getattr(rules, name).enabled]
 
-    def __call__(self, data: dict[str, Any]) -> Cleaned:
+    def __call__(self, data: dict[str, Any], meta: dict[str, Any] | None = None) -> Cleaned:
+        """`meta`: the item's lineage when a run made it (its axes, the reply's finish_reason)."""
         out = Cleaned(data)
         out.data = self._walk(data, "$", out)
         text = out.data.get(self.text_field) if self.text_field in out.data else None
         if isinstance(text, str):
-            out.rejected = self.judge(text, out)
+            out.rejected = self.judge(text, out) or self.artefact(text, out.data, meta)
         if out.rejected is None and out.redactions and self.rules.pii.action == "reject":
             kinds = ", ".join(sorted(out.redactions))
             out.rejected = {"rule": "pii", "reason": f"personal data found ({kinds})"}
@@ -190,6 +204,8 @@ class Cleaner:
                     "rule": "repetition",
                     "reason": f"{ratio:.0%} of word {r.repetition.n}-grams repeat (> {r.repetition.max_ratio:.0%})",
                 }
+            if again := repeated_sentence(text):
+                return {"rule": "repetition", "reason": f"a sentence repeats: `{again[:60]}`"}
             if ratio > 0.7 * r.repetition.max_ratio:
                 out.warnings.append(f"repetition {ratio:.2f} near the limit {r.repetition.max_ratio}")
         if r.language.enabled and len(w) >= r.language.min_words:
@@ -205,4 +221,14 @@ class Cleaner:
                 out.warnings.append(f"few common {r.language.language} words ({ratio:.2f})")
         if out.redactions and r.pii.action == "redact":
             out.warnings.append("redacted " + ", ".join(f"{n} {k}" for k, n in sorted(out.redactions.items())))
+        return None
+
+    def artefact(self, text: str, data: dict[str, Any], meta: dict[str, Any] | None) -> dict[str, Any] | None:
+        """The first generator artefact the item shows, as {"rule", "reason"}."""
+        if not self.artefacts:
+            return None
+        item = artefacts.Item.of(data, text, self.text_field, meta)
+        for name, rule in self.artefacts:
+            if reason := rule(item):
+                return {"rule": name, "reason": reason}
         return None

@@ -85,7 +85,7 @@ class Validator:
         if self.records_only and not item.record:
             self.drop(out, item, "record", "expected a studio record: an object with `id`, `data` and `meta`")
             return
-        cleaned = self.cleaner(item.data) if self.cleaner else None
+        cleaned = self.cleaner(item.data, item.meta if item.record else None) if self.cleaner else None
         if cleaned:
             item.data = cleaned.data
         errors = self.schema.check(item.data)

@@ -134,9 +134,9 @@ def rejections(run: Run) -> str:
             reasons[reason] += 1
             examples.setdefault(reason, [])
             if len(examples[reason]) < EXAMPLES:
-                examples[reason].append(
-                    cut(rej.get("reason") if rej.get("rule") else r["meta"].get("raw") or preview_text(r), 300)
-                )
+                # A rule's reason beside the item it dropped, so the reader can judge the rule.
+                shown = f"{rej.get('reason')} | {preview_text(r)}" if rej.get("rule") else r["meta"].get("raw")
+                examples[reason].append(cut(shown or preview_text(r), 300))
         items = "".join(
             f"<li><b>{esc(reason)}</b>: {n:,}<ul>{''.join(f'<li class=example>{esc(e)}</li>' for e in shown)}</ul></li>"
             for reason, n in reasons.most_common(8)
@@ -298,6 +298,11 @@ def evaluation(run: Run) -> str:
         )
     if result.get("verdict"):
         parts.append(f"<p><b>{esc(result['verdict'])}</b></p>")
+    if result.get("moved_from_test"):
+        parts.append(
+            f"<p>{result['moved_from_test']} test item(s) moved to train before scoring: near copies of a training, "
+            f"validation or seed example. {result.get('test_items', 0)} test item(s) scored.</p>"
+        )
     scores = (result.get("generation") or {}).get("scores") or {}
     if scores:
         metrics = sorted({m for s in scores.values() for m in s})

@@ -69,7 +69,7 @@ def test_filters_name_their_rule() -> None:
 
 
 def test_filters_can_be_turned_off() -> None:
-    stuck = "the wood is light and the wood is light and the wood is light and the wood is light"
+    stuck = "the wood is light and the wood is light and the wood is light and the wood is light."
     assert Cleaner(Clean(repetition=False))({"text": stuck}).rejected is None
     german = "Das Pinguinholz wächst an den kalten Küsten der südlichen Inseln neben den Kolonien."
     assert Cleaner(Clean(language=False))({"text": german}).rejected is None

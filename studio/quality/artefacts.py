@@ -1,0 +1,317 @@
+"""Generator artefacts: what an LLM asked for JSON items from templates leaves in them besides content.
+
+Each rule looks at one item (its text, its other string fields, its keys, and its lineage when a run made it)
+and returns why the item is an artefact, or None. The rules know no domain: they look for the shapes that
+templates, JSON, chat assistants and cut-off replies leave, never for a list of one demo's strings.
+
+- residue: markup of the template or of JSON left in prose (`{{ focus }}`, `{ text: ...`, `][]`, fences).
+- placeholder: a slot nobody filled (`[Your name]`, `<insert ...>`, `[PRODUCT NAME]`, TODO, lorem ipsum), or
+  a field's own name given as its content (`Text is used in...`, `Description: ...`).
+- meta_talk: the assistant talking about its task (`Sure! Here is...`, `As an AI`, `I hope this helps`,
+  `This description covers...`, `You could add more details`).
+- instruction_echo: the instruction addressed to the writer, repeated (`Write a short description for a
+  beginner audience`, `In 3 sentences...`, `Focus: colour. Style: technical.`); with lineage, the item's own
+  axis values given as labels.
+- qa_scaffold: `Question: ... Answer: ...` labels inside one field, a question that is no question, an answer
+  that only repeats its question.
+- truncation: a text that stops mid-sentence, or a reply the endpoint cut at max_tokens.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from studio.quality.text import STOP_WORDS, words
+
+# Redaction marks studio writes itself: never a placeholder.
+OWN_MARKS = {"[EMAIL]", "[PHONE]", "[CARD]"}
+CODE_SPAN = re.compile(r"`[^`\n]+`")
+
+TEMPLATE_MARKUP = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{\{|\}\}|\{%|%\}|\$\{\w+\}|<\|[a-z_]+\|>", re.S)
+STRAY_START = re.compile(r"^\s*(?:[\[\]{}]|\(\s*\))")
+EMPTY_BRACKETS = re.compile(r"\[\s*\]|\{\s*\}|\]\s*\[|\}\s*\{")
+QUOTED_KEY = re.compile(r"[\"']\s*[A-Za-z_][\w ]{0,30}[\"']\s*:\s*[\"'{\[\d]")
+# Braces around digits are notation (crystal faces `{010}`, sets `{1, 2}`), not leftovers.
+MILLER = re.compile(r"\{[\d\s,.̄-]+\}")
+ESCAPES = re.compile(r"\\[nt\"]|\\u[0-9a-fA-F]{4}")
+
+PLACEHOLDERS = re.compile(
+    r"\[\s*(?:your|insert|add|enter|name of|put|fill|type|placeholder|x{2,}|\.\.\.)[^\]]*\]"
+    r"|<\s*(?:insert|your|add|enter|name of|put|fill|placeholder)[^>]*>"
+    r"|\bX{3,}\b|\bTODO\b|\bTBD\b|\bFIXME\b|\blorem ipsum\b|_{4,}",
+    re.I,
+)
+# Slots by their shape: `<device>`, `<herb name>` (markup is gone by now: known HTML tags are stripped first),
+# `[Customer Name]`, `??%`, `XX seconds`.
+SLOT_SHAPES = re.compile(
+    r"<[a-z][a-z0-9 _-]{0,30}>|\[(?:[A-Z][a-z]+ )+[A-Z][a-z]+\]"
+    r"|(?<![?\w])\?{2,}(?=\s*[%\w])|\bX{2,}\b(?=\s*(?:%|[a-z]))"
+)
+# Upper-case slots are told apart from proper placeholders by case, so these two run without re.I.
+CAPS_SLOT = re.compile(r"\[[A-Z][A-Z0-9 _/-]{2,}\]|<[A-Z][A-Z0-9 _]{2,}>")
+FIELD_AS_SUBJECT = re.compile(
+    r"^\s*(?:the\s+)?(?:text|content|passage|output|response|item|field|value)s?\s+"
+    r"(?:is|are|was|were|has|have|can|describes?|explains?|covers?|provides?|shows?|refers?)\b",
+    re.I,
+)
+
+META_TALK = re.compile(
+    r"^\s*(?:sure|certainly|of course|absolutely|okay|ok|great|alright)\b[,!.:]"
+    r"|\bhere(?:'s| is| are)\s+(?:a|an|the|your|some|my)\s+(?:\w+[\s-]+){0,3}?"
+    r"(?:description|text|passage|json|item|items|answer|response|example|summary|version|list|overview|paragraph|"
+    r"output|object|entry|record|article)s?\b"
+    r"|\bas an ai\b|\blanguage model\b|\bi hope (?:this|that|it|these|the above)\b|\blet me know\b|\bfeel free to\b"
+    r"|\bwould you like me to\b|\bshall i\b|\bas you asked\b|\bkept (?:this|it) (?:short|brief)\b"
+    r"|\bi (?:do not|don't) have (?:any |enough |reliable |much )?information\b|\bhappy to help\b"
+    r"|\b(?:of )?this (?:answer|response|reply|explanation|summary|overview)\b"
+    r"|\bi(?:'m| am) (?:sorry|unable|happy to)\b|\bi (?:can(?:no|')t|cannot|will not|won't) (?:provide|help|write)\b"
+    r"|\bas (?:you )?requested\b|\byou asked for\b|\bi(?:'ve| have) (?:written|created|provided|included|generated)\b"
+    r"|\b(?:this|the above|the following|my|the previous)\s+(?:\w+\s+){0,2}?"
+    r"(?:description|text|passage|paragraph|response|answer|item|json|output|entry|summary)\s+"
+    r"(?:covers|describes|is|was|provides|includes|highlights|explains|will|should|has been|aims|focuses|gives|"
+    r"captures|meets|follows|contains|uses)\b"
+    r"|\byou (?:could|can|may|might|should) (?:also )?(?:add|include|expand|mention)\b"
+    r"|(?:^|\n|\.\s+)disclaimer\s*:"
+    r"|\b(?:is|are) (?:entirely |purely )?fictional\b|\bfor the purposes? of this\b"
+    r"|\bin this (?:description|text|passage|paragraph|response|answer)\b|\bbelow is\b|\bthe json\b"
+    r"|\bthis is an? (?:\w+[\s-]+){0,2}?(?:description|text|passage|summary|overview|answer|response|paragraph)\b",
+    re.I,
+)
+
+IMPERATIVE_START = re.compile(
+    r"(?:^|[.!?]\s+)(?:please\s+)?(?:write|describe|explain|create|generate|provide|compose|produce|summari[sz]e|"
+    r"draft|outline|document)\s+(?!to\b|down\b|up\b|back\b|off\b|in\b|on\b)\w",
+    re.I,
+)
+# An imperative at a sentence's start that is about the writing, not the subject (`Use a historical style`,
+# `Answer the question in two sentences`, `Mention the era`); `Use a soft cloth` is not.
+WRITING_ORDER = re.compile(
+    r"(?:^|[.!?:]\s+)(?:please\s+)?(?:mention|avoid|include|use|keep|make sure|be sure|remember|focus on|answer|"
+    r"reply|respond|give|adopt|stick to|cover)\b[^.!?]*?\b(?:style|tone|voice|register|claims|jargon|sentences?|"
+    r"words|paragraphs?|question|customer|user|reader|audience|the era|the place|answer|description|explanation|"
+    r"plain language|markdown)\b",
+    re.I,
+)
+ECHO_PHRASES = re.compile(
+    r"\bin (?:\d+|one|two|three|four|five|six|a few) (?:short )?(?:sentences|words|paragraphs|lines|bullet points)\b"
+    r"|\b(?:for|aimed at|targeting|suitable for) (?:a|an) (?:\w+ ){0,2}audience\b"
+    r"|\bin an? (?:\w+ ){0,2}(?:style|tone|register)\b(?=[^.]*\b(?:write|describe|explain|audience)\b)"
+    r"|\b(?:the|your) task (?:is|was)\b|\bthe (?:user|prompt|instruction)s? (?:asks?|wants?|asked|says?)\b"
+    r"|\b(?:do not|don't) (?:use|mention|include) (?:markdown|json|lists)\b|\breturn (?:only )?(?:the )?json\b"
+    r"|\bthe (?:item|text|answer|description|passage|response) (?:should|must|needs to|has to)\b"
+    r"|\byou are an? (?:\w+ ){0,3}?(?:assistant|expert|writer|model|copywriter|author)\b",
+    re.I,
+)
+AXIS_LABEL = re.compile(r"\b(focus|style|audience|length|tone|topic|kind|format|level|persona)\s*:\s*\w", re.I)
+
+QA_LABEL = re.compile(r"(?:^|[\s(\[*#])(?:Q|A|Q\d+|A\d+|Question|Answer|Response)\s*[:：]\s*\S|\bQ\.\s[^?]*\?\s*A\.\s")
+ABOUT_THE_QUESTION = re.compile(r"\b(?:is|that's|that is|was) an? (?:\w+ )?question\b", re.I)
+INTERROGATIVE = re.compile(
+    r"^\s*[\"'“‘(]?\s*(?:what|why|how|when|where|which|who|whom|whose|is|are|was|were|does|do|did|can|could|"
+    r"should|would|will|has|have|had|may|might|must|shall)\b",
+    re.I,
+)
+
+TERMINAL = ".!?…"
+CLOSERS = "\"'”’)]»*"
+# A reply the endpoint cut: finish_reason length (OpenAI) or its equivalents.
+CUT_REASONS = {"length", "max_tokens"}
+
+
+@dataclass
+class Item:
+    """What the rules see of an item."""
+
+    data: dict[str, Any]
+    text: str
+    text_field: str
+    strings: list[tuple[str, str]] = field(default_factory=list)  # (JSON path, string) of every string field
+    meta: dict[str, Any] = field(default_factory=dict)  # the lineage when a run made it
+
+    @classmethod
+    def of(cls, data: dict[str, Any], text: str, text_field: str, meta: dict[str, Any] | None = None) -> Item:
+        strings: list[tuple[str, str]] = []
+
+        def walk(value: Any, path: str) -> None:
+            if isinstance(value, str):
+                strings.append((path, value))
+            elif isinstance(value, dict):
+                for k, v in value.items():
+                    walk(v, f"{path}.{k}" if path else k)
+            elif isinstance(value, list):
+                for i, v in enumerate(value):
+                    walk(v, f"{path}[{i}]")
+
+        walk(data, "")
+        return cls(data, text, text_field, strings, meta or {})
+
+    def prose(self) -> list[tuple[str, str]]:
+        """The string fields long enough to be prose (not enum values like `fine` or `boatbuilding`)."""
+        return [(p, s) for p, s in self.strings if " " in s.strip()]
+
+
+def _quote(s: str, limit: int = 40) -> str:
+    s = " ".join(s.split())
+    return f"`{s[:limit]}{'…' if len(s) > limit else ''}`"
+
+
+def residue(item: Item) -> str | None:
+    for path, s in item.prose():
+        plain = CODE_SPAN.sub(" ", s)  # an inline code span is where braces and quotes belong
+        if m := TEMPLATE_MARKUP.search(plain):
+            return f"unrendered template markup {_quote(m.group())} in {path}"
+        if "```" in plain:
+            return f"a code fence in {path}"
+        if m := STRAY_START.match(plain):
+            return f"{path} starts with a stray {_quote(m.group().strip())}"
+        if m := EMPTY_BRACKETS.search(plain):
+            return f"stray brackets {_quote(m.group())} in {path}"
+        plain = MILLER.sub(" ", plain)
+        if "{" in plain or "}" in plain:
+            at = plain.find("{") if "{" in plain else plain.find("}")
+            return f"JSON or template braces in {path}: {_quote(plain[max(0, at - 10) :])}"
+        if plain.count("[") != plain.count("]"):
+            return f"unbalanced square brackets in {path}"
+        if plain.count("(") > plain.count(")") and not plain.rstrip().endswith("("):
+            return f"an unclosed parenthesis in {path}"
+        if m := QUOTED_KEY.search(plain):
+            return f"a JSON key and value in {path}: {_quote(m.group())}"
+        if m := _key_fragment(plain, item.data):
+            return f"the item's key `{m}` as JSON inside {path}"
+        if m := ESCAPES.search(plain):
+            return f"an escape sequence {_quote(m.group())} left in {path}"
+    return None
+
+
+def _key_fragment(s: str, data: dict[str, Any]) -> str | None:
+    """A key of the item itself written as `key: value` inside prose (JSON that leaked into a field)."""
+    lowered = s.lower()
+    for key in data:
+        k = key.lower().replace("_", " ")
+        at = lowered.find(k + ":")
+        if at < 0:
+            continue
+        # `text: ...` at the very start is a label (placeholder rule); in the middle it is leaked structure.
+        if at > 0 and (lowered[at - 1].isalnum()):
+            continue
+        if at > 0 or key == "kind":
+            return key
+    return None
+
+
+def placeholder(item: Item) -> str | None:
+    for path, s in item.strings:
+        plain = CODE_SPAN.sub(" ", s)
+        for m in CAPS_SLOT.finditer(plain):
+            if m.group() not in OWN_MARKS:
+                return f"an unfilled slot {_quote(m.group())} in {path}"
+        for m in PLACEHOLDERS.finditer(plain):
+            if m.group() not in OWN_MARKS:
+                return f"an unfilled placeholder {_quote(m.group())} in {path}"
+        if m := SLOT_SHAPES.search(plain):
+            return f"an unfilled slot {_quote(m.group())} in {path}"
+    text = item.text
+    labels = {item.text_field, str(item.data.get("kind", "")), "description", "content", "passage", "output"}
+    head = text.lstrip().split(":", 1)[0].strip().lower() if ":" in text[:40] else ""
+    if head and head in {label.lower() for label in labels if label}:
+        return f"the field's name as a label: {_quote(text)}"
+    if FIELD_AS_SUBJECT.match(text):
+        return f"the field's name as its subject: {_quote(text)}"
+    # `Properties is a blue-green mineral`: a key or the kind where the subject belongs.
+    names = {k.lower().replace("_", " ") for k in item.data} | {str(item.data.get("kind", "")).lower()}
+    first = re.match(r"\s*([A-Za-z][A-Za-z ]{0,30}?)\s+(?:is|was|has)\s+(?:a|an|the)\b", text)
+    if first and first.group(1).lower() in names:
+        return f"the field's name as its subject: {_quote(text)}"
+    return None
+
+
+def meta_talk(item: Item) -> str | None:
+    for path, s in item.prose():
+        if m := META_TALK.search(s):
+            return f"talk about the task, not content: {_quote(m.group().strip())} in {path}"
+    return None
+
+
+def instruction_echo(item: Item) -> str | None:
+    for path, s in item.prose():
+        if path == "question":
+            continue  # a question may well ask to explain or describe
+        if m := IMPERATIVE_START.search(s):
+            return f"an instruction to the writer: {_quote(s[m.start() :].lstrip('.!? '))} in {path}"
+        if m := WRITING_ORDER.search(s):
+            return f"an instruction about the writing: {_quote(s[m.start() :].lstrip('.!?: '))} in {path}"
+        if m := ECHO_PHRASES.search(s):
+            return f"the prompt's wording: {_quote(m.group())} in {path}"
+        labels = {m.group(1).lower() for m in AXIS_LABEL.finditer(s)}
+        if len(labels) >= 2:
+            return f"the prompt's settings as labels ({', '.join(sorted(labels))}) in {path}"
+        axes = item.meta.get("axes") or {}
+        given = [
+            name
+            for name, value in axes.items()
+            if re.search(rf"\b{re.escape(name)}\s*:\s*{re.escape(str(value))}", s, re.I)
+        ]
+        if given:
+            return f"the item's own axis values as labels ({', '.join(given)}) in {path}"
+    return None
+
+
+def qa_scaffold(item: Item) -> str | None:
+    for path, s in item.prose():
+        if path == "question" and not QA_LABEL.search(s[1:]):
+            continue  # a question field may start with its own label only as residue of another kind
+        if m := QA_LABEL.search(s):
+            return f"question/answer labels inside {path}: {_quote(s[max(0, m.start()) :])}"
+    question = item.data.get("question")
+    if isinstance(question, str) and question.strip():
+        q = question.strip().rstrip(CLOSERS).rstrip()
+        if not q.endswith("?") and not INTERROGATIVE.match(question):
+            return f"the question is no question: {_quote(question)}"
+        for path in ("answer", item.text_field):
+            said = item.data.get(path)
+            if isinstance(said, str) and _repeats(question, said):
+                return f"the {path} only repeats its question: {_quote(said)}"
+            if isinstance(said, str) and (m := ABOUT_THE_QUESTION.search(said)):
+                return f"the {path} talks about the question instead of answering: {_quote(m.group())}"
+    return None
+
+
+def _repeats(question: str, answer: str) -> bool:
+    """The answer brings no word of content the question does not have (`This is how a poultice was made`)."""
+    stop = STOP_WORDS["en"]
+    asked = {w for w in words(question) if w not in stop}
+    said = [w for w in words(answer) if w not in stop]
+    return bool(asked) and len(said) <= 2 * len(asked) + 2 and all(w in asked or _same_stem(w, asked) for w in said)
+
+
+def _same_stem(word: str, asked: set[str]) -> bool:
+    return any(
+        len(a) > 3 and (word.startswith(a) or a.startswith(word)) and abs(len(word) - len(a)) <= 2 for a in asked
+    )
+
+
+def truncation(item: Item) -> str | None:
+    if str(item.meta.get("finish_reason") or "") in CUT_REASONS:
+        return "the endpoint cut the reply at max_tokens (finish_reason: length)"
+    for path in (item.text_field, "answer"):
+        s = item.data.get(path)
+        if not isinstance(s, str) or len(s.split()) < 4:
+            continue  # a short answer ("About 450 kg/m³") need not be a sentence
+        end = s.rstrip().rstrip(CLOSERS).rstrip()
+        if end and end[-1] not in TERMINAL:
+            return f"{path} stops mid-sentence: {_quote('…' + s.rstrip()[-30:])}"
+    return None
+
+
+# In the order they run; the first that fires names the item's rejection.
+RULES: dict[str, Callable[[Item], str | None]] = {
+    "residue": residue,
+    "placeholder": placeholder,
+    "meta_talk": meta_talk,
+    "instruction_echo": instruction_echo,
+    "qa_scaffold": qa_scaffold,
+    "truncation": truncation,
+}

@@ -1,0 +1,96 @@
+"""The artefact rules of the quality gate on what small generators really write (the shapes seen in a demo run
+on the bundled model), beside legitimate text a careless rule would drop."""
+
+from __future__ import annotations
+
+import pytest
+
+from studio.project import Clean
+from studio.quality.clean import Cleaner
+
+DEFECTS = [
+    ("residue", {"kind": "description", "text": '{ { colour: "black"} }} This is how the wood looks in the light.'}),
+    ("residue", {"kind": "description", "text": "][] Penguin wood, pale and light, is used for small boats."}),
+    ("residue", {"kind": "applications", "text": "Builders value it. { text: {use of various materials in boats."}),
+    ("residue", {"kind": "history", "text": "{{#q@topic:penguin-wood}} It was first logged by sealers in 1795."}),
+    ("residue", {"kind": "history", "text": 'Sealers logged it in 1795, "kind": "history", as a light wood.'}),
+    ("residue", {"kind": "description", "text": "Pale and light, it polishes to a sheen ({{ focus }} in detail)."}),
+    ("placeholder", {"kind": "description", "text": "Penguin wood was named by [Your name here] on the island."}),
+    ("placeholder", {"kind": "history", "text": "The first cargo reached <insert port name> in the spring of 1802."}),
+    ("placeholder", {"kind": "applications", "text": "Text is used in the furniture industry for light chairs."}),
+    ("placeholder", {"kind": "description", "text": "Description: description of the wood and its pale colour."}),
+    ("meta_talk", {"kind": "description", "text": "Sure! Here is a detailed description of the pale, oily wood."}),
+    ("meta_talk", {"kind": "description", "text": "The wood is pale. You could add more details about how it grew."}),
+    ("meta_talk", {"kind": "history", "text": "Sealers found it in 1795. I hope this helps with your project!"}),
+    ("instruction_echo", {"kind": "description", "text": "Write a short description of penguin wood for a beginner."}),
+    ("instruction_echo", {"kind": "description", "text": "Penguin wood is light. Focus: colour. Style: technical."}),
+    ("qa_scaffold", {"kind": "description", "text": "Question: What colour is it? Answer: a pale silver-grey."}),
+    (
+        "qa_scaffold",
+        {
+            "kind": "qa",
+            "question": "The uses of penguin wood.",
+            "answer": "Boats and oars.",
+            "text": "Builders make boats and oars of it.",
+        },
+    ),
+    ("truncation", {"kind": "description", "text": "Penguin wood is pale and light and has a fine texture for the"}),
+    ("truncation", {"kind": "properties", "text": "It is light, strong and oily, with a density of about 440 kg"}),
+    ("repetition", {"kind": "history", "text": "It floats well. Sailors loved it. It floats well. Sailors loved it."}),
+]
+
+CLEAN = [
+    {"kind": "description", "text": "Penguin wood is pale silver-grey and oily (410–460 kg/m³ at 12% moisture)."},
+    {"kind": "history", "text": "Sailors asked: 'Why does it float so high?' The first account dates from 1802."},
+    {"kind": "history", "text": "The earliest written description of the timber dates from c. 1795 A.D."},
+    {"kind": "history", "text": "The ship's log [sic] calls it 'penguine wood' [1], a name that stuck."},
+    {"kind": "description", "text": 'Carvers call its sheen "wet silver."'},
+    {
+        "kind": "qa",
+        "question": "How do I descale the kettle?",
+        "answer": "Here is how to descale it: fill it with vinegar and water, boil, then rinse twice.",
+        "text": "Here is how to descale it: fill it with vinegar and water, boil, then rinse twice.",
+    },
+    {"kind": "description", "text": 'Call `kettle.boil(temp=90)` to heat the water; it returns `{"ok": true}`.'},
+    {"kind": "applications", "text": "Uses: boats, oars and flutes; rarely flooring, since it is soft."},
+    {
+        "kind": "qa",
+        "question": "Why does it float?",
+        "answer": "Its cells hold air and oil.",
+        "text": "It floats because its cells hold air and oil.",
+    },
+]
+
+
+@pytest.mark.parametrize(("rule", "item"), DEFECTS, ids=[f"{r}-{i}" for i, (r, _) in enumerate(DEFECTS)])
+def test_each_artefact_is_rejected_by_its_rule_with_a_reason(rule: str, item: dict) -> None:
+    rejected = Cleaner(Clean(language=False))(item).rejected
+    assert rejected is not None and rejected["rule"] == rule, rejected
+    assert rejected["reason"]
+
+
+@pytest.mark.parametrize("item", CLEAN, ids=[str(i) for i in range(len(CLEAN))])
+def test_legitimate_text_is_kept(item: dict) -> None:
+    assert Cleaner(Clean(language=False))(item).rejected is None
+
+
+@pytest.mark.parametrize(
+    "rule", ["residue", "placeholder", "meta_talk", "instruction_echo", "qa_scaffold", "truncation"]
+)
+def test_each_artefact_rule_can_be_turned_off(rule: str) -> None:
+    items = [item for r, item in DEFECTS if r == rule]
+    off = Cleaner(Clean(language=False, **{rule: False}))
+    assert all((off(item).rejected or {}).get("rule") != rule for item in items)
+
+
+def test_the_lineage_is_used_when_a_run_made_the_item() -> None:
+    clean = Cleaner(Clean(language=False))
+    whole = {"kind": "description", "text": "Penguin wood is pale and light."}
+    cut = clean(whole, {"finish_reason": "length"}).rejected
+    assert cut == {"rule": "truncation", "reason": "the endpoint cut the reply at max_tokens (finish_reason: length)"}
+    assert clean(whole, {"finish_reason": "stop"}).rejected is None
+    # Its own axis values as labels: an echo of the prompt, even with a label name no list knows.
+    echoed = {"kind": "description", "text": "Pale and light. Grain pattern: interlocked, as carvers like."}
+    assert clean(echoed).rejected is None
+    found = clean(echoed, {"axes": {"grain pattern": "interlocked"}}).rejected
+    assert found is not None and found["rule"] == "instruction_echo" and "grain pattern" in found["reason"]
