@@ -521,7 +521,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     scores = r.get("classification")
     if scores:
         t, b = scores["tuned"], scores["baseline"]
-        out(f"test accuracy {t['accuracy']} (majority class {b['accuracy']}), macro F1 {t['f1']}")
+        ci = t.get("accuracy_ci95")
+        interval = f" (95% interval {ci[0]}-{ci[1]} on {r['test_items']} items)" if ci else ""
+        out(f"test accuracy {t['accuracy']}{interval} (majority class {b['accuracy']}), macro F1 {t['f1']}")
     for name, value in (r.get("generation") or {}).get("scores", {}).items():
         out(f"  {name:<14}" + ", ".join(f"{k} {v}" for k, v in value.items()))
     out(f"results: {Path(r['run_dir']) / FILES['eval']}")

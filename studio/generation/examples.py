@@ -10,9 +10,7 @@ import random
 from pathlib import Path
 from typing import Any
 
-from studio.errors import StudioError
-
-READERS = {".csv": "read_csv", ".jsonl": "read_json", ".json": "read_json", ".parquet": "read_parquet"}
+from studio.tables import read_rows
 
 
 class ExamplePool:
@@ -25,22 +23,7 @@ class ExamplePool:
 
     @classmethod
     def load(cls, path: Path, per_request: int, match: list[str], seed: int) -> ExamplePool:
-        import pandas as pd
-
-        reader = READERS.get(path.suffix.lower())
-        if reader is None:
-            raise StudioError(f"seed examples must be .csv, .jsonl or .parquet, not '{path.suffix}'", path)
-        try:
-            kwargs = {"lines": True} if path.suffix.lower() == ".jsonl" else {}
-            frame = getattr(pd, reader)(path, **kwargs)
-        except FileNotFoundError:
-            raise StudioError("seed examples file not found", path) from None
-        except Exception as e:  # pandas raises many kinds; the user needs the file and the reason
-            raise StudioError(f"cannot read the seed examples: {str(e).splitlines()[0]}", path) from None
-        if frame.empty:
-            raise StudioError("the seed examples file has no rows", path)
-        rows = frame.astype(object).where(frame.notna(), None).to_dict("records")
-        return cls(rows, per_request, match, seed)
+        return cls(read_rows(path), per_request, match, seed)
 
     def draw(self, item_id: str, axes: dict[str, str]) -> list[dict[str, Any]]:
         candidates = self._by_key.get(tuple(axes.get(m, "") for m in self.match)) or self.rows

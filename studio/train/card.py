@@ -46,6 +46,11 @@ def write(
         lines.append(f"  - {name}: {counts[name]} items, {tokens[name]['tokens']:,} tokens")
     for name, ids in counts.get("dropped", {}).items():
         lines.append(f"  - left out of {name}: {len(ids)} items whose prompt fills max_length")
+    if counts.get("moved_from_test"):
+        lines.append(
+            f"  - moved from test to train: {counts['moved_from_test']} near copies of a training, validation or "
+            "seed example (the test split scores what the model did not see)"
+        )
     lines += [
         "",
         "## Training",
@@ -92,7 +97,11 @@ def _eval_lines(e: dict[str, Any]) -> list[str]:
     lines = []
     ppl = e.get("perplexity")
     if ppl:
-        parts = [f"{name} {value['all']}" for name, value in ppl.items()]
+        parts = [
+            f"{name} {value['all']}"
+            + (f" (95% interval {value['ci95'][0]}-{value['ci95'][1]})" if value.get("ci95") else "")
+            for name, value in ppl.items()
+        ]
         lines.append(f"- held-out test perplexity: {', '.join(parts)}")
     scores = e.get("classification")
     if scores:

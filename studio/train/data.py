@@ -19,6 +19,7 @@ from typing import Any
 from studio.errors import StudioError
 from studio.project import Train
 from studio.records import Record, read_records, write_jsonl
+from studio.train.leakage import near_copies
 from studio.training_examples import chat_pair, item_value
 
 SPLITS = ("train", "validation", "test")
@@ -85,13 +86,30 @@ def split_indices(strata: list[str], validation: float, test: float, seed: int) 
     return {name: sorted(indices) for name, indices in out.items()}
 
 
-def make_splits(examples: list[dict[str, str]], records: list[Record], settings: Train, folder: Path) -> Any:
-    """Split, save (splits/ as a DatasetDict, splits/<split>.jsonl with the records) and return the DatasetDict."""
+def make_splits(
+    examples: list[dict[str, str]],
+    records: list[Record],
+    settings: Train,
+    folder: Path,
+    seed_texts: list[str] = (),
+) -> tuple[Any, list[dict[str, Any]]]:
+    """Split, move test items that copy a seen one (train, validation, `seed_texts`) to train, save (splits/ as
+    a DatasetDict, splits/<split>.jsonl with the records) and return the DatasetDict and the moved items."""
     from datasets import DatasetDict
 
     parts = split_indices(
         [e["stratum"] for e in examples], settings.splits.validation, settings.splits.test, settings.seed
     )
+    moved: list[dict[str, Any]] = []
+    if settings.splits.decontaminate is not None and parts["test"]:
+        seen = [(examples[i]["id"], examples[i]["text"]) for i in parts["train"] + parts["validation"]]
+        seen += [(f"seed example {n}", text) for n, text in enumerate(seed_texts, 1)]
+        copies = near_copies([examples[i]["text"] for i in parts["test"]], seen, settings.splits.decontaminate)
+        for at, (twin, similarity) in copies.items():
+            moved.append({"id": examples[parts["test"][at]]["id"], "copies": twin, "similarity": similarity})
+        gone = {parts["test"][at] for at in copies}
+        parts["test"] = [i for i in parts["test"] if i not in gone]
+        parts["train"] = sorted(parts["train"] + sorted(gone))
     if not parts["train"]:
         raise StudioError(f"{len(examples)} item(s) leave none for training; lower train.splits", None, "train.splits")
     splits = DatasetDict({name: _split([examples[i] for i in parts[name]]) for name in SPLITS})
@@ -101,7 +119,7 @@ def make_splits(examples: list[dict[str, str]], records: list[Record], settings:
     DatasetDict({name: split for name, split in splits.items() if split.num_rows}).save_to_disk(str(folder))
     for name in SPLITS:
         write_jsonl(folder / f"{name}.jsonl", (_with_split(records[i], name) for i in parts[name]))
-    return splits
+    return splits, moved
 
 
 def _split(examples: list[dict[str, str]]) -> Any:

@@ -84,6 +84,8 @@ def run_eval(ctx: Context, judge: Judge | None = None) -> dict[str, Any]:
         "base_model": tune["base_model"],
         "model": FILES["model"],
         "test_items": splits["test"].num_rows,
+        # Near copies of seen items moved out of test when tune split (train.splits.decontaminate).
+        "moved_from_test": tune.get("counts", {}).get("moved_from_test", 0),
     }
     with autocast(project.train.precision):
         if task == "classification":
@@ -132,7 +134,9 @@ def causal(
         rows = [data.encode(e, tokenizer, task, max_length, [], shots=examples) for e in test]
         # Few-shot rows are several times longer: fewer of them per batch keeps the memory flat.
         batch = max(1, settings.batch_size // (len(examples) + 1))
-        perplexity[name] = by_axis(test, nll(net, rows, tokenizer, batch))
+        scored = nll(net, rows, tokenizer, batch)
+        perplexity[name] = by_axis(test, scored)
+        perplexity[name]["ci95"] = interval(scored)
     perplexity["base_few_shot"]["shots"] = len(shots)
 
     prompts = prompts_and_references(test, settings.prompts, settings.generations, task)
@@ -203,15 +207,45 @@ def perplexity(scored: list[tuple[float, int]]) -> float | None:
     return round(math.exp(sum(loss for loss, _ in scored) / tokens), 3) if tokens else None
 
 
+def interval(scored: list[tuple[float, int]], draws: int = 1000) -> list[float] | None:
+    """The 95% bootstrap interval of the perplexity over test items (resampled with a fixed seed)."""
+    if len(scored) < 2:
+        return None
+    rng = random.Random(0)
+    values = sorted(
+        p for _ in range(draws) if (p := perplexity([scored[rng.randrange(len(scored))] for _ in scored])) is not None
+    )
+    return [values[int(0.025 * len(values))], values[int(0.975 * len(values)) - 1]] if values else None
+
+
+def wilson(successes: int, n: int, z: float = 1.96) -> list[float] | None:
+    """The 95% Wilson interval of a share: honest for the small test splits a niche domain has."""
+    if not n:
+        return None
+    p = successes / n
+    centre, half = p + z * z / (2 * n), z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return [round((centre - half) / (1 + z * z / n), 3), round((centre + half) / (1 + z * z / n), 3)]
+
+
 def verdict(ppl: dict[str, Any]) -> str:
     zero, few, tuned = ppl["base"]["all"], ppl["base_few_shot"]["all"], ppl["tuned"]["all"]
-    best = min(
-        ("fine-tuning", tuned), ("few-shot prompting", few), ("the base model as it is", zero), key=lambda x: x[1]
+    ranked = sorted(
+        [("fine-tuning", "tuned"), ("few-shot prompting", "base_few_shot"), ("the base model as it is", "base")],
+        key=lambda x: ppl[x[1]]["all"],
     )
-    return (
+    (best, first), (second, runner_up) = ranked[0], ranked[1]
+    text = (
         f"held-out perplexity: base {zero}, base with {ppl['base_few_shot']['shots']} example(s) in the prompt {few}, "
-        f"tuned {tuned}: {best[0]} fits the domain best"
+        f"tuned {tuned}: {best} fits the domain best"
     )
+    a, b = ppl[first].get("ci95"), ppl[runner_up].get("ci95")
+    if a and b and a[1] >= b[0]:
+        # The intervals overlap: the test split cannot tell the two apart, and the verdict says so.
+        text += (
+            f", but the test split is too small to tell it from {second} (95% intervals {a[0]}-{a[1]} and "
+            f"{b[0]}-{b[1]}): raise train.splits.test or generate more items"
+        )
+    return text
 
 
 def prompts_and_references(
@@ -314,8 +348,9 @@ def classify(folder: Path, tokenizer: Any, splits: Any, tune: dict[str, Any], ba
             predicted += [labels[i] for i in net(**batch).logits.argmax(-1).tolist()]
     truth = [e["label"] for e in test]
     majority = max(labels, key=list(splits["train"]["label"]).count)
+    correct = sum(t == p for t, p in zip(truth, predicted, strict=True))
     return {
-        "tuned": metrics.classification(truth, predicted, labels),
+        "tuned": {**metrics.classification(truth, predicted, labels), "accuracy_ci95": wilson(correct, len(truth))},
         "baseline": {"majority_class": majority, **metrics.classification(truth, [majority] * len(truth), labels)},
         "predictions": [
             {"id": e["id"], "label": e["label"], "predicted": p} for e, p in zip(test, predicted, strict=True)

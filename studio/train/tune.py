@@ -27,6 +27,7 @@ from studio.errors import StudioError
 from studio.project import Project, Train
 from studio.runs import Run
 from studio.stage import Context, Outcome, Stage
+from studio.tables import read_rows
 from studio.train import card, data, model
 
 CHECKPOINTS = "checkpoints"
@@ -175,7 +176,12 @@ def run_tune(ctx: Context, source: Path) -> dict[str, Any]:
 
     records = data.training_records(source)
     examples = data.to_examples(records, settings, project.domain.name, source)
-    splits = data.make_splits(examples, records, settings, ctx.output("splits"))
+    splits, moved = data.make_splits(examples, records, settings, ctx.output("splits"), seed_texts(project))
+    if moved:
+        say(
+            f"tune: {len(moved)} test item(s) moved to train: near copies (word 3-gram Jaccard >= "
+            f"{settings.splits.decontaminate}) of a training, validation or seed example"
+        )
     labels = sorted({e["label"] for e in examples}) if settings.task == "classification" else []
     tokenizer = model.load_tokenizer(base)
     tokenized, dropped = {}, {}
@@ -250,7 +256,8 @@ def run_tune(ctx: Context, source: Path) -> dict[str, Any]:
         "precision": model.precision(settings.precision),
         "device": model.device(),
         "threads": threads,
-        "counts": {**counts, "dropped": {k: v for k, v in dropped.items() if v}},
+        "counts": {**counts, "dropped": {k: v for k, v in dropped.items() if v}, "moved_from_test": len(moved)},
+        "decontaminated": moved,
         "tokens": tokens,
         "parameters": parameters,
         "blocks": blocks,
@@ -269,6 +276,15 @@ def run_tune(ctx: Context, source: Path) -> dict[str, Any]:
     }
     card.write(model_dir, run, {**entry, "inputs": [source.name], "seconds": round(time.monotonic() - started, 2)})
     return entry
+
+
+def seed_texts(project: Project) -> list[str]:
+    """The seed examples' text (every string cell of a row), which the generator was shown."""
+    examples = project.generate.seed_examples
+    if not examples or not project.path(examples.file).exists():
+        return []
+    rows = read_rows(project.path(examples.file))
+    return [" ".join(str(v) for v in row.values() if isinstance(v, str)) for row in rows]
 
 
 def search(

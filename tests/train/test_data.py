@@ -136,10 +136,38 @@ def test_splits_are_saved_as_a_datasetdict_and_jsonl(tmp_path: Path) -> None:
     items = records(50)
     settings = Train(task="text")
     examples = data.to_examples(items, settings, "penguin-wood", "x")
-    splits = data.make_splits(examples, items, settings, tmp_path / "splits")
+    splits, _ = data.make_splits(examples, items, settings, tmp_path / "splits")
     again = data.load_splits(tmp_path / "splits")
     assert {name: again[name].num_rows for name in data.SPLITS} == {"train": 40, "validation": 5, "test": 5}
     assert again["test"]["id"] == splits["test"]["id"]
     saved = read_records(tmp_path / "splits" / "test.jsonl")
     assert [r.id for r in saved] == again["test"]["id"] and {r.meta["split"] for r in saved} == {"test"}
     assert all(r.meta["axes"] for r in saved)  # earlier meta is kept
+
+
+def test_test_items_that_copy_a_seen_one_move_to_train_with_what_they_copy(tmp_path: Path) -> None:
+    items = records(50)
+    settings = Train(task="text")
+    examples = data.to_examples(items, settings, "penguin-wood", "x")
+    plain, _ = data.make_splits(examples, items, settings, tmp_path / "plain")
+    test_ids, train_ids = list(plain["test"]["id"]), list(plain["train"]["id"])
+    by_id = {r.id: r for r in items}
+    # Two test items rewritten as near copies: one of a training item (a word changed), one of a seed example.
+    copied = by_id[train_ids[0]].data["text"]
+    seed = "Penguin wood was carried north by sealers, who prized its pale silver-grey planks for light whaleboats."
+    words = copied.split()
+    by_id[test_ids[0]].data["text"] = " ".join(words[:-1] + ["timber."])
+    by_id[test_ids[1]].data["text"] = seed.replace("light", "fast")
+    examples = data.to_examples(items, settings, "penguin-wood", "x")
+    splits, moved = data.make_splits(examples, items, settings, tmp_path / "splits", seed_texts=[seed])
+
+    assert [m["id"] for m in moved] == test_ids[:2]
+    assert moved[0]["copies"] == train_ids[0] and moved[1]["copies"] == "seed example 1"
+    assert all(0.5 <= m["similarity"] < 1 for m in moved)
+    assert list(splits["test"]["id"]) == test_ids[2:]
+    assert set(test_ids[:2]) <= set(splits["train"]["id"])
+    assert sum(splits[s].num_rows for s in data.SPLITS) == 50  # moved, never lost
+    # Off: the split as drawn.
+    off = Train(task="text", splits={"decontaminate": None})
+    kept, none = data.make_splits(examples, items, off, tmp_path / "off")
+    assert not none and list(kept["test"]["id"]) == test_ids

@@ -59,3 +59,25 @@ def test_the_judge_mean_is_of_the_scores_it_gave_and_unscored_answers_are_left_o
         assert sample["reference"] in question if sample["reference"] else "reference" not in question
     assert evaluate.ask_judge(judge, samples, "base", domain) == 2.0  # x and n/a left out
     assert evaluate.ask_judge(judge, samples[1:2] + samples[3:], "base", domain) is None  # none scored
+
+
+def test_a_test_split_too_small_to_tell_models_apart_is_said_with_the_intervals() -> None:
+    # Per item (summed loss, tokens): the tuned model a little better than few-shot, on 4 or on 400 items.
+    few = [(2.0 * 10, 10), (2.6 * 10, 10), (1.4 * 10, 10), (2.2 * 10, 10)]
+    tuned = [(1.9 * 10, 10), (2.5 * 10, 10), (1.3 * 10, 10), (2.1 * 10, 10)]
+    base = [(3.0 * 10, 10)] * 4
+
+    def ppl(scored: list[tuple[float, int]]) -> dict:
+        return {"all": evaluate.perplexity(scored), "ci95": evaluate.interval(scored), "shots": 1}
+
+    small = evaluate.verdict({"base": ppl(base), "base_few_shot": ppl(few), "tuned": ppl(tuned)})
+    assert "fine-tuning fits the domain best, but the test split is too small to tell it from few-shot" in small
+    large = evaluate.verdict({"base": ppl(base * 100), "base_few_shot": ppl(few * 100), "tuned": ppl(tuned * 100)})
+    assert large.endswith("fine-tuning fits the domain best")
+    low, high = evaluate.interval(tuned * 100)
+    assert low < evaluate.perplexity(tuned * 100) < high
+
+
+def test_the_accuracy_interval_is_wilsons() -> None:
+    assert evaluate.wilson(2, 7) == [0.082, 0.641]  # 2 of 7 right: anything from 8% to 64%
+    assert evaluate.wilson(0, 0) is None
