@@ -305,6 +305,12 @@ def add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     _project_flags(p)
     p.add_argument("--n", type=int, metavar="N", help="items to plan (overrides generate.n)")
     p.add_argument(
+        "--target",
+        type=int,
+        metavar="N",
+        help="items that must pass the quality gate: plan rounds until they do (overrides generate.target)",
+    )
+    p.add_argument(
         "--review",
         choices=["none", "push", "wait"],
         help="review mode (overrides review.mode): none: "
@@ -332,6 +338,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         from_stage=args.from_stage,
         allow_partial=args.allow_partial,
         show_progress=not args.no_progress,
+        target=args.target,
     )
     run_dir = Path(result["run_dir"])
     out()

@@ -9,6 +9,7 @@ Stages hand work to each other only as files in the run folder, listed in the ma
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 from collections.abc import Callable
@@ -412,6 +413,7 @@ def run(
     allow_partial: bool = False,
     show_progress: bool = True,
     say: Say = say_stderr,
+    target: int | None = None,
 ) -> dict[str, Any]:
     """The whole loop: generate, validate and clean, dedup, review (push, decisions), curate, tune, evaluate,
     export, report. A stage whose inputs and settings are unchanged is skipped; `from_stage` forces it and
@@ -419,19 +421,59 @@ def run(
     with RunStopped, after the report is made; `allow_partial` goes on with what there is."""
     from studio import engine
 
-    p = open_project(project, **{"generate.n": n, "review.mode": review})
+    p = open_project(project, **{"generate.n": n, "generate.target": target, "review.mode": review})
     every = stages(p, say)
     names = [s.name for s in every]
     if from_stage is not None and from_stage not in names:
         raise StudioError(f"unknown stage '{from_stage}' (this run has: {', '.join(names)})", None, "--from")
     r = open_run(p, run)
     try:
+        if p.generate.target:
+            p = until_target(p, r, from_stage, allow_partial, say, show_progress)
+            every = stages(p, say)
+            from_stage = None if from_stage in GATE else from_stage  # forced in the first round already
         results = engine.run_stages(p, r, every, makers(p, say), from_stage, allow_partial, say, show_progress)
     except RunStopped:
         # The report shows what happened up to the stop; it reads files, so it never hides the stop.
         engine.run_stage(every[-1], p, r, makers(p, say), say=say, show_progress=show_progress)
         raise
     return {**results, "run_dir": str(r.dir)}
+
+
+GATE = ("generate", "validate", "dedup")
+
+
+def until_target(
+    p: Project, r: Run, from_stage: str | None, allow_partial: bool, say: Say, show_progress: bool
+) -> Project:
+    """generate.target: rounds of generate, validate and dedup, each planning more items from the yield so far,
+    until the target passes the gate. Returns the project with the plan that did it (the later stages run on
+    it); a round that adds no passing item, or generate.max_rounds, stops the run and says which."""
+    from studio import engine
+
+    g = p.generate
+    # A later run starts where the last one ended: its plan holds every round made so far.
+    made = ((r.stage("generate") or {}).get("counts") or {}).get("planned") or 0
+    n, before = max(g.n or g.target, made), -1
+    for round_no in range(1, g.max_rounds + 1):
+        q = p.model_copy(update={"generate": g.model_copy(update={"n": n})})
+        gate = [build() for name, build in builders(q, say).items() if name in GATE]
+        forced = from_stage if round_no == 1 and from_stage in GATE else None
+        engine.run_stages(q, r, gate, makers(q, say), forced, allow_partial, say, show_progress)
+        passed = count_lines(r.file("unique")) or 0
+        say(f"generate.target: round {round_no}: {n} planned, {passed} of {g.target} passed the gate")
+        if passed >= g.target:
+            return q
+        if passed <= before:
+            raise RunStopped("generate", f"a round added no item that passed the gate ({passed} of {g.target})")
+        before = passed
+        # Plan for the rest at the yield measured so far (a tenth at least, so one bad round cannot explode it).
+        n += math.ceil((g.target - passed) / max(passed / n, 0.1) * 1.1)
+    raise RunStopped(
+        "generate",
+        f"generate.max_rounds ({g.max_rounds}) reached with {passed} of {g.target} items passing the gate; "
+        "raise it (or look at what the gate rejects in report.html) to go on",
+    )
 
 
 def count_lines(path: Path) -> int | None:

@@ -79,6 +79,13 @@ class Generate(Strict):
     """studio generate: how many items, how they are spread over the axes, and the optional passes."""
 
     n: int | None = Field(default=None, ge=1, description="items to plan; default: the whole grid once")
+    target: int | None = Field(
+        default=None,
+        ge=1,
+        description="items that must pass the quality gate (validate, dedup): studio run plans further rounds "
+        "from the measured yield until they do (n, if set, is the first round's plan)",
+    )
+    max_rounds: int = Field(default=4, ge=1, le=20, description="most rounds of generate.target")
     sampling: Literal["grid", "random"] = Field(
         default="random",
         description="random: a seeded shuffle of the grid; grid: in order (cells repeat only "

@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+from studio import pipeline
 from studio.records import read_records
 from studio.runs import Run
 from tests.conftest import ROOT, copy_project, run_studio
@@ -239,3 +240,40 @@ def test_a_run_killed_while_tuning_goes_on_from_its_checkpoint(tmp_path: Path, f
     tuned = run.stage("tune")
     assert tuned["complete"] and tuned["resumed"] and tuned["steps"] == steps
     assert "resuming from the last checkpoint" in again.stderr
+
+
+def test_generate_target_plans_rounds_until_enough_items_pass_the_gate(tmp_path: Path, fake_openai) -> None:
+    # Half the replies are broken and not repaired: the yield is about a half, so one round of 8 cannot do.
+    server = fake_openai("--fault-rate", "0.5", "--faults", "not_json,schema_violation", "--seed", "3")
+    file = project(tmp_path, server.base_url, generate__n=8, generate__target=16, generate__repair=False)
+    p = pipeline.open_project(file)
+    run = pipeline.open_run(p, None)
+    said: list[str] = []
+    done = pipeline.until_target(p, run, None, False, said.append, False)
+
+    rounds = [line for line in said if line.startswith("generate.target: round")]
+    assert len(rounds) >= 2 and rounds[-1].endswith("of 16 passed the gate")
+    assert len(read_records(run.file("unique"))) >= 16
+    planned = planned_ids(run)
+    assert len(planned) == done.generate.n > 8  # the plan grew from the yield
+    assert sorted(ids(run.file("generated")) + ids(run.file("rejected"))) == sorted(planned)  # each one ended
+    # Again: the plan starts where it ended, and nothing is asked again.
+    sent, said = server.stats()["requests"], []
+    again = pipeline.until_target(p, run, None, False, said.append, False)
+    assert again.generate.n == done.generate.n and server.stats()["requests"] == sent
+    assert [line for line in said if line.startswith("generate.target: round")] == [
+        f"generate.target: round 1: {done.generate.n} planned, {len(read_records(run.file('unique')))} of 16 "
+        "passed the gate"
+    ]
+
+
+def test_generate_target_out_of_reach_stops_the_run_and_says_why(tmp_path: Path, fake_openai) -> None:
+    server = fake_openai()
+    file = project(tmp_path, server.base_url, generate__n=4, generate__target=50, generate__max_rounds=1)
+    stopped = run_studio("run", "--project", str(file), "--no-progress")
+    assert stopped.returncode == STOPPED, stopped.stderr[-2000:]
+    last = stopped.stderr.strip().splitlines()[-1]
+    assert last.startswith("studio: generate stopped: generate.max_rounds (1) reached with ")
+    assert "of 50 items passing the gate" in last
+    stages = json.loads(Run(tmp_path / "outputs/penguin-wood/default").manifest_path.read_text())["stages"]
+    assert "tune" not in stages and "curate" not in stages
