@@ -215,8 +215,9 @@ def placeholder(item: Item) -> str | None:
             return f"an unfilled slot {_quote(m.group())} in {path}"
     text = item.text
     labels = {item.text_field, str(item.data.get("kind", "")), "description", "content", "passage", "output"}
-    head = text.lstrip().split(":", 1)[0].strip().lower() if ":" in text[:40] else ""
-    if head and head in {label.lower() for label in labels if label}:
+    labels |= set(item.data)  # `appearance, description of the wood's...`: a key where the content belongs
+    first = re.match(r"\s*([A-Za-z][\w ]{0,30}?)\s*[:,;–-]", text)
+    if first and first.group(1).lower().replace(" ", "_") in {label.lower() for label in labels if label}:
         return f"the field's name as a label: {_quote(text)}"
     if FIELD_AS_SUBJECT.match(text):
         return f"the field's name as its subject: {_quote(text)}"

@@ -3,10 +3,14 @@ on the bundled model), beside legitimate text a careless rule would drop."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from studio.project import Clean
 from studio.quality.clean import Cleaner
+from tests.conftest import ROOT, run_studio
 
 DEFECTS = [
     ("residue", {"kind": "description", "text": '{ { colour: "black"} }} This is how the wood looks in the light.'}),
@@ -19,6 +23,14 @@ DEFECTS = [
     ("placeholder", {"kind": "history", "text": "The first cargo reached <insert port name> in the spring of 1802."}),
     ("placeholder", {"kind": "applications", "text": "Text is used in the furniture industry for light chairs."}),
     ("placeholder", {"kind": "description", "text": "Description: description of the wood and its pale colour."}),
+    (
+        "placeholder",
+        {
+            "kind": "description",
+            "text": "appearance, description of the wood's appearance is a matter of personal preference.",
+            "appearance": {"colour": "white", "grain": "straight", "texture": "fine"},
+        },
+    ),
     ("meta_talk", {"kind": "description", "text": "Sure! Here is a detailed description of the pale, oily wood."}),
     ("meta_talk", {"kind": "description", "text": "The wood is pale. You could add more details about how it grew."}),
     ("meta_talk", {"kind": "history", "text": "Sealers found it in 1795. I hope this helps with your project!"}),
@@ -94,3 +106,19 @@ def test_the_lineage_is_used_when_a_run_made_the_item() -> None:
     assert clean(echoed).rejected is None
     found = clean(echoed, {"axes": {"grain pattern": "interlocked"}}).rejected
     assert found is not None and found["rule"] == "instruction_echo" and "grain pattern" in found["reason"]
+
+
+def test_studio_validate_on_the_labelled_dev_set_meets_the_targets(tmp_path: Path) -> None:
+    """The hand-labelled set of benchmarks/quality.py through `studio validate FILE`, as a user runs it."""
+    labelled = [json.loads(line) for line in (ROOT / "benchmarks/data/quality_set.jsonl").read_text().splitlines()]
+    plain = tmp_path / "items.jsonl"
+    plain.write_text("".join(json.dumps({"id": r["id"], "data": r["data"], "meta": {}}) + "\n" for r in labelled))
+    schema = tmp_path / "any.json"
+    schema.write_text(json.dumps({"type": "object", "required": ["kind", "text"]}))
+    done = run_studio("validate", str(plain), "--schema", str(schema), "--out", str(tmp_path / "out"))
+    assert done.returncode == 0, done.stderr
+    dropped = {json.loads(line)["id"] for line in (tmp_path / "out" / "invalid.jsonl").read_text().splitlines()}
+    defective = [r["id"] for r in labelled if r["label"] != "clean"]
+    clean = [r["id"] for r in labelled if r["label"] == "clean"]
+    assert sum(i in dropped for i in defective) / len(defective) >= 0.95
+    assert sum(i in dropped for i in clean) / len(clean) <= 0.03
