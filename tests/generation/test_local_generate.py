@@ -34,18 +34,18 @@ PROVENANCE = {
 }
 
 
-def test_twenty_items_end_accepted_or_rejected_with_reason_and_ids_are_stable(llm_server, tmp_path: Path) -> None:
-    project = copy_project(tmp_path, {"generate.n": 20, "sampling.temperature": 0})
+def test_every_item_ends_accepted_or_rejected_with_reason_and_ids_are_stable(llm_server, tmp_path: Path) -> None:
+    project = copy_project(tmp_path, {"generate.n": 12, "sampling.temperature": 0})
     result = studio.generate(project, run="a", show_progress=False)
     run = Run(result["run_dir"])
     planned = [i["id"] for i in json.loads(run.file("plan").read_text())["items"]]
     accepted, rejected = read_records(run.file("generated")), read_records(run.file("rejected"))
 
     # Every planned item ends in exactly one file.
-    assert len(planned) == 20
+    assert len(planned) == 12
     assert sorted(r.id for r in accepted + rejected) == sorted(planned)
     assert result["counts"]["accepted"] == len(accepted) and result["complete"]
-    assert len(accepted) >= 10, [r.meta["rejected"]["reason"] for r in rejected]
+    assert len(accepted) >= 6, [r.meta["rejected"]["reason"] for r in rejected]
 
     schema = DomainSchema.load(ROOT / "schemas/penguin_wood.json")
     for r in accepted:
@@ -62,21 +62,21 @@ def test_twenty_items_end_accepted_or_rejected_with_reason_and_ids_are_stable(ll
         assert r.meta["rejected"]["reason"]
 
     manifest = run.stage("generate")
-    assert manifest["counts"]["planned"] == 20 and manifest["complete"]
+    assert manifest["counts"]["planned"] == 12 and manifest["complete"]
     assert manifest["tokens"]["in"] == sum(r.meta["tokens_in"] for r in accepted + rejected)
 
     # Run again: nothing is asked again, nothing is written twice.
     again = studio.generate(project, run="a", show_progress=False)
     assert again["skipped"] and again["counts"] == manifest["counts"]  # up to date: the stage is skipped
     forced = studio.generate(project, run="a", force=True, show_progress=False)
-    assert forced["counts"]["done_before"] == 20 and forced["counts"]["requests"] == 0  # and nothing is asked again
+    assert forced["counts"]["done_before"] == 12 and forced["counts"]["requests"] == 0  # and nothing is asked again
     assert len(read_records(run.file("generated"))) == len(accepted)
 
     # Another run with the same seed plans the same ids; at temperature 0 it writes the same items.
-    other = studio.generate(project, run="b", n=5, show_progress=False)
+    other = studio.generate(project, run="b", n=3, show_progress=False)
     other_records = read_records(Run(other["run_dir"]).file("generated")) + read_records(
         Run(other["run_dir"]).file("rejected")
     )
-    assert sorted(r.id for r in other_records) == sorted(planned[:5])
+    assert sorted(r.id for r in other_records) == sorted(planned[:3])
     first = {r.id: r.data for r in accepted}
     assert all(r.data == first[r.id] for r in other_records if r.id in first)

@@ -21,9 +21,7 @@ from tests.train.items import penguin_records
 pytestmark = [pytest.mark.slow, pytest.mark.llm]
 
 
-def test_default_recipe_beats_the_base_model_and_serves(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, llm_server: llm.Server
-) -> None:
+def test_default_recipe_beats_the_base_model_and_serves(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     items = tmp_path / "items.jsonl"
     write_jsonl(items, penguin_records(250, seed=3))
     # The default recipe (chat, LoRA, packing), one epoch to keep the test short; few generations.
@@ -34,10 +32,14 @@ def test_default_recipe_beats_the_base_model_and_serves(
 
     tuned = studio.tune(project, data=items, show_progress=False)
     assert tuned["task"] == "chat" and tuned["method"] == "lora"
-    assert tuned["counts"]["train"] == 200 and tuned["counts"]["test"] == 25
+    # The seeded items are template-shaped, as LLM output is: test items that copy a training item move to train.
+    moved = tuned["counts"]["moved_from_test"]
+    assert tuned["counts"]["train"] == 200 + moved and tuned["counts"]["test"] == 25 - moved >= 5
+    assert all(m["similarity"] >= 0.5 for m in tuned["decontaminated"])
     assert tuned["validation_perplexity"]["after"] < tuned["validation_perplexity"]["before"]
 
-    result = studio.evaluate(project, judge=True)  # the judge: the bundled model on the session's server
+    # No judge here: the 135M model is no judge, and the judge's arithmetic is checked exactly against a fake one.
+    result = studio.evaluate(project)
     ppl = result["perplexity"]
     assert ppl["tuned"]["all"] < ppl["base"]["all"]
     assert ppl["tuned"]["all"] < ppl["base_few_shot"]["all"]
@@ -45,11 +47,10 @@ def test_default_recipe_beats_the_base_model_and_serves(
     run_dir = Path(tuned["run_dir"])
     assert json.loads((run_dir / "eval.json").read_text())["perplexity"] == ppl
     assert "held-out test perplexity" in (run_dir / "model" / "README.md").read_text()
-    for name in ("base", "base_few_shot", "tuned"):
-        judged = result["generation"]["scores"][name]["judge"]
-        assert judged is None or 1 <= judged <= 5  # None: the small judge answered with no score
+    low, high = ppl["tuned"]["ci95"]
+    assert low <= ppl["tuned"]["all"] <= high and high < ppl["base"]["ci95"][0]  # clearly better, not by chance
 
-    # `studio llm serve --model RUN` on a server of its own (its own state folder), so the session's
+    # `studio llm serve --model RUN` on a server of its own (its own state folder), so a session's
     # bundled-model server keeps running.
     monkeypatch.setenv("STUDIO_HOME", str(tmp_path / "home"))
     served = run_studio("llm", "serve", "--model", "default", "--project", str(project), "--port", "0")
