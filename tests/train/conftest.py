@@ -23,5 +23,7 @@ def items_file(tmp_path: Path) -> Path:
 def tiny_project(dest: Path, model: Path, **train: Any) -> Path:
     """The penguin-wood project tuning the tiny model briefly; `train` overrides train.* keys."""
     settings = {"base_model": str(model), "epochs": 2, "batch_size": 8, "max_length": 128, "eval.generations": 2}
-    settings |= {"eval.max_new_tokens": 8, **train}
+    # The seeded items are made from a few templates, so many are near copies: these tests count split sizes
+    # and steps, and keep every drawn test item where it was drawn (decontamination: tests/train/test_data.py).
+    settings |= {"eval.max_new_tokens": 8, "splits.decontaminate": None, **train}
     return copy_project(dest, {f"train.{k}": v for k, v in settings.items()})
