@@ -34,7 +34,7 @@ from openai.types import Batch
 
 from studio.errors import StudioError
 from studio.generation.cache import ReplyCache
-from studio.generation.client import Client, Reply, RequestFailed, backoff
+from studio.generation.client import AwaitingBatch, Client, Reply, RequestFailed, backoff
 from studio.generation.live import Step
 from studio.generation.plan import PlannedItem
 from studio.project import Endpoint
@@ -115,10 +115,6 @@ def split(
     if current:
         files.append(current)
     return files, too_big
-
-
-class AwaitingBatch(Exception):
-    """The item needs a reply that the next batch will bring."""
 
 
 class BatchExecutor:

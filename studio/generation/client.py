@@ -51,6 +51,10 @@ class Reply:
         return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
 
 
+class AwaitingBatch(Exception):
+    """In batch mode: the item needs a reply that the next batch will bring."""
+
+
 class RequestFailed(Exception):
     """No usable reply after the allowed attempts (`retryable`: a later run may try again), or a refusal."""
 

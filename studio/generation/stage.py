@@ -23,9 +23,8 @@ from typing import Any
 
 from studio.errors import StudioError
 from studio.generation import recorder
-from studio.generation.batch import AwaitingBatch, BatchExecutor
 from studio.generation.cache import ReplyCache
-from studio.generation.client import DEFAULT_CONCURRENCY, Client, Reply, RequestFailed, estimate_tokens
+from studio.generation.client import DEFAULT_CONCURRENCY, AwaitingBatch, Client, Reply, RequestFailed, estimate_tokens
 from studio.generation.live import LiveExecutor
 from studio.generation.plan import PlannedItem, plan
 from studio.generation.requests import Requests, repair_prompt
@@ -208,7 +207,7 @@ class Generator:
             say=self.say,
         )
         # Requests before the items (negotiation, subtopics) always go live.
-        self.executor: LiveExecutor | BatchExecutor = LiveExecutor(self.client, ceiling)
+        self.executor: Any = LiveExecutor(self.client, ceiling)  # or a BatchExecutor, in work()
         try:
             self.mode = await self.structured_mode()
             self.requests = Requests(project, self.target, self.mode)
@@ -241,6 +240,8 @@ class Generator:
             smoothing=0.1,
         )
         if self.project.endpoint.batch:
+            from studio.generation.batch import BatchExecutor  # the Batch API's modules only when it is used
+
             self.executor = BatchExecutor(self.client, self.cache, self.project.endpoint, self.say, self.after_batch)
         try:
             await self.executor.run(pending, self.step)
