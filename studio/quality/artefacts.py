@@ -58,7 +58,7 @@ FIELD_AS_SUBJECT = re.compile(
     re.I,
 )
 
-# Meta talk in three families, each run only when one of its words is in the text (see META_WORDS below).
+# Meta talk: an opener, and three families each run only when one of its words is in the text (META_FAMILIES).
 META_OPENER = re.compile(r"^\s*(?:sure|certainly|of course|absolutely|okay|ok|great|alright)\b[,!.:]", re.I)
 META_HERE = re.compile(
     r"\bhere(?:'s| is| are)\s+(?:a|an|the|your|some|my)\s+(?:\w+[\s-]+){0,3}?"
@@ -129,7 +129,6 @@ def wordset(text: str) -> frozenset[str]:
 
 # The words each rule's patterns cannot match without (every alternative holds one): a text with none of them
 # skips the patterns, which keeps the gate at its speed on the many clean items.
-# A family of meta talk cannot match without one of its words.
 META_FAMILIES = (
     (wordset("here"), META_HERE),
     (
@@ -148,6 +147,7 @@ META_FAMILIES = (
         META_PHRASES,
     ),
 )
+SLOT_WORDS = wordset("todo tbd fixme lorem")
 IMPERATIVE_WORDS = wordset(
     "write describe explain create generate provide compose produce summarise summarize draft outline document"
 )
@@ -177,26 +177,9 @@ class Item:
     data: dict[str, Any]
     text: str
     text_field: str
-    strings: list[tuple[str, str]] = field(default_factory=list)  # (JSON path, string) of every string field
+    strings: list[tuple[str, str]]  # (JSON path, string) of every string field, as cleaning walked them
     meta: dict[str, Any] = field(default_factory=dict)  # the lineage when a run made it
     _vocab: dict[str, frozenset[str]] = field(default_factory=dict, repr=False)
-
-    @classmethod
-    def of(cls, data: dict[str, Any], text: str, text_field: str, meta: dict[str, Any] | None = None) -> Item:
-        strings: list[tuple[str, str]] = []
-
-        def walk(value: Any, path: str) -> None:
-            if isinstance(value, str):
-                strings.append((path, value))
-            elif isinstance(value, dict):
-                for k, v in value.items():
-                    walk(v, f"{path}.{k}" if path else k)
-            elif isinstance(value, list):
-                for i, v in enumerate(value):
-                    walk(v, f"{path}[{i}]")
-
-        walk(data, "")
-        return cls(data, text, text_field, strings, meta or {})
 
     def vocab(self, s: str) -> frozenset[str]:
         """The lower-cased words of one of the item's strings (made once)."""
@@ -263,8 +246,8 @@ def _key_fragment(s: str, data: dict[str, Any]) -> str | None:
 
 def placeholder(item: Item) -> str | None:
     for path, s in item.strings:
-        slots = "[" in s or "<" in s or "_" in s or "??" in s or "x" in s.lower() and "xx" in s.lower()
-        if not slots and {"todo", "tbd", "fixme", "lorem"}.isdisjoint(item.vocab(s)):
+        slots = "[" in s or "<" in s or "_" in s or "??" in s or "xx" in s.lower()
+        if not slots and SLOT_WORDS.isdisjoint(item.vocab(s)):
             continue
         plain = CODE_SPAN.sub(" ", s) if "`" in s else s
         for m in CAPS_SLOT.finditer(plain):

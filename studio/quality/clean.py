@@ -52,6 +52,7 @@ class Cleaned:
     rejected: dict[str, Any] | None = None  # {"rule", "reason"} when a filter drops the item
     scores: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    strings: list[tuple[str, str]] = field(default_factory=list)  # (path without `$.`, cleaned string), all of them
 
     def mark(self) -> dict[str, Any]:
         """What a kept item carries in meta.clean."""
@@ -157,7 +158,7 @@ class Cleaner:
         out.data = self._walk(data, "$", out)
         text = out.data.get(self.text_field) if self.text_field in out.data else None
         if isinstance(text, str):
-            out.rejected = self.judge(text, out) or self.artefact(text, out.data, meta)
+            out.rejected = self.judge(text, out) or self.artefact(text, out, meta)
         if out.rejected is None and out.redactions and self.rules.pii.action == "reject":
             kinds = ", ".join(sorted(out.redactions))
             out.rejected = {"rule": "pii", "reason": f"personal data found ({kinds})"}
@@ -173,6 +174,7 @@ class Cleaner:
                     s = redact(s, found)
             if s != value:
                 out.changed.append(path)
+            out.strings.append((path[2:], s))
             return s
         if isinstance(value, dict):
             return {k: self._walk(v, f"{path}.{k}", out) for k, v in value.items()}
@@ -223,11 +225,11 @@ class Cleaner:
             out.warnings.append("redacted " + ", ".join(f"{n} {k}" for k, n in sorted(out.redactions.items())))
         return None
 
-    def artefact(self, text: str, data: dict[str, Any], meta: dict[str, Any] | None) -> dict[str, Any] | None:
+    def artefact(self, text: str, out: Cleaned, meta: dict[str, Any] | None) -> dict[str, Any] | None:
         """The first generator artefact the item shows, as {"rule", "reason"}."""
         if not self.artefacts:
             return None
-        item = artefacts.Item.of(data, text, self.text_field, meta)
+        item = artefacts.Item(out.data, text, self.text_field, out.strings, meta or {})
         for name, rule in self.artefacts:
             if reason := rule(item):
                 return {"rule": name, "reason": reason}
