@@ -1,21 +1,21 @@
-"""Quality gate on two hand-labelled sets: recall per kind of generator artefact, false flags on clean items.
+"""Quality gate on three hand-labelled sets: recall per kind of generator artefact, false flags on clean items.
 
     .venv/bin/python benchmarks/quality.py [--set FILE.jsonl] [--no-write]
 
-Both sets are studio records written by hand, each with a label: `clean`, or the one artefact it carries
+Every set is studio records written by hand, each with a label: `clean`, or the one artefact it carries
 (residue, placeholder, meta_talk, instruction_echo, qa_scaffold, truncated, repetition), and a note.
 
-- The dev set (benchmarks/data/quality_set.jsonl, 320 items) is the set the rules were tuned on: a yardstick
-  written apart from the rules, with clean hard cases a careless rule would flag (units and parentheses,
-  quoted questions, code spans, JSON in API docs, [sic] and citations, texts ending on A.D. or a quote). Six
-  domains: penguin wood (40%), a smart kettle's support desk, medieval herbal remedies, a made-up mineral, a
-  regional cheese, a library's API docs.
-- The held-out set (benchmarks/data/quality_heldout.jsonl, 212 items) was written after the rules, by a
-  writer who had not read them, and has never been used to tune them: 107 clean items (hard cases again:
-  imperative game rules and HR steps, first-person quotes, code with braces, [sic], [1], [citation needed],
-  "Note:", texts ending on etc., Inc., Ltd. or B.C.) and 15 of each artefact. Seven other domains: a fictional
-  bird, a board game's rules, a vintage motorcycle, a coastal town's history, a tea blend, an HR leave FAQ, a
-  fictional programming language. Its numbers are the honest estimate; the dev set's are optimistic.
+- The dev set (benchmarks/data/quality_set.jsonl, 320 items) is the set the rules were first tuned on: six
+  domains, 40% penguin wood, clean hard cases a careless rule would flag.
+- The second dev set (benchmarks/data/quality_heldout.jsonl, 212 items) was written as a held-out set after
+  the rules and measured so (recall 0.838, false flags 0.028), then used to tune them on 2026-12-02: since then
+  its numbers are optimistic too. Seven other domains.
+- The held-out set (benchmarks/data/quality_fresh.jsonl, 240 items) was written on 2026-12-02 by a writer who
+  had not read the rules, and has never been used to tune them: 120 clean items (57 hard cases: citations,
+  set notation, code with braces and backticks, config sections in brackets, acronyms, texts ending on a quote
+  or a parenthesis) and 120 artefacts (15 of each kind, and 15 subtle ones: meta talk in mid-text, a single
+  stray brace, a markdown heading). 24 domains none of the other sets has. Its numbers are the ones to quote;
+  a rule changed to fix one of its misses makes it a dev set.
 
 The records go, without their labels, through `validate_file` exactly as `studio validate FILE` runs it:
 `Quality()` defaults and a permissive schema (kind and text required), so that only the cleaning rules
@@ -42,13 +42,14 @@ from studio.schema import DomainSchema
 
 ROOT = Path(__file__).resolve().parents[1]
 DEV = ROOT / "benchmarks/data/quality_set.jsonl"
-HELDOUT = ROOT / "benchmarks/data/quality_heldout.jsonl"
+DEV2 = ROOT / "benchmarks/data/quality_heldout.jsonl"
+HELDOUT = ROOT / "benchmarks/data/quality_fresh.jsonl"
 SETS = [  # (path, heading of its table): the held-out set's table is the one to quote
     (DEV, "Dev set (`quality_set.jsonl`): the set the rules were tuned on, so its numbers are optimistic"),
+    (DEV2, "Second dev set (`quality_heldout.jsonl`): held out until 2026-12-02, tuned on since"),
     (
         HELDOUT,
-        "Held-out set (`quality_heldout.jsonl`): written after the rules, without reading them, and never used "
-        "to tune them",
+        "Held-out set (`quality_fresh.jsonl`): written without reading the rules, and never used to tune them",
     ),
 ]
 README = ROOT / "benchmarks/README.md"
@@ -57,20 +58,21 @@ CATEGORIES = ["residue", "placeholder", "meta_talk", "instruction_echo", "qa_sca
 TARGETS = "targets: recall >= 0.95, false flags <= 0.03"
 HEADING = f"""## Quality gate: `benchmarks/quality.py`
 
-`.venv/bin/python benchmarks/quality.py` (two hand-labelled sets, 532 items; a few seconds). One table per set.
+`.venv/bin/python benchmarks/quality.py` (three hand-labelled sets, 772 items; a few seconds). One table per set.
 
 - **Dev set** (the rules were tuned on it): `benchmarks/data/quality_set.jsonl`, 320 items written by hand
   apart from the rules: 145 clean items (hard cases among them: units and parentheses, quoted questions, code
   spans and a JSON example in API docs, [sic] and citations, texts ending on A.D. or a quote, a support answer
   saying "Here is how to descale it:") and 25 of each artefact small models leave in generated JSON items. Six
   domains, 40% penguin wood.
-- **Held-out set** (written after the rules, by a writer who had not read them; never used to tune them):
-  `benchmarks/data/quality_heldout.jsonl`, 212 items: 107 clean (imperative game rules and HR steps,
-  first-person quotes, code with braces, [sic], [1], [citation needed], "Note:", texts ending on etc., Inc.,
-  Ltd. or B.C., "Here is how carry-over works") and 15 of each artefact. Seven domains the dev set does not
-  have: a fictional bird, a board game's rules, a vintage motorcycle, a coastal town, a tea blend, an HR leave
-  FAQ, a fictional programming language. Its numbers are the ones to quote; a rule changed to fix one of its
-  misses makes it a dev set.
+- **Second dev set**: `benchmarks/data/quality_heldout.jsonl`, 212 items (107 clean, 15 of each artefact, seven
+  other domains). It was the held-out set until 2026-12-02 (recall 0.838, false flags 0.028 then); its misses
+  were used to widen the rules that day, so its numbers are now optimistic as well.
+- **Held-out set** (written without reading the rules; never used to tune them):
+  `benchmarks/data/quality_fresh.jsonl`, 240 items: 120 clean (57 hard cases: citations, `{{A, B}}` set
+  notation, code and JSON in backticks, `[rotate]` config sections, acronyms, texts ending on a quote or a
+  parenthesis) and 120 artefacts, 15 of each kind and 15 subtle ones (meta talk in mid-text, one stray brace
+  at the end, a markdown heading). 24 domains the other sets do not have. Its numbers are the ones to quote.
 
 The items go, labels removed, through `validate_file` as `studio validate FILE` runs it (`Quality()`
 defaults, a schema that accepts any item with a kind and a text); flagged means dropped, by any rule.

@@ -41,13 +41,17 @@ ESCAPES = re.compile(r"\\[nt\"]|\\u[0-9a-fA-F]{4}")
 PLACEHOLDERS = re.compile(
     r"\[\s*(?:your|insert|add|enter|name of|put|fill|type|placeholder|x{2,}|\.\.\.)[^\]]*\]"
     r"|<\s*(?:insert|your|add|enter|name of|put|fill|placeholder)[^>]*>"
-    r"|\bX{3,}\b|\bTODO\b|\bTBD\b|\bFIXME\b|\blorem ipsum\b|_{4,}",
+    r"|\bX{3,}\b|\bTODO\b|\bTBD\b|\bFIXME\b|\blorem ipsum\b|_{3,}|\b(?:a|an|the|is|of)\s+N/A\b",
     re.I,
 )
 # Slots by their shape: `<device>`, `<herb name>` (markup is gone by now: known HTML tags are stripped first),
 # `[Customer Name]`, `??%`, `XX seconds`.
 SLOT_SHAPES = re.compile(
-    r"<[a-z][a-z0-9 _-]{0,30}>|\[(?:[A-Z][a-z]+ )+[A-Z][a-z]+\]"
+    r"<[a-z][a-z0-9 _-]{0,30}>|\[(?:[A-Z][a-z]+ )+[A-Z][a-z]+\]|^\s*\[[a-z][a-z _]{1,30}\]\s*$"
+    # One word in brackets is a slot when it names what a template fills in (`[Publisher]`, `[date]`), not a
+    # mark of its own (`[sic]`, `[Fragile]`).
+    r"|\[(?i:name|company|author|publisher|date|location|city|country|product|brand|title|number|amount|price|year|"
+    r"person|customer|merchant|designer|manufacturer|place|address|answer|question|text|description|value)\]"
     r"|(?<![?\w])\?{2,}(?=\s*[%\w])|\bX{2,}\b(?=\s*(?:%|[a-z]))"
 )
 # Upper-case slots are told apart from proper placeholders by case, so these two run without re.I.
@@ -59,7 +63,11 @@ FIELD_AS_SUBJECT = re.compile(
 )
 
 # Meta talk: an opener, and three families each run only when one of its words is in the text (META_FAMILIES).
-META_OPENER = re.compile(r"^\s*(?:sure|certainly|of course|absolutely|okay|ok|great|alright)\b[,!.:]", re.I)
+META_OPENER = re.compile(
+    r"^\s*(?:(?:sure|certainly|of course|absolutely|okay|ok|great|alright)\b[,!.:]"
+    r"|(?:great|good|excellent) question\b)",
+    re.I,
+)
 META_HERE = re.compile(
     r"\bhere(?:'s| is| are)\s+(?:a|an|the|your|some|my)\s+(?:\w+[\s-]+){0,3}?"
     r"(?:description|text|passage|json|item|items|answer|response|example|summary|version|list|overview|paragraph|"
@@ -78,7 +86,8 @@ META_ABOUT = re.compile(
 )
 META_PHRASES = re.compile(
     r"\bas an ai\b|\blanguage model\b|\bi hope (?:this|that|it|these|the above)\b|\blet me know\b|\bfeel free to\b"
-    r"|\bwould you like me to\b|\bshall i\b|\bas you asked\b|\bkept (?:this|it) (?:short|brief)\b"
+    r"|\bwould you like (?:me to|more|to know|further|additional|another)\b|\bshall i\b|\bas you asked\b"
+    r"|\bkept (?:this|it) (?:short|brief)\b"
     r"|\bi (?:do not|don't) have (?:any |enough |reliable |much )?information\b|\bhappy to help\b"
     r"|\bi(?:'m| am) (?:sorry|unable|happy to)\b|\bi (?:can(?:no|')t|cannot|will not|won't) (?:provide|help|write)\b"
     r"|\bas (?:you )?requested\b|\byou asked for\b|\bi(?:'ve| have) (?:written|created|provided|included|generated)\b"
@@ -90,13 +99,13 @@ META_PHRASES = re.compile(
 
 IMPERATIVE_START = re.compile(
     r"(?:^|[.!?]\s+)(?:please\s+)?(?:write|describe|explain|create|generate|provide|compose|produce|summari[sz]e|"
-    r"draft|outline|document)\s+(?!to\b|down\b|up\b|back\b|off\b|in\b|on\b)\w",
+    r"draft|outline|document)\s+(?!to\b|down\b|up\b|back\b|off\b|in\b|on\b|your\b|it\b|them\b)\w",
     re.I,
 )
 # An imperative at a sentence's start that is about the writing, not the subject (`Use a historical style`,
 # `Answer the question in two sentences`, `Mention the era`); `Use a soft cloth` is not.
 WRITING_ORDER = re.compile(
-    r"(?:^|[.!?:]\s+)(?:please\s+)?(?:mention|avoid|include|use|keep|make sure|be sure|remember|focus on|answer|"
+    r"(?:^|[.!?:]\s+)(?:please\s+)?(?:write|mention|avoid|include|use|keep|make sure|be sure|remember|focus on|answer|"
     r"reply|respond|give|adopt|stick to|cover)\b[^.!?]*?\b(?:style|tone|voice|register|claims|jargon|sentences?|"
     r"words|paragraphs?|question|customer|user|reader|audience|the era|the place|answer|description|explanation|"
     r"plain language|markdown)\b",
@@ -109,7 +118,9 @@ ECHO_PHRASES = re.compile(
     r"|\b(?:the|your) task (?:is|was)\b|\bthe (?:user|prompt|instruction)s? (?:asks?|wants?|asked|says?)\b"
     r"|\b(?:do not|don't) (?:use|mention|include) (?:markdown|json|lists)\b|\breturn (?:only )?(?:the )?json\b"
     r"|\bthe (?:item|text|answer|description|passage|response) (?:should|must|needs to)\b"
-    r"|\byou are an? (?:\w+ ){0,3}?(?:assistant|expert|writer|model|copywriter|author)\b",
+    r"|\byou are an? (?:\w+ ){0,3}?(?:assistant|expert|writer|model|copywriter|author)\b"
+    r"|(?:^|[.!?]\s+)(?:do not|don't|never) (?:mention|repeat|copy|say)\b|\bset [\"'“]\w+[\"'”] to\b"
+    r"|\bsub-?topic\s*:",
     re.I,
 )
 AXIS_LABEL = re.compile(r"\b(focus|style|audience|length|tone|topic|kind|format|level|persona)\s*:\s*\w", re.I)
@@ -140,7 +151,7 @@ META_FAMILIES = (
     ),
     (
         wordset(
-            "ai model hope let feel like shall asked requested kept information happy sorry unable provide help "
+            "ai model hope let feel like would shall asked requested kept information happy sorry unable provide help "
             "write written created provided included generated add include expand mention disclaimer fictional "
             "purpose purposes below"
         ),
@@ -152,7 +163,7 @@ IMPERATIVE_WORDS = wordset(
     "write describe explain create generate provide compose produce summarise summarize draft outline document"
 )
 ORDER_WORDS = wordset(
-    "mention avoid include use keep make be remember focus answer reply respond give adopt stick cover"
+    "write mention avoid include use keep make be remember focus answer reply respond give adopt stick cover"
 )
 ORDER_OBJECTS = wordset(
     "style tone voice register claims jargon sentence sentences words paragraph paragraphs question customer user "
@@ -161,7 +172,7 @@ ORDER_OBJECTS = wordset(
 ECHO_WORDS = wordset(
     "sentences words paragraphs lines bullet audience style tone register task user users prompt prompts "
     "instruction instructions markdown json lists should must needs assistant expert writer model copywriter "
-    "author"
+    "author mention repeat copy say set subtopic sub"
 )
 
 TERMINAL = ".!?…"
@@ -246,7 +257,7 @@ def _key_fragment(s: str, data: dict[str, Any]) -> str | None:
 
 def placeholder(item: Item) -> str | None:
     for path, s in item.strings:
-        slots = "[" in s or "<" in s or "_" in s or "??" in s or "xx" in s.lower()
+        slots = "[" in s or "<" in s or "_" in s or "??" in s or "xx" in s.lower() or "N/A" in s
         if not slots and SLOT_WORDS.isdisjoint(item.vocab(s)):
             continue
         plain = CODE_SPAN.sub(" ", s) if "`" in s else s
@@ -333,12 +344,28 @@ def qa_scaffold(item: Item) -> str | None:
     return None
 
 
+HEDGES = frozenset(["whether", "or", "not", "either"])
+
+
 def _repeats(question: str, answer: str) -> bool:
-    """The answer brings no word of content the question does not have (`This is how a poultice was made`)."""
-    stop = STOP_WORDS["en"]
+    """The answer brings no word of content the question does not have (`This is how a poultice was made`,
+    `Whether it is typed or not`), or opens with four or more of the question's words in a row and adds at most
+    three of its own (`When the token reaches the last space of the track.`)."""
+    stop = STOP_WORDS["en"] | HEDGES
+    if re.match(r"\s*(?:yes|no)\b", answer, re.I):
+        return False  # a yes or a no is the answer, however much of the question follows
     asked = {w for w in words(question) if w not in stop}
     said = [w for w in words(answer) if w not in stop]
-    return bool(asked) and len(said) <= 2 * len(asked) + 2 and all(w in asked or _same_stem(w, asked) for w in said)
+    if bool(asked) and len(said) <= 2 * len(asked) + 2 and all(w in asked or _same_stem(w, asked) for w in said):
+        return True
+    q, a = words(question), words(answer)
+    opening = " ".join(a[:4])
+    if len(a) >= 4 and f" {opening} " in f" {' '.join(q)} ":
+        copied = 4
+        while copied < len(a) and f" {' '.join(a[: copied + 1])} " in f" {' '.join(q)} ":
+            copied += 1
+        return sum(w not in stop for w in a[copied:]) <= 3
+    return False
 
 
 def _same_stem(word: str, asked: set[str]) -> bool:

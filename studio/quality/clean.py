@@ -124,6 +124,10 @@ def repetition(w: list[str], n: int) -> float:
     return 1 - len(set(grams)) / len(grams) if grams else 0.0
 
 
+# Two to six words said three times or more in a row ("its harbour, its harbour, its harbour"): a stuck model.
+PHRASE_LOOP = re.compile(r"\b((?:\w+\W+){2,6}?)\1{2,}", re.I)
+
+
 def repeated_sentence(text: str) -> str | None:
     """A sentence of four words or more that the text says twice (a model stuck in a loop)."""
     seen: set[str] = set()
@@ -158,7 +162,7 @@ class Cleaner:
         out.data = self._walk(data, "$", out)
         text = out.data.get(self.text_field) if self.text_field in out.data else None
         if isinstance(text, str):
-            out.rejected = self.judge(text, out) or self.artefact(text, out, meta)
+            out.rejected = self.filters(text, out) or self.artefact(text, out, meta)
         if out.rejected is None and out.redactions and self.rules.pii.action == "reject":
             kinds = ", ".join(sorted(out.redactions))
             out.rejected = {"rule": "pii", "reason": f"personal data found ({kinds})"}
@@ -182,7 +186,7 @@ class Cleaner:
             return [self._walk(v, f"{path}[{i}]", out) for i, v in enumerate(value)]
         return value
 
-    def judge(self, text: str, out: Cleaned) -> dict[str, Any] | None:
+    def filters(self, text: str, out: Cleaned) -> dict[str, Any] | None:
         """The first heuristic filter the text fails, as {"rule", "reason"}; scores and warnings go into `out`."""
         r = self.rules
         w = words(text)
@@ -208,6 +212,10 @@ class Cleaner:
                 }
             if again := repeated_sentence(text):
                 return {"rule": "repetition", "reason": f"a sentence repeats: `{again[:60]}`"}
+            for path, s in out.strings:
+                if " " in s and (loop := PHRASE_LOOP.search(s)):
+                    why = f"a phrase repeats in a loop in {path}: `{loop.group(1)[:60]}`"
+                    return {"rule": "repetition", "reason": why}
             if ratio > 0.7 * r.repetition.max_ratio:
                 out.warnings.append(f"repetition {ratio:.2f} near the limit {r.repetition.max_ratio}")
         if r.language.enabled and len(w) >= r.language.min_words:

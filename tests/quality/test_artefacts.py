@@ -49,6 +49,21 @@ DEFECTS = [
     ("truncation", {"kind": "description", "text": "Penguin wood is pale and light and has a fine texture for the"}),
     ("truncation", {"kind": "properties", "text": "It is light, strong and oily, with a density of about 440 kg"}),
     ("repetition", {"kind": "history", "text": "It floats well. Sailors loved it. It floats well. Sailors loved it."}),
+    ("repetition", {"kind": "history", "text": "The port has a quay, its quay, its quay, its quay and a market hall."}),
+    ("placeholder", {"kind": "history", "text": "The first chest was sold in 1802 by [Merchant] to a captain."}),
+    ("placeholder", {"kind": "properties", "text": "A plank weighs about ___ kilograms when it is fully dry."}),
+    ("meta_talk", {"kind": "history", "text": "Sealers logged it in 1795. Would you like more facts about the isles?"}),
+    ("instruction_echo", {"kind": "history", "text": "Sealers logged it in 1795 by a colony. Do not mention dates."}),
+    ("instruction_echo", {"kind": "history", "text": 'Set "kind" to "history". Sealers logged it in 1795.'}),
+    (
+        "qa_scaffold",
+        {
+            "kind": "qa",
+            "question": "What happens when penguin wood gets wet?",
+            "answer": "When penguin wood gets wet in the rain.",
+            "text": "Its oils keep the water out, so it hardly swells.",
+        },
+    ),
 ]
 
 CLEAN = [
@@ -65,6 +80,14 @@ CLEAN = [
     },
     {"kind": "description", "text": 'Call `kettle.boil(temp=90)` to heat the water; it returns `{"ok": true}`.'},
     {"kind": "applications", "text": "Uses: boats, oars and flutes; rarely flooring, since it is soft."},
+    {
+        "kind": "qa",
+        "question": "Can a carver split it with one blow?",
+        "answer": "No, a carver can split it only along the bands, with several blows.",
+        "text": "Only along the near-black bands, and only with several blows.",
+    },
+    {"kind": "applications", "text": "Write your name on the tag, then hang the tag on the chest before it ships."},
+    {"kind": "history", "text": "The crate was marked [Fragile] in red paint, and it reached the museum whole."},
     {
         "kind": "qa",
         "question": "Why does it float?",
