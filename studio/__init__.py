@@ -13,6 +13,7 @@ __all__ = [
     "generate",
     "validate",
     "dedup",
+    "judge",
     "status",
     "review_install",
     "review_serve",

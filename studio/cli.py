@@ -93,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_generate(sub)
     add_validate(sub)
     add_dedup(sub)
+    add_judge(sub)
     add_run(sub)
     add_report(sub)
     add_export(sub)
@@ -290,15 +291,48 @@ def cmd_dedup(args: argparse.Namespace) -> int:
     out(f"unique:     {paths['unique']}")
     out(f"duplicates: {paths['duplicates']} (each with its kept twin, the method and the similarity)")
     if "run_dir" in result:
-        out(f"next:       studio review push --run {Path(result['run_dir']).name}")
+        out(f"next:       studio judge --run {Path(result['run_dir']).name}")
     return 0
+
+
+def add_judge(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "judge",
+        help="on-topic and on-label checks, then an LLM judge's rubric scores (03-judged.jsonl)",
+        description="Check the run's 03-unique.jsonl: each item's similarity to the domain (sentence embeddings; "
+        "the threshold follows the run's own distribution) and, for a label axis, to its label; then the judge's "
+        "endpoint scores each item on the rubric (the project's `judge` template) and items below judge.threshold "
+        "are rejected. Writes 03-judged.jsonl and 03-judge-rejected.jsonl (each with its reason).",
+    )
+    _project_flags(p)
+    p.add_argument("--force", action="store_true", help="run again even if nothing changed")
+    p.add_argument("--allow-partial", action="store_true", help="go on from a dedup stage that did not finish")
+    p.set_defaults(func=cmd_judge)
+
+
+def cmd_judge(args: argparse.Namespace) -> int:
+    r = pipeline.judge(args.project, args.run, args.force, args.allow_partial)
+    if r.get("skipped"):
+        out("judge is up to date (same items and settings); --force runs it again")
+    c = r["counts"]
+    rules = ", ".join(f"{c[k]:,} {k.replace('_', ' ')}" for k in ("off_topic", "off_label", "judge") if c.get(k))
+    out(
+        f"judged {c['in']:,} item(s): {c['kept']:,} kept, {c['rejected']:,} rejected" + (f" ({rules})" if rules else "")
+    )
+    llm = r.get("llm_judge")
+    out(f"LLM judge: {llm if isinstance(llm, str) else llm.get('model')}")
+    if topic := r.get("topic"):
+        out(f"similarity to the domain: median {topic['median']:.2f}, threshold {topic['threshold']:.2f}")
+    out(f"judged:   {r['files']['judged']}")
+    out(f"rejected: {r['files']['judge_rejected']} (each with meta.rejected: rule and reason)")
+    return stopped(args, r)
 
 
 def add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "run",
-        help="the whole loop: generate, validate, dedup, review, curate, tune, eval, report",
-        description="Run every stage in order: generate, validate and clean, dedup, review, curate, "
+        help="the whole loop: generate, validate, dedup, judge, review, curate, tune, eval, report",
+        description="Run every stage in order: generate, validate and clean, dedup, judge, review, curate, "
         "tune, eval, export and report. A stage whose inputs and settings are unchanged is skipped, so "
         "a re-run after an edit or a crash does only what is needed.",
     )
@@ -623,7 +657,7 @@ def add_review(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "review",
         help="human review in Argilla: run it locally, push a sample, pull the decisions",
         description="Review a run's items in Argilla. `serve` runs a local Argilla (no Docker); `push` sends "
-        "a sample of 03-unique.jsonl to the run's dataset; `pull` brings the answers back into 04-reviewed.jsonl. "
+        "a sample of 03-judged.jsonl to the run's dataset; `pull` brings the answers back into 04-reviewed.jsonl. "
         "With review.api_url in the project file, push and pull use that Argilla instead.",
     )
     review_sub = p.add_subparsers(dest="review_command", metavar="ACTION", required=True)
@@ -679,14 +713,14 @@ def cmd_review_install(args: argparse.Namespace) -> int:
 def add_review_push(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "push",
-        help="push a sample of the run's unique items for review",
-        description="Send a sample of 03-unique.jsonl (stratified by axes, borderline items first) to the "
+        help="push a sample of the run's judged items for review",
+        description="Send a sample of 03-judged.jsonl (stratified by axes, borderline items first) to the "
         "run's Argilla dataset. Pushing again updates the same records; it never adds copies.",
     )
     _project_flags(p)
     size = p.add_mutually_exclusive_group()
     size.add_argument("--size", type=int, metavar="N", help="items to review (overrides review.size; default 100)")
-    size.add_argument("--fraction", type=float, metavar="F", help="share of the unique items to review (0-1)")
+    size.add_argument("--fraction", type=float, metavar="F", help="share of the judged items to review (0-1)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--force", action="store_true", help="push again even if the sample and items are unchanged")
     p.set_defaults(func=cmd_review_push)
@@ -705,7 +739,9 @@ def cmd_review_push(args: argparse.Namespace) -> int:
         out("push is up to date (same items and sample settings); --force pushes again")
     c, d = result["counts"], result["dataset"]
     out(
-        f"pushed {c['sampled']} of {c['unique']} unique item(s) ({c['borderline']} borderline) "
+        f"pushed {c['sampled']} of {c['judged']} judged item(s) ({c['borderline']} borderline"
+        + (f", {c['judge_rejected']} the judge rejected" if c["judge_rejected"] else "")
+        + ") "
         f"in {result['seconds']:.1f} s: {c['created']} new, {c['updated']} updated; "
         f"the dataset holds {c['in_dataset']}"
     )
@@ -719,7 +755,7 @@ def add_review_pull(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "pull",
         help="pull the reviewers' decisions into 04-reviewed.jsonl",
         description="Read the submitted and discarded answers, resolve several reviewers per record, apply "
-        "corrections (validated against the schema) and decide every unique item, reviewed or not.",
+        "corrections (validated against the schema) and decide every judged item, reviewed or not.",
     )
     _project_flags(p)
     p.add_argument("--wait", action="store_true", help="first wait until a share of the sample is reviewed")
@@ -750,7 +786,7 @@ def cmd_review_pull(args: argparse.Namespace) -> int:
         + (f" (acceptance {rate:.0%})" if rate is not None else "")
         + f"; {c['unreviewed']} unreviewed item(s) follow review.unreviewed"
     )
-    out(f"accepted {c['accepted']}, rejected {c['rejected']} of {c['unique']}; {c['corrected']} corrected")
+    out(f"accepted {c['accepted']}, rejected {c['rejected']} of {c['judged']}; {c['corrected']} corrected")
     if c["ties"]:
         out(f"ties: {c['ties']} (decided by review.tie): {', '.join(result['ties'][:10])}")
     for bad in result["invalid_corrections"][:10]:

@@ -59,6 +59,22 @@ def resolve_target(project: Project, say: Say = say_stderr, start: bool = True) 
     return Target(server.base_url, server.model, None, "local")
 
 
+def judge_target(project: Project, say: Say = say_stderr, start: bool = True) -> Target | None:
+    """The judge's endpoint: judge.base_url, else the project's endpoint; None when there is only the bundled
+    model (too small to judge) and judge.force is off, or the judge is off."""
+    j = project.judge
+    if not j.enabled:
+        return None
+    if j.base_url:
+        if not j.model:
+            raise StudioError("judge.model is required when judge.base_url is set", None, "judge.model")
+        return Target(j.base_url, j.model, os.environ.get(j.api_key_env) or None, Target.kind_of(j.base_url))
+    if not project.endpoint.base_url and not j.force:
+        return None
+    t = resolve_target(project, say, start)
+    return Target(t.base_url, j.model, t.api_key, t.kind) if j.model else t
+
+
 def builders(
     project: Project,
     say: Say = say_stderr,
@@ -98,6 +114,11 @@ def builders(
 
         return DedupStage(against, semantic, keep)
 
+    def judge_stage() -> Stage:
+        from studio.quality.judge import JudgeStage
+
+        return JudgeStage(judge_target(project, say, start=False), lambda: judge_target(project, say))
+
     def push() -> Stage:
         from studio.review.push import PushStage
 
@@ -119,13 +140,9 @@ def builders(
         return TuneStage(data)
 
     def evaluate() -> Stage:
-        from studio.train.evaluate import EvalStage, Judge
+        from studio.train.evaluate import EvalStage
 
-        def start_judge() -> Judge:
-            t = resolve_target(project, say)
-            return Judge(t.base_url, t.model, t.api_key)
-
-        return EvalStage(project.train.eval.judge if judge is None else judge, start_judge)
+        return EvalStage(project.train.eval.judge if judge is None else judge, lambda: judge_target(project, say))
 
     def export() -> Stage:
         from studio.dataset.export import ExportStage
@@ -138,7 +155,8 @@ def builders(
         return ReportStage()
 
     mode = review_mode or project.review.mode
-    steps = {"generate": generate, "validate": validate, "dedup": dedup, "push": push, "review": review}
+    steps = {"generate": generate, "validate": validate, "dedup": dedup, "judge": judge_stage}
+    steps |= {"push": push, "review": review}
     steps |= {"curate": curate, "tune": tune, "eval": evaluate, "export": export, "report": report}
     if mode == "none":
         del steps["push"]
@@ -319,6 +337,21 @@ def dedup(
     return run_one("dedup", p, open_run(p, run), force, allow_partial, show_progress, say, **options)
 
 
+def judge(
+    project: str | Path | Project = DEFAULT_PROJECT,
+    run: str | None = None,
+    force: bool = False,
+    allow_partial: bool = False,
+    show_progress: bool = True,
+    say: Say = say_stderr,
+) -> dict[str, Any]:
+    """03-judged.jsonl and 03-judge-rejected.jsonl: the on-topic and on-label checks (embeddings), then the LLM
+    judge's rubric scores and threshold (the judge's endpoint; it steps aside when there is only the bundled
+    model)."""
+    p = open_project(project)
+    return run_one("judge", p, open_run(p, run), force, allow_partial, show_progress, say)
+
+
 def curate(
     project: str | Path | Project = DEFAULT_PROJECT, run: str | None = None, force: bool = False
 ) -> dict[str, Any]:
@@ -440,13 +473,13 @@ def run(
     return {**results, "run_dir": str(r.dir)}
 
 
-GATE = ("generate", "validate", "dedup")
+GATE = ("generate", "validate", "dedup", "judge")
 
 
 def until_target(
     p: Project, r: Run, from_stage: str | None, allow_partial: bool, say: Say, show_progress: bool
 ) -> Project:
-    """generate.target: rounds of generate, validate and dedup, each planning more items from the yield so far,
+    """generate.target: rounds of generate, validate, dedup and judge, each planning more items from the yield so far,
     until the target passes the gate. Returns the project with the plan that did it (the later stages run on
     it); a round that adds no passing item, or generate.max_rounds, stops the run and says which."""
     from studio import engine
@@ -460,7 +493,7 @@ def until_target(
         gate = [build() for name, build in builders(q, say).items() if name in GATE]
         forced = from_stage if round_no == 1 and from_stage in GATE else None
         engine.run_stages(q, r, gate, makers(q, say), forced, allow_partial, say, show_progress)
-        passed = count_lines(r.file("unique")) or 0
+        passed = count_lines(r.file("judged")) or 0
         say(f"generate.target: round {round_no}: {n} planned, {passed} of {g.target} passed the gate")
         if passed >= g.target:
             return q

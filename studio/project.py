@@ -82,8 +82,8 @@ class Generate(Strict):
     target: int | None = Field(
         default=None,
         ge=1,
-        description="items that must pass the quality gate (validate, dedup): studio run plans further rounds "
-        "from the measured yield until they do (n, if set, is the first round's plan)",
+        description="items that must pass the quality gate (validate, dedup, judge): studio run plans further "
+        "rounds from the measured yield until they do (n, if set, is the first round's plan)",
     )
     max_rounds: int = Field(default=4, ge=1, le=20, description="most rounds of generate.target")
     sampling: Literal["grid", "random"] = Field(
@@ -306,12 +306,73 @@ class Dedup(Strict):
     )
 
 
+class Topic(Rule):
+    """On-topic and on-label checks (studio judge): the item's text against the domain, by sentence embeddings."""
+
+    min_similarity: float = Field(
+        default=0.1, ge=-1, le=1, description="cosine similarity to the domain below which an item is off topic"
+    )
+    spread: float = Field(
+        default=5.0,
+        gt=0,
+        description="also off topic: this many robust deviations (1.4826 MAD) below the run's median similarity",
+    )
+    min_items: int = Field(default=20, ge=3, description="fewer items: only min_similarity applies (no distribution)")
+    label: str | None = Field(
+        default=None,
+        description="an axis whose values are labels (classification): an item must not sit much nearer another "
+        "label than its own; default: train.label when train.task is classification",
+    )
+    labels: dict[str, str] = Field(
+        default_factory=dict, description="`label: description` for the on-label check (default: the label's name)"
+    )
+    margin: float = Field(
+        default=0.15,
+        ge=0,
+        le=2,
+        description="off label: nearer another label than its own by more than this (cosine, centred per label)",
+    )
+
+
 class Quality(Strict):
-    """The quality gate: studio validate (schema, cleaning, filters) and studio dedup."""
+    """The quality gate: studio validate (schema, cleaning, filters), studio dedup and the checks of studio judge."""
 
     text_field: str = Field(default="text", description="the key of an item that holds its text")
     clean: Clean = Field(default_factory=Clean, description="normalisation and heuristic filters")
     dedup: Dedup = Field(default_factory=Dedup, description="duplicate detection")
+    topic: Topic = Field(default_factory=Topic, description="on-topic and on-label checks by embeddings")
+
+
+class Judge(Strict):
+    """studio judge: an LLM scores every item on a rubric (the project's `judge` template), and a threshold
+    gates them. Its endpoint: judge.base_url, else endpoint.base_url; the bundled model is not a judge."""
+
+    enabled: bool = Field(default=True, description="false: no LLM judge (the embedding checks still run)")
+    base_url: str | None = Field(default=None, description="the judge's endpoint (none: the project's endpoint)")
+    model: str | None = Field(default=None, description="the judge's model (required with base_url)")
+    api_key_env: str = Field(default="OPENAI_API_KEY", description="environment variable holding the judge's key")
+    force: bool = Field(
+        default=False, description="judge with the bundled 135M model anyway (too small to be a trustworthy judge)"
+    )
+    template: str = Field(default="judge", description="the rubric template (<prompts>/<template>.system/user.j2)")
+    criteria: dict[str, str] = Field(
+        default_factory=lambda: {
+            "faithful": "agrees with the domain description; no invented facts that contradict it",
+            "fits": "is what its axis values ask for (kind, focus, style, audience, length)",
+            "fluent": "reads as finished, natural prose, free of markup, placeholders and talk about the task",
+            "useful": "teaches something a learner of the domain would want to know",
+        },
+        min_length=1,
+        description="`name: what a 5 means`: each is scored 1-5 with a one-line reason",
+    )
+    threshold: float = Field(default=3.0, ge=1, le=5, description="items whose mean score is below it are rejected")
+    max_tokens: int = Field(default=400, ge=16, description="longest reply of the judge, in tokens")
+    review_rejected: float = Field(
+        default=0.1,
+        ge=0,
+        le=1,
+        description="share of the review sample given to items the judge rejected, so reviewers can check it",
+    )
 
 
 class Lora(Strict):
@@ -369,7 +430,7 @@ class Evaluation(Strict):
     generations: int = Field(default=5, ge=0, description="test items answered when prompts is empty")
     max_new_tokens: int = Field(default=96, ge=1, description="longest generated answer, in tokens")
     few_shot: int = Field(default=3, ge=0, description="training examples put before the prompt of the few-shot base")
-    judge: bool = Field(default=False, description="ask the configured endpoint (LLM-as-judge) to score the answers")
+    judge: bool = Field(default=False, description="ask the judge's endpoint (see `judge`) to score the answers")
     batch_size: int = Field(default=16, ge=1, description="sequences per batch when scoring perplexity")
 
 
@@ -480,7 +541,10 @@ class Project(Strict):
     )
     budget: Budget = Field(default_factory=Budget)
     review: Review = Field(default_factory=Review, description="human review in Argilla (studio review ...)")
-    quality: Quality = Field(default_factory=Quality, description="the quality gate (studio validate, studio dedup)")
+    quality: Quality = Field(
+        default_factory=Quality, description="the quality gate (studio validate, studio dedup, studio judge)"
+    )
+    judge: Judge = Field(default_factory=Judge, description="the LLM judge (studio judge)")
     train: Train = Field(default_factory=Train, description="fine-tuning and evaluation (studio tune, studio eval)")
     share: Share = Field(default_factory=Share, description="the dataset to share (studio export)")
     output: Path = Field(default=Path("outputs"), description="where run folders go: <output>/<domain>/<run>/")

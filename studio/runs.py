@@ -33,6 +33,8 @@ FILES = {
     "invalid": "02-invalid.jsonl",
     "unique": "03-unique.jsonl",
     "duplicates": "03-duplicates.jsonl",
+    "judged": "03-judged.jsonl",
+    "judge_rejected": "03-judge-rejected.jsonl",
     "reviewed": "04-reviewed.jsonl",
     "curated": "05-curated.jsonl",
     "splits": "splits",

@@ -140,11 +140,13 @@ def artifact(name: str) -> Path:
 
 
 def copy_project(dest: Path, changes: dict[str, object] | None = None) -> Path:
-    """The penguin-wood project (file, schema, prompts) copied into `dest`, with dotted-key changes."""
+    """The penguin-wood project (file, schema, prompts) copied into `dest`, with dotted-key changes (and no
+    generate.target unless a change sets it)."""
     for folder in ("schemas", "prompts"):
         shutil.copytree(ROOT / folder, dest / folder, dirs_exist_ok=True)
     raw = yaml.safe_load((ROOT / "studio.yaml").read_text())
     raw["output"] = str(dest / "outputs")
+    raw["generate"].pop("target", None)  # a test plans exactly generate.n, unless it asks for a target
     for dotted, value in (changes or {}).items():
         node = raw
         *parents, last = dotted.split(".")

@@ -185,6 +185,7 @@ class Server:
         fault_first: int = 0,
         reply: str | None = None,
         reply_from: str | None = None,
+        score_from: str | None = None,
         record: bool = False,
     ):
         self.latency, self.fault_rate, self.faults = latency, fault_rate, faults
@@ -193,6 +194,7 @@ class Server:
         self.retry_after_form, self.max_in_flight = retry_after_form, max_in_flight
         self.text_wrap, self.fault_first = text_wrap, fault_first
         self.reply, self.reply_from = reply, re.compile(reply_from, re.DOTALL) if reply_from else None
+        self.score_from = re.compile(score_from, re.DOTALL) if score_from else None
         self.record = record
         self.chats: list[dict[str, Any]] = []  # every chat request, with --record
         self.arrivals: defaultdict[str, list[float]] = defaultdict(list)  # body hash -> arrival of each attempt
@@ -310,7 +312,16 @@ class Server:
         }
 
     def scripted(self, request: dict[str, Any]) -> str | None:
-        """The reply --reply-from or --reply prescribes for this request, or None (the usual item)."""
+        """The reply --score-from, --reply-from or --reply prescribes for this request, or None (the usual item)."""
+        if self.score_from is not None:
+            # A judge that scores deterministically: every criterion of the rubric it is asked for (an object
+            # of {reason, score} objects) gets the digit found in the item it is shown.
+            found = self.score_from.search(request["messages"][-1].get("content") or "")
+            criteria = schema_of(request).get("properties") or {}
+            if found and all("score" in (c.get("properties") or {}) for c in criteria.values()):
+                return json.dumps(
+                    {name: {"reason": f"graded {found.group(1)}", "score": int(found.group(1))} for name in criteria}
+                )
         if self.reply_from is not None:
             users = [m.get("content") or "" for m in request.get("messages") or [] if m.get("role") == "user"]
             found = self.reply_from.search(users[-1]) if users else None
@@ -687,6 +698,7 @@ async def main(args: argparse.Namespace) -> None:
         fault_first=args.fault_first,
         reply=args.reply,
         reply_from=args.reply_from,
+        score_from=args.score_from,
         record=args.record,
     )
     server.batch_api = BatchAPI(
@@ -719,6 +731,7 @@ if __name__ == "__main__":
     p.add_argument("--fault-first", type=int, default=0, help="a fault for the first N attempts of every first request")
     p.add_argument("--reply", help="answer every chat completion with this text")
     p.add_argument("--reply-from", help="answer with this regex's first group, searched in the last user message")
+    p.add_argument("--score-from", help="judge: score every rubric criterion with this regex's digit in the item")
     p.add_argument("--record", action="store_true", help="list every chat request in /_stats (`chats`)")
     p.add_argument(
         "--batch-outcomes",

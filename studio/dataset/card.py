@@ -20,10 +20,16 @@ def size_category(n: int) -> str:
     return "100K<n<1M"
 
 
-def made_by(project: Project, review_mode: str | None, reviewed: int | None) -> str:
-    """The checks the items went through, as this run's settings had them (off is not claimed)."""
+RULES = ("length", "repetition", "language", "pii", "residue", "placeholder", "meta_talk", "instruction_echo")
+RULES += ("qa_scaffold", "truncation")
+
+
+def made_by(
+    project: Project, review_mode: str | None, reviewed: int | None, judge: dict[str, Any] | None = None
+) -> str:
+    """The checks the items went through, as this run's settings and manifest had them (off is not claimed)."""
     clean = project.quality.clean
-    rules = [name for name in ("length", "repetition", "language", "pii") if getattr(clean, name).enabled]
+    rules = [name.replace("_", " ") for name in RULES if getattr(clean, name).enabled]
     dedup = project.quality.dedup
     methods = [
         name
@@ -39,6 +45,14 @@ def made_by(project: Project, review_mode: str | None, reviewed: int | None) -> 
         + (f" (filters: {', '.join(r.replace('pii', 'personal data') for r in rules)})" if rules else " (no filters)"),
         f"{', '.join(methods)} deduplication" if methods else "no deduplication",
     ]
+    if judge:
+        llm = judge.get("llm_judge")
+        if project.quality.topic.enabled:
+            steps.append("an on-topic check (sentence embeddings against the domain description)")
+        if isinstance(llm, dict):
+            steps.append(
+                f"scores by an LLM judge (`{llm.get('model')}`, items below {project.judge.threshold:g} of 5 dropped)"
+            )
     if reviewed:
         steps.append(f"human review in Argilla of {reviewed:,} items")
     elif review_mode in ("push", "wait"):
@@ -46,6 +60,20 @@ def made_by(project: Project, review_mode: str | None, reviewed: int | None) -> 
     else:
         steps.append("no human review")
     return ", ".join(steps[:-1]) + " and " + steps[-1]
+
+
+def judge_lines(figures: dict[str, Any] | None) -> list[str]:
+    """How far the LLM judge agreed with the reviewers, when both looked at the same items."""
+    if not figures or not figures.get("items"):
+        return []
+    kappa, rho = figures.get("kappa"), figures.get("spearman")
+    return [
+        f"- The LLM judge against the reviewers, on {figures['items']} items ({figures['judge_rejected']} of them "
+        f"rejected by the judge and shown blind): they agreed on {figures['agreement']:.0%}"
+        + (f", Cohen's kappa {kappa:.2f}" if kappa is not None else "")
+        + (f", Spearman {rho:.2f} between its score and their rating" if rho is not None else "")
+        + f"; reviewers took back {figures['overruled']} of its rejects."
+    ]
 
 
 def write(folder: Path, project: Project, run: Run, records: list[Record], info: dict[str, Any]) -> Path:
@@ -58,6 +86,7 @@ def write(folder: Path, project: Project, run: Run, records: list[Record], info:
         ("generated and valid against the schema", gen.get("counts", {}).get("accepted")),
         ("valid after cleaning", stages.get("validate", {}).get("counts", {}).get("valid")),
         ("unique", stages.get("dedup", {}).get("counts", {}).get("unique")),
+        ("past the judge (on topic, on label, scored)", stages.get("judge", {}).get("counts", {}).get("kept")),
         ("curated (accepted in review or kept unreviewed)", len(records)),
     ]
     review = stages.get("review", {})
@@ -89,7 +118,7 @@ def write(folder: Path, project: Project, run: Run, records: list[Record], info:
         "- Prompt templates (name, content hash, items):",
         *(f"  - `{name}` `{digest}`: {n}" for (name, digest), n in templates.most_common()),
         f"- Diversity axes: {', '.join(project.axes)}.",
-        f"- Then: {made_by(project, review_mode, reviewed)}.",
+        f"- Then: {made_by(project, review_mode, reviewed, stages.get('judge'))}.",
         "",
         "## What each stage kept",
         "",
@@ -113,6 +142,7 @@ def write(folder: Path, project: Project, run: Run, records: list[Record], info:
             "",
             f"- {reviewed:,} items were reviewed by people; {review['acceptance_rate']:.0%} of them were accepted.",
             agreement,
+            *judge_lines(review.get("judge_agreement")),
             "",
         ]
     elif review_mode:

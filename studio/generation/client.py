@@ -23,8 +23,10 @@ from typing import Any
 
 import openai
 
+from studio.generation.cache import ReplyCache
 from studio.generation.limits import AdaptiveConcurrency, RateLimit
 from studio.schema import map_subschemas
+from studio.target import Target
 
 MODES = ("json_schema", "json_object", "text")
 # What a body that is not a chat completion raises on the way to a Reply.
@@ -280,6 +282,21 @@ class Client:
 
     async def close(self) -> None:
         await self.openai.close()
+
+
+def mode_key(target: Target) -> str:
+    return f"structured_output:{target.identity}:{target.model}"
+
+
+async def structured_mode(client: Client, cache: ReplyCache, target: Target, configured: str) -> str:
+    """The endpoint's structured-output mode: as configured, or negotiated once per run and remembered."""
+    if configured != "auto":
+        return configured
+    mode = cache.get_meta(mode_key(target))
+    if mode is None:
+        mode = await client.negotiate()
+        cache.set_meta(mode_key(target), mode)
+    return mode
 
 
 def request_params(params: dict[str, Any]) -> dict[str, Any]:

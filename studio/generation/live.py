@@ -9,10 +9,10 @@ from typing import Any
 
 from studio.errors import StudioError
 from studio.generation.client import Client, Reply
-from studio.generation.plan import PlannedItem
 
-# Makes one item (its request, its repair) and records it; False once the run must stop (a budget).
-Step = Callable[[PlannedItem, int], Awaitable[bool]]
+# Does one piece of work (a planned item and its retry number; a record to judge) and records it; False once
+# the run must stop (a budget).
+Step = Callable[[Any, int], Awaitable[bool]]
 
 
 class LiveExecutor:
@@ -22,7 +22,7 @@ class LiveExecutor:
     async def send(self, key: str, messages: list[dict[str, str]], params: dict[str, Any]) -> Reply:
         return await self.client.chat(messages, params)
 
-    async def run(self, pending: list[tuple[PlannedItem, int]], step: Step) -> None:
+    async def run(self, pending: list[tuple[Any, int]], step: Step) -> None:
         queue = iter(pending)
 
         async def worker() -> None:

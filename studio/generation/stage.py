@@ -24,10 +24,20 @@ from typing import Any
 from studio.errors import StudioError
 from studio.generation import recorder
 from studio.generation.cache import ReplyCache
-from studio.generation.client import DEFAULT_CONCURRENCY, AwaitingBatch, Client, Reply, RequestFailed, estimate_tokens
+from studio.generation.client import (
+    DEFAULT_CONCURRENCY,
+    AwaitingBatch,
+    Client,
+    Reply,
+    RequestFailed,
+    estimate_tokens,
+    mode_key,
+    structured_mode,
+)
 from studio.generation.live import LiveExecutor
 from studio.generation.plan import PlannedItem, plan
 from studio.generation.requests import Requests, repair_prompt
+from studio.generation.spend import BudgetReached, Spend
 from studio.generation.templates import Templates
 from studio.project import Project
 from studio.records import Record, stable_hash, write_json
@@ -42,33 +52,6 @@ FATAL_STATUS = {
     403: "the endpoint refused access",
     404: "the endpoint does not know this model or path",
 }
-
-
-@dataclass
-class Spend:
-    """Tokens and money: what earlier processes of this run paid (from the cache), this one's replies, and
-    the requests in flight (reserved at their largest, so the run stops before it can pass its budget)."""
-
-    prices: dict[str, Any]
-    model: str
-    tokens_in: int = 0
-    tokens_out: int = 0
-    reserved_in: int = 0
-    reserved_out: int = 0
-
-    def cost(self, extra_in: int = 0, extra_out: int = 0) -> float | None:
-        price = self.prices.get(self.model)
-        if price is None:
-            return None
-        tin = self.tokens_in + self.reserved_in + extra_in
-        tout = self.tokens_out + self.reserved_out + extra_out
-        return (tin * price.input + tout * price.output) / 1e6
-
-    def tokens(self, extra: int = 0) -> int:
-        return self.tokens_in + self.tokens_out + self.reserved_in + self.reserved_out + extra
-
-    def reserve(self, tokens_in: int, tokens_out: int, sign: int = 1) -> None:
-        self.reserved_in, self.reserved_out = self.reserved_in + sign * tokens_in, self.reserved_out + sign * tokens_out
 
 
 @dataclass
@@ -108,8 +91,8 @@ class Generator:
             self.state.counts["from_cache"] += 1
             return Reply.from_dict(cached)
         est_in, est_out = estimate_tokens(messages), int(params.get("max_tokens") or 0)
-        self.check_budget(est_in, est_out)
         s = self.spend
+        s.check(self.project.budget, est_in, est_out)
         s.reserve(est_in, est_out)
         try:
             reply = await self.executor.send(key, messages, params)
@@ -121,16 +104,8 @@ class Generator:
         s.reserve(est_in, est_out, -1)
         self.state.counts["requests"] += 1
         self.cache.put(key, {**reply.to_dict(), "model": self.target.model})
-        s.tokens_in, s.tokens_out = s.tokens_in + reply.tokens_in, s.tokens_out + reply.tokens_out
+        s.add(reply.tokens_in, reply.tokens_out)
         return reply
-
-    def check_budget(self, est_in: int, est_out: int) -> None:
-        """Stop before a request that could take the run past its budget."""
-        budget = self.project.budget
-        if budget.tokens is not None and self.spend.tokens(est_in + est_out) > budget.tokens:
-            raise BudgetReached(f"token budget of {budget.tokens:,} reached", "budget.tokens")
-        if budget.usd is not None and (self.spend.cost(est_in, est_out) or 0) > budget.usd:
-            raise BudgetReached(f"budget of ${budget.usd:g} reached", "budget.usd")
 
     async def make(self, item: PlannedItem, retry: int) -> tuple[Record, bool]:
         schema, messages, params = self.requests.request(item, retry)
@@ -189,10 +164,8 @@ class Generator:
     async def generate(self) -> Outcome:
         run, project, e = self.run, self.project, self.project.endpoint
         self.cache = ReplyCache(run.file("cache"))
-        spent = self.cache.usage()
-        self.spend = Spend(
-            project.prices, self.target.model, sum(i for i, _ in spent.values()), sum(o for _, o in spent.values())
-        )
+        self.spend = Spend(project.prices, self.target.model)
+        self.spend.paid(self.cache.usage())
         ceiling = e.concurrency or DEFAULT_CONCURRENCY.get(self.target.kind, 16)
         self.client = Client(
             self.target.base_url,
@@ -209,7 +182,7 @@ class Generator:
         # Requests before the items (negotiation, subtopics) always go live.
         self.executor: Any = LiveExecutor(self.client, ceiling)  # or a BatchExecutor, in work()
         try:
-            self.mode = await self.structured_mode()
+            self.mode = await structured_mode(self.client, self.cache, self.target, project.endpoint.structured_output)
             self.requests = Requests(project, self.target, self.mode)
             items = plan(project, project.generate.n, await self.subtopics())
             write_json(self.ctx.output("plan"), {"n": len(items), "items": [i.to_dict() for i in items]})
@@ -273,24 +246,12 @@ class Generator:
         """A round of batches ended: its replies are in the cache, and what they cost is known."""
         self.state.counts["requests"] += requests
         self.spend.reserved_in = self.spend.reserved_out = 0
-        usage = self.cache.usage().values()
-        self.spend.tokens_in, self.spend.tokens_out = sum(i for i, _ in usage), sum(o for _, o in usage)
+        self.spend.paid(self.cache.usage())
 
     def postfix(self) -> str:
         text = f"tokens {self.spend.tokens_in:,} in / {self.spend.tokens_out:,} out"
         cost = self.spend.cost()
         return text + (f", ${cost:.4f}" if cost is not None else "")
-
-    async def structured_mode(self) -> str:
-        """The endpoint's structured-output mode: from the project file, or negotiated once and remembered."""
-        configured = self.project.endpoint.structured_output
-        if configured != "auto":
-            return configured
-        mode = self.cache.get_meta(mode_key(self.target))
-        if mode is None:
-            mode = await self.client.negotiate()
-            self.cache.set_meta(mode_key(self.target), mode)
-        return mode
 
     async def subtopics(self) -> dict[str, list[str]] | None:
         """The optional first pass: subtopics per value of an axis (answers cached like any request)."""
@@ -401,16 +362,6 @@ class GenerateStage(Stage):
             return asyncio.run(generator.generate())
         finally:
             gc.unfreeze()
-
-
-def mode_key(target: Target) -> str:
-    return f"structured_output:{target.identity}:{target.model}"
-
-
-class BudgetReached(Exception):
-    def __init__(self, message: str, setting: str):
-        super().__init__(message)
-        self.setting = setting  # the project key that raises it
 
 
 def dry_run(project: Project, run: Run, target: Target) -> dict[str, Any]:

@@ -17,12 +17,14 @@ PARTS = ("system", "user")
 
 
 class Templates:
-    def __init__(self, prompts_dir: Path):
-        self.dir = Path(prompts_dir)
+    """The project's templates; `fallback`: a folder of built-in ones (studio's rubric) a project may override."""
+
+    def __init__(self, prompts_dir: Path, fallback: Path | None = None):
+        self.dir, self.fallback = Path(prompts_dir), fallback
         if not self.dir.is_dir():
             raise StudioError("prompts folder not found", self.dir)
         self.env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(self.dir),
+            loader=jinja2.FileSystemLoader([self.dir, *([fallback] if fallback else [])]),
             undefined=jinja2.StrictUndefined,
             keep_trailing_newline=False,
             trim_blocks=True,
@@ -32,7 +34,8 @@ class Templates:
         self._hashes: dict[str, str] = {}
 
     def file(self, name: str, part: str) -> Path:
-        return self.dir / f"{name}.{part}.j2"
+        own = self.dir / f"{name}.{part}.j2"
+        return own if own.exists() or self.fallback is None else self.fallback / own.name
 
     def _get(self, name: str, part: str) -> jinja2.Template:
         key = f"{name}.{part}.j2"
@@ -40,7 +43,7 @@ class Templates:
             try:
                 self._compiled[key] = self.env.get_template(key)
             except jinja2.TemplateNotFound:
-                raise StudioError("template file not found", self.file(name, part)) from None
+                raise StudioError("template file not found", self.dir / key) from None
             except jinja2.TemplateSyntaxError as e:
                 raise StudioError(f"template syntax error: {e.message}", self.file(name, part), e.lineno) from None
         return self._compiled[key]

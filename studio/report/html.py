@@ -84,7 +84,7 @@ def funnel(run: Run, stages: dict[str, Any]) -> str:
     import matplotlib.pyplot as plt
 
     steps: list[tuple[str, int | None]] = [("planned", stages.get("generate", {}).get("counts", {}).get("planned"))]
-    for label, key in [("generated", "generated"), ("valid", "valid"), ("unique", "unique")]:
+    for label, key in [("generated", "generated"), ("valid", "valid"), ("unique", "unique"), ("judged", "judged")]:
         path = run.file(key)
         steps.append((label, len(rows(path)) if path.exists() else None))
     reviewed = rows(run.file("reviewed"))
@@ -120,6 +120,7 @@ def rejections(run: Run) -> str:
         ("rejected", "generate"),
         ("invalid", "validate and clean"),
         ("duplicates", "dedup"),
+        ("judge_rejected", "judge"),
         ("reviewed", "review"),
     ]:
         dropped = [r for r in rows(run.file(key)) if (r.get("meta") or {}).get("rejected")]
@@ -149,7 +150,9 @@ def rejections(run: Run) -> str:
 def distributions(run: Run) -> str:
     import matplotlib.pyplot as plt
 
-    source = next((run.file(k) for k in ("curated", "unique", "valid", "generated") if run.file(k).exists()), None)
+    source = next(
+        (run.file(k) for k in ("curated", "judged", "unique", "valid", "generated") if run.file(k).exists()), None
+    )
     items = rows(source) if source else []
     if not items:
         return "<p>No items yet.</p>"
@@ -192,6 +195,46 @@ def duplicates(run: Run, stages: dict[str, Any]) -> str:
     counts = stages.get("dedup", {}).get("counts", {})
     summary = ", ".join(f"{k}: {fmt(v)}" for k, v in counts.items() if not isinstance(v, dict))
     return f"<p>{esc(summary)}</p>" + table(["dropped item", "kept twin", "method", "similarity"], body, {3})
+
+
+def judging(run: Run, stages: dict[str, Any]) -> str:
+    """The embedding checks' distribution and threshold, the LLM judge's scores, and how far the judge agrees
+    with the reviewers."""
+    import matplotlib.pyplot as plt
+
+    entry = stages.get("judge") or {}
+    agreement = (stages.get("review") or {}).get("judge_agreement")
+    if not entry and not agreement:
+        return not_run("judge", "studio judge")
+    parts = [f"<p>{esc(', '.join(f'{k}: {fmt(v)}' for k, v in entry.get('counts', {}).items()))}</p>"]
+    llm = entry.get("llm_judge")
+    if llm:
+        parts.append(f"<p>LLM judge: {esc(llm if isinstance(llm, str) else llm.get('model'))}</p>")
+    judged = rows(run.file("judged")) + rows(run.file("judge_rejected"))
+    means = [m for r in judged if isinstance(m := ((r.get("meta") or {}).get("judge") or {}).get("mean"), int | float)]
+    topic = entry.get("topic")
+    plots = [p for p in (topic, means or None) if p]
+    if plots:
+        fig, grid = plt.subplots(1, len(plots), figsize=(4.2 * len(plots), 2.8), squeeze=False)
+        ax = grid[0][0]
+        if topic:
+            edges, counts = topic["histogram"]["edges"], topic["histogram"]["counts"]
+            ax.bar(edges[:-1], counts, width=edges[1] - edges[0], align="edge", color="#3b6ea5")
+            ax.axvline(topic["threshold"], color="#b03a2e", linestyle="--", label=f"threshold {topic['threshold']:.2f}")
+            ax.set_title("similarity to the domain")
+            ax.legend(fontsize=7)
+            ax = grid[0][-1]
+        if means:
+            ax.hist(means, bins=[1 + 0.25 * i for i in range(17)], color="#6a9f58")
+            ax.set_title("judge's mean score")
+        fig.tight_layout()
+        parts.append(figure(fig, "judge"))
+    if topic:
+        parts.append(table(["similarity", "value"], [[k, fmt(v)] for k, v in topic["quantiles"].items()], {1}))
+    if agreement:
+        parts.append("<h3>Judge and reviewers</h3>")
+        parts.append(table(["figure", "value"], [[k.replace("_", " "), fmt(v)] for k, v in agreement.items()], {1}))
+    return "".join(parts)
 
 
 def diversity(stages: dict[str, Any]) -> str:
@@ -334,6 +377,7 @@ SECTIONS = [
     ("rejections", "Why items were dropped"),
     ("distributions", "Lengths and axes"),
     ("duplicates", "Duplicates and their twins"),
+    ("judge", "Judge: on topic, on label, scored"),
     ("diversity", "Diversity"),
     ("cost", "Tokens, cost and time per stage"),
     ("review", "Human review"),
@@ -353,6 +397,7 @@ def build(run: Run, title: str = "", path: Path | None = None) -> Path:
         "rejections": rejections(run),
         "distributions": distributions(run),
         "duplicates": duplicates(run, stages),
+        "judge": judging(run, stages),
         "diversity": diversity(stages),
         "cost": cost_and_time(stages),
         "review": review(stages),

@@ -148,3 +148,58 @@ def krippendorff_alpha(units: list[list[Any]], kind: str = "nominal") -> float |
     if expected == 0:
         return None
     return round(1 - observed / expected, 4)
+
+
+# The LLM judge against the reviewers.
+def judge_agreement(pairs: list[tuple[bool, bool, float, float | None]]) -> dict[str, Any]:
+    """How far the judge agrees with the reviewers' decisions, from (judge passed, reviewers accepted, judge's
+    mean score, reviewers' rating) per reviewed item: Cohen's kappa on accept/reject and Spearman's rank
+    correlation of the score with the rating. None where undefined (too few items, or one side constant)."""
+    judge = [p[0] for p in pairs]
+    people = [p[1] for p in pairs]
+    rated = [(p[2], p[3]) for p in pairs if p[3] is not None]
+    return {
+        "items": len(pairs),
+        "judge_rejected": judge.count(False),
+        "overruled": sum(1 for j, h in zip(judge, people, strict=True) if not j and h),
+        "agreement": round(sum(j == h for j, h in zip(judge, people, strict=True)) / len(pairs), 4) if pairs else None,
+        "kappa": cohen_kappa(judge, people),
+        "rated": len(rated),
+        "spearman": spearman([a for a, _ in rated], [b for _, b in rated]),  # type: ignore[misc]
+    }
+
+
+def cohen_kappa(a: list[Any], b: list[Any]) -> float | None:
+    """Agreement of two raters beyond what their own rates would give by chance."""
+    n = len(a)
+    if n == 0:
+        return None
+    observed = sum(x == y for x, y in zip(a, b, strict=True)) / n
+    ca, cb = Counter(a), Counter(b)
+    expected = sum(ca[k] * cb[k] for k in ca) / (n * n)
+    return None if expected == 1 else round((observed - expected) / (1 - expected), 4)
+
+
+def spearman(a: list[float], b: list[float]) -> float | None:
+    """Pearson's correlation of the ranks (ties share their mean rank)."""
+    if len(a) < 3:
+        return None
+    ra, rb = _ranks(a), _ranks(b)
+    ma, mb = sum(ra) / len(ra), sum(rb) / len(rb)
+    cov = sum((x - ma) * (y - mb) for x, y in zip(ra, rb, strict=True))
+    va, vb = sum((x - ma) ** 2 for x in ra), sum((y - mb) ** 2 for y in rb)
+    return None if va == 0 or vb == 0 else round(cov / (va * vb) ** 0.5, 4)
+
+
+def _ranks(values: list[float]) -> list[float]:
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    ranks = [0.0] * len(values)
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
+            j += 1
+        for k in range(i, j + 1):
+            ranks[order[k]] = (i + j) / 2 + 1
+        i = j + 1
+    return ranks

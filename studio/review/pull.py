@@ -1,13 +1,15 @@
 """The pull half of review: reviewers' answers from Argilla back into the run, as 04-reviewed.jsonl.
 
-Input: 03-unique.jsonl and the run's Argilla dataset. Output: 04-reviewed.jsonl, in which every item of
-03-unique ends accepted or rejected with a reason in meta["review"] (and, if rejected, meta["rejected"]):
+Input: 03-judged.jsonl (and 03-judge-rejected.jsonl) and the run's Argilla dataset. Output: 04-reviewed.jsonl,
+in which every item of 03-judged ends accepted or rejected with a reason in meta["review"] (and, if rejected,
+meta["rejected"]), followed by the items the LLM judge rejected that the reviewers accepted (people overrule it):
 - answered items are decided by their reviewers (consensus.py); a correction is applied and validated
   against the domain schema again, and one that does not fit is reported and not used;
 - items nobody answered (pushed or not) follow review.unreviewed: keep, drop, or keep only if the
   reviewed items' acceptance rate reached review.min_acceptance.
-The manifest's `review` entry holds the counts, the ties, the invalid corrections and the agreement
-figures per question. With `wait`, the stage first polls Argilla until a share of the sample is reviewed.
+The manifest's `review` entry holds the counts, the ties, the invalid corrections, the agreement figures per
+question, and the judge's agreement with the reviewers (Cohen's kappa, Spearman). With `wait`, the stage
+first polls Argilla until a share of the sample is reviewed.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import json
 import math
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from studio.errors import StudioError
@@ -23,8 +26,10 @@ from studio.project import Project
 from studio.records import Record, read_records, write_jsonl
 from studio.review.client import Argilla
 from studio.review.connection import connect
-from studio.review.consensus import ACCEPT, Answer, Verdict, agreement, resolve
+from studio.review.consensus import ACCEPT, Answer, Verdict, agreement, judge_agreement, resolve
 from studio.review.dataset import CORRECTION, DECISION, RATING, dataset_name
+from studio.review.push import judge_rejects
+from studio.review.sample import judge_mean
 from studio.runs import Run
 from studio.schema import DomainSchema
 from studio.stage import Context, Outcome, Stage
@@ -133,10 +138,11 @@ def run_pull(
     show_progress: bool = True,
     say: Say = print,
 ) -> tuple[list[Record], dict[str, Any]]:
-    """Every unique item decided from the reviewers' answers (and review.unreviewed), and the figures."""
+    """Every judged item decided from the reviewers' answers (and review.unreviewed), and the figures."""
     cfg = project.review
     started = time.monotonic()
-    unique = read_records(run.file("unique"))
+    unique = read_records(run.file("judged"))
+    doubted = judge_rejects(run)
     schema = DomainSchema.load(project.schema_path)
     dataset = find_dataset(client, project, run)
     waited = None
@@ -154,14 +160,30 @@ def run_pull(
     acceptance = round(accepted / len(verdicts), 4) if verdicts else None
     name = dataset_name(project, run.name)
     out = [decide(r, verdicts.get(r.id), r.id in answers, acceptance, project, schema, name) for r in unique]
+    # The judge's rejects the reviewers saw: their verdicts measure the judge; an accepted one is taken back.
+    blind = {r.id: resolve(answers[r.id], cfg.consensus, cfg.tie) for r in doubted if answers.get(r.id)}
+    for r in doubted:
+        if r.id in blind and blind[r.id].decision == ACCEPT:
+            taken = decide(
+                Record(r.id, r.data, without_rejection(r.meta)), blind[r.id], True, acceptance, project, schema, name
+            )
+            taken.meta["review"]["overruled_judge"] = True
+            out.append(taken)
+    scored = [(r, verdicts.get(r.id) or blind.get(r.id)) for r in [*unique, *doubted]]
+    judged_pairs = [
+        (r.meta["judge"]["passed"], v.decision == ACCEPT, judge_mean(r.meta), v.rating)
+        for r, v in scored
+        if v is not None and judge_mean(r.meta) is not None
+    ]
 
     reviews = [r.meta["review"] for r in out]
     pushed = sum(1 for r in unique if r.id in answers)
     result = {
         "counts": {
-            "unique": len(unique),
+            "judged": len(unique),
             "pushed": pushed,
-            "stale": len(answers) - pushed,  # in Argilla but no longer in 03-unique
+            # In Argilla but no longer in 03-judged (nor a judge's reject shown blind).
+            "stale": len(answers) - pushed - sum(1 for r in doubted if r.id in answers),
             "reviewed": len(verdicts),
             "accepted": sum(v["decision"] == "accepted" for v in reviews),
             "rejected": sum(v["decision"] == "rejected" for v in reviews),
@@ -170,9 +192,11 @@ def run_pull(
             "invalid_corrections": sum("correction_error" in v for v in reviews),
             "corrections_disagree": sum(v.corrections_disagree for v in verdicts.values()),
             "unreviewed": len(unique) - len(verdicts),
+            "judge_overruled": sum(1 for r in out if r.meta["review"].get("overruled_judge")),
         },
         "acceptance_rate": acceptance,
         "agreement": agreement([answers[i] for i in verdicts]),
+        "judge_agreement": judge_agreement(judged_pairs) if judged_pairs else None,
         "ties": [i for i, v in verdicts.items() if v.tie],
         "invalid_corrections": [
             {"id": r.id, "error": r.meta["review"]["correction_error"]}
@@ -230,6 +254,11 @@ def decide(
     return Record(record.id, data, meta)
 
 
+def without_rejection(meta: dict[str, Any]) -> dict[str, Any]:
+    """An item's meta with its rejection kept as history (`judge_rejected`), no longer as its state."""
+    return {**{k: v for k, v in meta.items() if k != "rejected"}, "judge_rejected": meta.get("rejected")}
+
+
 def unreviewed_policy(project: Project, acceptance: float | None) -> tuple[bool, str]:
     cfg = project.review
     if cfg.unreviewed == "keep":
@@ -272,15 +301,18 @@ def unreviewed(unique: list[Record], reason: str) -> list[Record]:
 
 
 class ReviewStage(Stage):
-    """Every item of 03-unique.jsonl decided, into 04-reviewed.jsonl. `mode`: none (all kept, marked
+    """Every item of 03-judged.jsonl decided, into 04-reviewed.jsonl. `mode`: none (all kept, marked
     unreviewed); push (the reviewers' decisions so far; while nobody has answered, all kept and marked so
     the run goes on); wait (first wait for review.wait_target of the sample); pull (the decisions as they
     stand, review.unreviewed deciding the rest)."""
 
     name = "review"
     command = "studio review pull"
-    inputs = ("unique",)
+    inputs = ("judged",)
     outputs = ("reviewed",)
+
+    def sources(self, project: Project, run: Run) -> list[Path]:
+        return [run.file("judged"), *([run.file("judge_rejected")] if run.file("judge_rejected").exists() else [])]
 
     def __init__(self, mode: str, target: float | None = None, timeout: float | None = None):
         self.mode, self.target, self.timeout = mode, target, timeout
@@ -294,10 +326,10 @@ class ReviewStage(Stage):
         return self.mode != "none"  # the answers live in Argilla
 
     def run(self, ctx: Context) -> Outcome:
-        unique = read_records(ctx.input("unique"))
+        unique = read_records(ctx.input("judged"))
         if self.mode == "none":
             write_jsonl(ctx.output("reviewed"), unreviewed(unique, "not reviewed (review.mode: none)"))
-            return Outcome({"unique": len(unique), "unreviewed": len(unique)}, details={"mode": self.mode})
+            return Outcome({"judged": len(unique), "unreviewed": len(unique)}, details={"mode": self.mode})
         with connect(ctx.project.review, ctx.say) as client:
             out, result = run_pull(
                 ctx.project,

@@ -1,6 +1,8 @@
-"""The push half of review: a sample of 03-unique.jsonl into the run's Argilla dataset.
+"""The push half of review: a sample of 03-judged.jsonl into the run's Argilla dataset.
 
-Input: 03-unique.jsonl. Output: the Argilla dataset `<domain>-<run>` (created with studio's settings if
+Input: 03-judged.jsonl, and 03-judge-rejected.jsonl for a share of the sample (judge.review_rejected) given to
+items the LLM judge rejected: reviewers see them blind, so the judge's agreement with people can be measured,
+and an item they accept is taken back. Output: the Argilla dataset `<domain>-<run>` (created with studio's settings if
 new) and the `push` entry of the manifest. Records are upserted by studio id in batches, so a push
 that died half-way (a killed server, a lost connection) is finished by pushing again, and a second push
 updates records (answers already given stay) instead of adding copies.
@@ -9,6 +11,7 @@ updates records (answers already given stay) instead of adding copies.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 from studio.errors import StudioError
@@ -51,18 +54,28 @@ def run_push(
     if size is None and fraction is None:
         size, fraction = cfg.size, cfg.fraction
     started = time.monotonic()
-    unique = read_records(run.file("unique"))
+    judged = read_records(run.file("judged"))
+    doubted = judge_rejects(run)
     axes = stratify_axes(project)
-    sample = choose(unique, sample_size(len(unique), size, fraction), axes, cfg.borderline, cfg.seed)
+    n = sample_size(len(judged) + len(doubted), size, fraction)
+    blind = min(len(doubted), round(n * project.judge.review_rejected)) if judged else min(len(doubted), n)
+    sample = choose(doubted, blind, axes, 0.0, cfg.seed)
+    sample += choose(judged, n - len(sample), axes, cfg.borderline, cfg.seed)
 
-    return _push(project, run, client, unique, sample, axes, size, fraction, started, show_progress)
+    return _push(project, run, client, judged, sample, axes, size, fraction, started, show_progress)
+
+
+def judge_rejects(run: Run) -> list[Record]:
+    """The items the LLM judge rejected (not those the embedding checks did: they are far off, not doubtful)."""
+    path = run.file("judge_rejected")
+    return [r for r in read_records(path) if r.meta["rejected"].get("rule") == "judge"] if path.exists() else []
 
 
 def _push(
     project: Project,
     run: Run,
     client: Argilla,
-    unique: list[Record],
+    judged: list[Record],
     sample: list[Record],
     axes: list[str],
     size: int | None,
@@ -95,8 +108,9 @@ def _push(
 
     result = {
         "counts": {
-            "unique": len(unique),
+            "judged": len(judged),
             "sampled": len(sample),
+            "judge_rejected": sum(1 for r in sample if "rejected" in r.meta),
             "borderline": sum(1 for r in sample if doubt(r.meta) > 0),
             "created": len(sample) - updated,
             "updated": updated,
@@ -123,11 +137,14 @@ def _push(
 
 
 class PushStage(Stage):
-    """A sample of 03-unique.jsonl into the run's Argilla dataset (review.mode push or wait)."""
+    """A sample of 03-judged.jsonl into the run's Argilla dataset (review.mode push or wait)."""
 
     name = "push"
     command = "studio review push"
-    inputs = ("unique",)
+    inputs = ("judged",)
+
+    def sources(self, project: Project, run: Run) -> list[Path]:
+        return [run.file("judged"), *([run.file("judge_rejected")] if run.file("judge_rejected").exists() else [])]
 
     def __init__(self, size: int | None = None, fraction: float | None = None):
         self.size, self.fraction = size, fraction
@@ -138,6 +155,7 @@ class PushStage(Stage):
             "size": self.size,
             "fraction": self.fraction,
             "review": cfg.model_dump(mode="json", include={"size", "fraction", "stratify", "borderline", "seed"}),
+            "review_rejected": project.judge.review_rejected,
             "where": [cfg.api_url, cfg.workspace, cfg.min_reviewers],
         }
 

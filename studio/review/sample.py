@@ -2,8 +2,9 @@
 
 Borderline items are those the gate was unsure about: kept although close to another item (the nearest
 cosine similarity in meta["dedup"] at NEAR_DUPLICATE or more; semantic dedup drops from 0.9 by default),
-or flagged by a cleaning heuristic (meta["clean"]["warnings"]). Both are optional: a run without the gate
-has no borderline items. Up to a share of the
+flagged by a cleaning heuristic (meta["clean"]["warnings"]), or scored below full marks by the LLM judge
+(meta["judge"]["mean"]: the lower, the more doubtful). All are optional: a run without the gate has no
+borderline items. Up to a share of the
 sample goes to them, most doubtful first. The remaining places are shared out among the strata (the
 combinations of the chosen axes' values) in proportion to their sizes, largest remainders first, and
 filled in seeded order. The same items, settings and seed give the same sample, so pushing again
@@ -35,10 +36,19 @@ def clean_warnings(meta: dict[str, Any]) -> list[str]:
     return [str(w.get("rule", w)) if isinstance(w, dict) else str(w) for w in warnings]
 
 
+def judge_mean(meta: dict[str, Any]) -> float | None:
+    """The LLM judge's mean score (1-5) of an item, if it was scored."""
+    mean = (meta.get("judge") or {}).get("mean")
+    return float(mean) if isinstance(mean, int | float) else None
+
+
 def doubt(meta: dict[str, Any]) -> float:
-    """How borderline an item is: 0 for none; one per cleaning warning, plus the similarity of a near twin."""
+    """How borderline an item is: 0 for none; one per cleaning warning, plus the similarity of a near twin,
+    plus the judge's doubt (0 at a mean score of 5, 1 at 1)."""
     similarity = dedup_similarity(meta) or 0.0
-    return len(clean_warnings(meta)) + (similarity if similarity >= NEAR_DUPLICATE else 0.0)
+    mean = judge_mean(meta)
+    judged = (5 - mean) / 4 if mean is not None else 0.0
+    return len(clean_warnings(meta)) + (similarity if similarity >= NEAR_DUPLICATE else 0.0) + judged
 
 
 def stratum(record: Record, axes: list[str]) -> tuple[str, ...]:

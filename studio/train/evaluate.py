@@ -17,7 +17,6 @@ import re
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,18 +26,10 @@ from studio.records import write_json
 from studio.runs import FILES, Run
 from studio.schema import DomainSchema
 from studio.stage import Context, Outcome, Stage
+from studio.target import Target
 from studio.train import card, data, metrics, model
 
 PROMPT_WORDS = 8  # text task: a generation continues the first words of a test item
-
-
-@dataclass
-class Judge:
-    """An OpenAI-compatible endpoint that scores answers (LLM-as-judge)."""
-
-    base_url: str
-    model: str
-    api_key: str | None = None
 
 
 class EvalStage(Stage):
@@ -49,8 +40,9 @@ class EvalStage(Stage):
     inputs = ("splits", "model")
     outputs = ("eval", "model_card")
 
-    def __init__(self, judge: bool, start_judge: Callable[[], Judge] | None = None):
-        # The judge's endpoint is started (the bundled model) only when the stage really runs.
+    def __init__(self, judge: bool, start_judge: Callable[[], Target | None] | None = None):
+        # The judge's endpoint (the project's `judge`) is started only when the stage really runs; None: there is
+        # only the bundled model, which is no judge.
         self.judge, self.start_judge = judge, start_judge
 
     def settings(self, project: Project) -> Any:
@@ -58,6 +50,8 @@ class EvalStage(Stage):
 
     def run(self, ctx: Context) -> Outcome:
         judge = self.start_judge() if self.judge and self.start_judge else None
+        if self.judge and judge is None:
+            ctx.say("eval: no judge's endpoint (see `judge` in the project file); the answers are not scored")
         result = run_eval(ctx, judge)
         write_json(ctx.output("eval"), result)
         card.write(ctx.run.file("model"), ctx.run, ctx.run.stage("tune"), result, ctx.output("model_card"))
@@ -66,7 +60,7 @@ class EvalStage(Stage):
 
 
 @model.quiet()
-def run_eval(ctx: Context, judge: Judge | None = None) -> dict[str, Any]:
+def run_eval(ctx: Context, judge: Target | None = None) -> dict[str, Any]:
     project, run, say = ctx.project, ctx.run, ctx.say
     tune = run.stage("tune")
     settings = project.train.eval
@@ -116,7 +110,7 @@ def causal(
     splits: Any,
     tune: dict[str, Any],
     schema: DomainSchema | None,
-    judge: Judge | None,
+    judge: Target | None,
     say: Callable[[str], None],
 ) -> dict[str, Any]:
     settings = project.train.eval
@@ -307,7 +301,7 @@ def _valid_item(text: str, schema: DomainSchema) -> bool:
     return isinstance(item, dict) and schema.first_error(item) is None
 
 
-def ask_judge(judge: Judge, samples: list[dict[str, Any]], name: str, domain: str) -> float | None:
+def ask_judge(judge: Target, samples: list[dict[str, Any]], name: str, domain: str) -> float | None:
     """Mean score (1-5) the judge gives the answers; answers it does not score are left out of the mean."""
     from openai import OpenAI
 

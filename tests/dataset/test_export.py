@@ -36,6 +36,8 @@ def exported(tmp_path_factory: pytest.TempPathFactory, tiny_llama: Path) -> dict
                 "review.mode": "none",
                 "quality.dedup.semantic": False,
                 "quality.clean.language": False,  # the test server writes word lists, not English sentences
+                "quality.topic.enabled": False,  # word lists are off any topic
+                "judge.enabled": False,  # the test server would score at random
                 "train.base_model": str(tiny_llama),
                 "train.epochs": 1,
                 "train.max_length": 128,
@@ -46,6 +48,7 @@ def exported(tmp_path_factory: pytest.TempPathFactory, tiny_llama: Path) -> dict
         server.stop()
     studio.validate(project)
     studio.dedup(project)
+    studio.judge(project)
     p = pipeline.open_project(project)
     run = pipeline.open_run(p)
     pipeline.run_one("review", p, run, review_mode="none")
@@ -141,9 +144,13 @@ def test_the_dataset_card_states_the_counts_and_no_paths_or_urls(exported: dict[
     for kind in kinds:
         assert f"{kind} ({sum(r.data['kind'] == kind for r in records)})" in card
     assert "Review mode `none`: no item was reviewed by people." in card
-    # What was done, as the settings had it: no embedding dedup, no language filter, no review claimed.
-    made = "- Then: schema validation and cleaning (filters: length, repetition, personal data), exact, MinHash "
-    assert made + "deduplication and no human review." in card
+    # What was done, as the settings had it: no embedding dedup, no language filter, no on-topic check, no LLM
+    # judge, no review claimed.
+    made = (
+        "- Then: schema validation and cleaning (filters: length, repetition, personal data, residue, placeholder, "
+        "meta talk, instruction echo, qa scaffold, truncation), exact, MinHash deduplication and no human review."
+    )
+    assert made in card
     # The run knows the endpoint (in each item's provenance) and the base model's folder (in the manifest);
     # the card names neither, nor any other path.
     base_url, model = exported["base_url"], str(exported["model"])

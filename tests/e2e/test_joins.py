@@ -32,6 +32,8 @@ def project(tmp_path: Path, base_url: str, model: Path | None = None, **changes:
         "review.mode": "none",
         "quality.dedup.semantic": False,
         "quality.clean.language": False,  # the test server writes word lists, not English sentences
+        "quality.topic.enabled": False,  # word lists are off any topic
+        "judge.enabled": False,  # the test server would score at random
     }
     if model is not None:
         settings |= {"train.base_model": str(model), "train.epochs": 1, "train.batch_size": 8}
@@ -100,7 +102,7 @@ def test_a_budget_stop_halts_the_run_with_one_line_and_nothing_is_tuned(tmp_path
     assert "Traceback" not in stopped.stderr
     stages = json.loads(run.manifest_path.read_text())["stages"]
     assert not stages["generate"]["complete"]
-    assert not {"validate", "dedup", "review", "curate", "tune", "eval", "export"} & set(stages)
+    assert not {"validate", "dedup", "judge", "review", "curate", "tune", "eval", "export"} & set(stages)
     assert not run.file("model").exists() and not run.file("valid").exists()
     assert run.file("report").exists()  # the report shows where it stopped
 
@@ -175,10 +177,12 @@ def test_items_without_a_reply_are_asked_again_by_the_next_run(tmp_path: Path, f
     accepted = read_records(run.file("generated"))
     assert len(accepted) + len(read_records(run.file("rejected"))) == 20 and len(accepted) >= 15
     stages = json.loads(run.manifest_path.read_text())["stages"]
-    assert all(stages[s]["complete"] for s in ("generate", "validate", "dedup", "review", "curate", "tune", "eval"))
+    assert all(
+        stages[s]["complete"] for s in ("generate", "validate", "dedup", "judge", "review", "curate", "tune", "eval")
+    )
     assert "push" not in stages and stages["review"]["mode"] == "none"
-    curated, unique = read_records(run.file("curated")), read_records(run.file("unique"))
-    assert [r.id for r in curated] == [r.id for r in unique] and {r.id for r in curated} <= {r.id for r in accepted}
+    curated, judged = read_records(run.file("curated")), read_records(run.file("judged"))
+    assert [r.id for r in curated] == [r.id for r in judged] and {r.id for r in curated} <= {r.id for r in accepted}
     assert all(r.meta["review"] == {**r.meta["review"], "by": "none", "decision": "accepted"} for r in curated)
 
 
@@ -234,7 +238,7 @@ def test_a_run_killed_while_tuning_goes_on_from_its_checkpoint(tmp_path: Path, f
     again = run_studio("run", "--project", str(file), "--no-progress")
     assert again.returncode == 0, again.stderr[-3000:]
     lines = stage_lines(again.stderr)
-    for stage in ("generate", "validate", "dedup", "review", "curate"):
+    for stage in ("generate", "validate", "dedup", "judge", "review", "curate"):
         assert lines[stage].startswith("skipped"), (stage, lines[stage])
     assert lines["tune"].startswith("done") and lines["eval"].startswith("done")
     tuned = run.stage("tune")
@@ -253,7 +257,7 @@ def test_generate_target_plans_rounds_until_enough_items_pass_the_gate(tmp_path:
 
     rounds = [line for line in said if line.startswith("generate.target: round")]
     assert len(rounds) >= 2 and rounds[-1].endswith("of 16 passed the gate")
-    assert len(read_records(run.file("unique"))) >= 16
+    assert len(read_records(run.file("judged"))) >= 16
     planned = planned_ids(run)
     assert len(planned) == done.generate.n > 8  # the plan grew from the yield
     assert sorted(ids(run.file("generated")) + ids(run.file("rejected"))) == sorted(planned)  # each one ended
@@ -262,7 +266,7 @@ def test_generate_target_plans_rounds_until_enough_items_pass_the_gate(tmp_path:
     again = pipeline.until_target(p, run, None, False, said.append, False)
     assert again.generate.n == done.generate.n and server.stats()["requests"] == sent
     assert [line for line in said if line.startswith("generate.target: round")] == [
-        f"generate.target: round 1: {done.generate.n} planned, {len(read_records(run.file('unique')))} of 16 "
+        f"generate.target: round 1: {done.generate.n} planned, {len(read_records(run.file('judged')))} of 16 "
         "passed the gate"
     ]
 

@@ -82,7 +82,7 @@ def test_run_waits_for_the_reviewers_and_trains_on_what_they_decided(
     assert "waiting until 8 of 8 record(s) are reviewed" in done.stderr
     assert len(plan["accepted"]) == size - 3
 
-    unique = {r.id: r for r in read_records(run.file("unique"))}
+    unique = {r.id: r for r in read_records(run.file("judged"))}
     reviewed = {r.id: r for r in read_records(run.file("reviewed"))}
     assert list(reviewed) == list(unique)
     for item_id in plan["rejected"]:

@@ -43,6 +43,8 @@ def test_one_command_on_the_embedded_defaults(llm_server, argilla, tmp_path: Pat
         "invalid",
         "unique",
         "duplicates",
+        "judged",
+        "judge_rejected",
         "reviewed",
         "curated",
         "eval",
@@ -55,7 +57,19 @@ def test_one_command_on_the_embedded_defaults(llm_server, argilla, tmp_path: Pat
 
     # The manifest: every stage complete, the funnel adds up.
     stages = json.loads(run.manifest_path.read_text())["stages"]
-    for stage in ("generate", "validate", "dedup", "push", "review", "curate", "tune", "eval", "export", "report"):
+    for stage in (
+        "generate",
+        "validate",
+        "dedup",
+        "judge",
+        "push",
+        "review",
+        "curate",
+        "tune",
+        "eval",
+        "export",
+        "report",
+    ):
         assert stages[stage]["complete"] is True, stage
     gen = stages["generate"]["counts"]
     assert gen["planned"] == 24 == gen["accepted"] + gen["rejected"]
@@ -63,8 +77,11 @@ def test_one_command_on_the_embedded_defaults(llm_server, argilla, tmp_path: Pat
     valid, unique = read_records(run.file("valid")), read_records(run.file("unique"))
     assert len(valid) + len(read_records(run.file("invalid"))) == gen["accepted"]
     assert len(unique) + len(read_records(run.file("duplicates"))) == len(valid)
+    judged = read_records(run.file("judged"))
+    assert len(judged) + len(read_records(run.file("judge_rejected"))) == len(unique)
+    assert stages["judge"]["llm_judge"] == "stepped aside"  # the bundled model is no judge
     curated = read_records(run.file("curated"))
-    assert stages["review"]["mode"] == "push" and len(curated) == len(unique)  # nobody reviewed yet: kept, marked
+    assert stages["review"]["mode"] == "push" and len(curated) == len(judged)  # nobody reviewed yet: kept, marked
     assert all(r.meta["review"]["by"] == "none" for r in curated)
     assert stages["push"]["counts"]["sampled"] > 0
     schema = DomainSchema.load(ROOT / "schemas/penguin_wood.json")

@@ -31,6 +31,7 @@ def test_report_sections_render_and_planted_scripts_stay_text(tmp_path: Path, fa
             "endpoint.structured_output": "json_object",
             "generate.n": 40,
             "quality.clean.language": False,
+            "judge.enabled": False,  # the test server would score at random
             "domain.title": "penguin wood <b>report</b>",  # markup where the page shows the title
         },
     )
@@ -50,6 +51,7 @@ def test_report_sections_render_and_planted_scripts_stay_text(tmp_path: Path, fa
         )
     studio.validate(project)
     studio.dedup(project)
+    studio.judge(project)
     path = studio.build_report(project)
 
     dom = chromium(tmp_path / "profile", path.as_uri(), "--dump-dom")
@@ -59,7 +61,8 @@ def test_report_sections_render_and_planted_scripts_stay_text(tmp_path: Path, fa
     assert "&lt;script&gt;document.body.setAttribute" in dom  # it is shown as text
     assert "penguin wood &lt;b&gt;report&lt;/b&gt;" in dom
     assert dom.count("<img") == dom.count('src="data:image/png;base64,')  # only our own plots are images
-    # The plots this run has data for, each in its section: the funnel and the lengths and axes (no training yet).
+    # The plots this run has data for, each in its section: the funnel, the lengths and axes and the similarity
+    # to the domain (no training yet).
     plots = {
         anchor: re.findall(r'<img alt="([^"]*)" src="data:image/png;base64,([^"]+)"', body)
         for anchor, body in re.findall(r'<section id="([^"]+)">(.*?)</section>', dom, re.DOTALL)
@@ -67,8 +70,9 @@ def test_report_sections_render_and_planted_scripts_stay_text(tmp_path: Path, fa
     assert {anchor: [alt for alt, _ in found] for anchor, found in plots.items() if found} == {
         "funnel": ["funnel"],
         "distributions": ["distributions"],
+        "judge": ["judge"],
     }
-    for alt, data in plots["funnel"] + plots["distributions"]:
+    for alt, data in plots["funnel"] + plots["distributions"] + plots["judge"]:
         png = base64.b64decode(data, validate=True)
         assert png.startswith(b"\x89PNG\r\n\x1a\n"), alt
         with Image.open(io.BytesIO(png)) as image:

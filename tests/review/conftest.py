@@ -57,9 +57,9 @@ def reviewers(owner) -> tuple[Reviewer, Reviewer]:
 
 
 def review_project(dest: Path, run: str, items: list[Record], **review: object) -> Path:
-    """The penguin-wood project in `dest`, with `items` as the run's 03-unique.jsonl."""
+    """The penguin-wood project in `dest`, with `items` as the run's 03-judged.jsonl (what review reads)."""
     path = copy_project(dest, {f"review.{k}": v for k, v in review.items()})
-    write_jsonl(dest / "outputs" / "penguin-wood" / run / "03-unique.jsonl", items)
+    write_jsonl(dest / "outputs" / "penguin-wood" / run / "03-judged.jsonl", items)
     return path
 
 

@@ -7,13 +7,13 @@ from pathlib import Path
 from tests.conftest import copy_project, run_studio
 
 
-def test_push_without_unique_items_names_the_missing_file(tmp_path: Path) -> None:
+def test_push_without_judged_items_names_the_missing_file(tmp_path: Path) -> None:
     project = copy_project(tmp_path)
     done = run_studio("review", "push", "--project", str(project), "--run", "empty", env={"STUDIO_HOME": str(tmp_path)})
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
-        f"studio: error: {tmp_path / 'outputs' / 'penguin-wood' / 'empty' / '03-unique.jsonl'}: "
-        "not made yet: run `studio dedup` first"
+        f"studio: error: {tmp_path / 'outputs' / 'penguin-wood' / 'empty' / '03-judged.jsonl'}: "
+        "not made yet: run `studio judge` first"
     ]
     assert not (tmp_path / "argilla" / "stack.json").exists()  # nothing was started
 

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from studio.review.consensus import Answer, agreement, krippendorff_alpha, resolve
+from studio.review.consensus import (
+    Answer,
+    agreement,
+    cohen_kappa,
+    judge_agreement,
+    krippendorff_alpha,
+    resolve,
+    spearman,
+)
 
 
 def accept(user: str, rating: int | None = None, correction: str | None = None, at: str = "t1") -> Answer:
@@ -80,3 +88,34 @@ def test_agreement_per_question() -> None:
     assert figures["rating"]["pairwise"] == pytest.approx(2 / 3, abs=1e-4)
     assert figures["rating"]["within_one"] == 1.0
     assert figures["correction"]["records"] == 1  # only the first record has two accepting reviewers
+
+
+def test_cohen_kappa_discounts_the_agreement_expected_by_chance() -> None:
+    # 3 of 4 agree; by chance (0.5 * 0.25 + 0.5 * 0.75) half would: kappa (0.75 - 0.5) / 0.5.
+    assert cohen_kappa([True, True, False, False], [True, False, False, False]) == 0.5
+    assert cohen_kappa([True, False, True, False], [True, False, True, False]) == 1.0
+    assert cohen_kappa([True, True, True], [True, False, True]) == 0.0  # a judge that passes everything tells nothing
+    assert cohen_kappa([True, True], [True, True]) is None  # both constant: undefined
+    assert cohen_kappa([], []) is None
+
+
+def test_spearman_is_the_correlation_of_ranks_with_ties_sharing_their_mean_rank() -> None:
+    assert spearman([1, 2, 3, 4], [10, 20, 30, 45]) == 1.0
+    assert spearman([1, 2, 3, 4], [4, 3, 2, 1]) == -1.0
+    # Ranks [1, 2.5, 2.5, 4] against [1, 2, 3, 4]: 4.5 / sqrt(4.5 * 5).
+    assert spearman([1, 2, 2, 3], [1, 2, 3, 4]) == round(4.5 / (4.5 * 5) ** 0.5, 4)
+    assert spearman([1, 2], [1, 2]) is None and spearman([3, 3, 3], [1, 2, 3]) is None
+
+
+def test_judge_agreement_counts_the_rejects_people_took_back() -> None:
+    pairs = [(True, True, 4.0, 4), (True, False, 3.2, 2), (False, False, 1.5, 1), (False, True, 2.5, None)]
+    figures = judge_agreement(pairs)
+    assert figures == {
+        "items": 4,
+        "judge_rejected": 2,
+        "overruled": 1,
+        "agreement": 0.5,
+        "kappa": 0.0,
+        "rated": 3,
+        "spearman": 1.0,
+    }

@@ -172,7 +172,7 @@ def test_secrets_stay_out_of_logs_outputs_and_cli(argilla, tmp_path: Path) -> No
     ]
     assert all(p.returncode == 0 for p in shown), [p.stderr for p in shown]
     push, pull, status, _ = (p.stdout for p in shown)
-    assert "pushed 20 of 20 unique item(s)" in push and "/annotation-mode" in push
+    assert "pushed 20 of 20 judged item(s)" in push and "/annotation-mode" in push
     assert "0 of 20 pushed item(s) reviewed" in pull and "04-reviewed.jsonl" in pull
     assert str(server.credentials_path()) in status and argilla.url in status and "user studio" in status
     creds = json.loads(server.credentials_path().read_text())

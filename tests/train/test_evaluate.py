@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 from studio.schema import DomainSchema
+from studio.target import Target
 from studio.train import evaluate
 from tests.conftest import ROOT
 from tests.train.items import penguin_records
@@ -41,7 +42,7 @@ def test_text_prompts_are_the_first_words_and_the_rest_is_the_reference() -> Non
 def test_the_judge_mean_is_of_the_scores_it_gave_and_unscored_answers_are_left_out(fake_openai) -> None:
     # The judge replies with what follows `grade=` in the answer it is shown: its score is known for each answer.
     server = fake_openai("--reply-from", r"Answer to rate: grade=(\S+)", "--record")
-    judge = evaluate.Judge(server.base_url, "judge-model", api_key="sk-test")
+    judge = Target(server.base_url, "judge-model", api_key="sk-test")
     samples = [
         {"prompt": "What colour is penguin wood?", "reference": "Silver-grey.", "base": "grade=1", "tuned": "grade=4"},
         {"prompt": "Does penguin wood burn?", "reference": None, "base": "grade=x", "tuned": "grade=Score:2"},
