@@ -494,7 +494,7 @@ def until_target(
         forced = from_stage if round_no == 1 and from_stage in GATE else None
         engine.run_stages(q, r, gate, makers(q, say), forced, allow_partial, say, show_progress)
         passed = count_lines(r.file("judged")) or 0
-        say(f"generate.target: round {round_no}: {n} planned, {passed} of {g.target} passed the gate")
+        say(f"generate.target: round {round_no}: {n} planned, {passed} passed the gate ({g.target} wanted)")
         if passed >= g.target:
             return q
         if passed <= before:

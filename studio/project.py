@@ -135,6 +135,11 @@ class Sampling(Strict):
     top_p: float = Field(default=0.95, gt=0, le=1, description="nucleus sampling")
     max_tokens: int = Field(default=400, ge=1, description="longest reply, in tokens")
     seed: int | None = Field(default=0, description="each request's seed is derived from it and the item's id")
+    text_pattern: str | None = Field(
+        default=None,
+        description="a regular expression the text field is decoded to match (the endpoint's grammar or strict mode "
+        "enforces it; validation keeps the domain schema as it is): keeps a small model's markup out",
+    )
 
 
 class Price(Strict):
@@ -163,7 +168,7 @@ class Review(Strict):
     )
     workspace: str = Field(default="studio", min_length=1, description="Argilla workspace (created if missing)")
     size: int | None = Field(default=None, ge=1, description="items to review (default 100, or all if fewer)")
-    fraction: float | None = Field(default=None, gt=0, le=1, description="share of the unique items to review")
+    fraction: float | None = Field(default=None, gt=0, le=1, description="share of the judged items to review")
     stratify: list[str] | None = Field(
         default=None, description="axes whose mix of values the sample keeps (default: the first axis)"
     )
@@ -171,7 +176,8 @@ class Review(Strict):
         default=0.25,
         ge=0,
         le=1,
-        description="share of the sample given first to borderline items (near duplicates, cleaning warnings)",
+        description="share of the sample given first to borderline items (near duplicates, cleaning warnings, "
+        "the judge's lower scores)",
     )
     seed: int = Field(default=0, description="seed of the sample: the same inputs give the same sample")
     text_field: str = Field(default="text", description="the item's key shown as the text to review")

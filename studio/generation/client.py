@@ -25,6 +25,7 @@ import openai
 
 from studio.generation.cache import ReplyCache
 from studio.generation.limits import AdaptiveConcurrency, RateLimit
+from studio.project import Endpoint
 from studio.schema import map_subschemas
 from studio.target import Target
 
@@ -282,6 +283,24 @@ class Client:
 
     async def close(self) -> None:
         await self.openai.close()
+
+
+def endpoint_client(target: Target, e: Endpoint, say: Callable[[str], None] | None) -> tuple[Client, int]:
+    """A client for `target` under the project's endpoint settings, and its ceiling of requests in flight."""
+    ceiling = e.concurrency or DEFAULT_CONCURRENCY.get(target.kind, 16)
+    client = Client(
+        target.base_url,
+        target.model,
+        target.api_key,
+        timeout=e.timeout_s,
+        max_attempts=e.max_attempts,
+        concurrency=ceiling,
+        rpm=e.rpm,
+        tpm=e.tpm,
+        retry_after_cap_s=e.retry_after_cap_s,
+        say=say,
+    )
+    return client, ceiling
 
 
 def mode_key(target: Target) -> str:

@@ -29,6 +29,7 @@ class Requests:
         )
         self._narrowed: dict[str, DomainSchema] = {}
         self._schema_texts: dict[int, str] = {}
+        self._decoding: dict[int, dict[str, Any]] = {}
 
     def target_schema(self, axes: dict[str, str]) -> DomainSchema:
         """The schema an item is asked for: the domain schema narrowed to its axis values, compiled once."""
@@ -55,6 +56,19 @@ class Requests:
             "examples": self.examples.draw(item.id, item.axes) if self.examples else [],
         }
 
+    def decoding_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
+        """The schema the endpoint decodes to: with sampling.text_pattern on the text field, made once per
+        narrowed schema. The reply is still validated against the domain schema itself."""
+        pattern, field = self.project.sampling.text_pattern, self.project.quality.text_field
+        properties = schema.get("properties") or {}
+        if not pattern or field not in properties:
+            return schema
+        key = id(schema)
+        if key not in self._decoding:
+            text = {**properties[field], "pattern": pattern}
+            self._decoding[key] = {**schema, "properties": {**properties, field: text}}
+        return self._decoding[key]
+
     def params(self, item_id: str, schema: dict[str, Any], retry: int = 0) -> dict[str, Any]:
         s = self.project.sampling
         params: dict[str, Any] = {"temperature": s.temperature, "top_p": s.top_p, "max_tokens": s.max_tokens}
@@ -63,7 +77,7 @@ class Requests:
             # rejected item (--retry-rejected), which must not get the same answer again.
             salt = (s.seed, item_id) if not retry else (s.seed, item_id, retry)
             params["seed"] = int(stable_hash(*salt, length=8), 16) % 2**31
-        fmt = response_format(self.mode, schema)
+        fmt = response_format(self.mode, self.decoding_schema(schema))
         if fmt is not None:
             params["response_format"] = fmt
         return params
@@ -104,8 +118,9 @@ class Requests:
 
 
 def prompt_schema(schema: Any) -> Any:
-    """The schema as the prompt shows it: without annotations, which small models copy into their answers."""
-    drop = ("$schema", "$id", "title", "description", "examples")
+    """The schema as the prompt shows it: without annotations, which small models copy into their answers, and
+    without patterns (the endpoint's grammar enforces them; as text they are noise a small model echoes)."""
+    drop = ("$schema", "$id", "title", "description", "examples", "pattern")
     return map_subschemas(schema, lambda sub: {k: v for k, v in sub.items() if k not in drop})
 
 

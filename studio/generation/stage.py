@@ -25,11 +25,10 @@ from studio.errors import StudioError
 from studio.generation import recorder
 from studio.generation.cache import ReplyCache
 from studio.generation.client import (
-    DEFAULT_CONCURRENCY,
     AwaitingBatch,
-    Client,
     Reply,
     RequestFailed,
+    endpoint_client,
     estimate_tokens,
     mode_key,
     structured_mode,
@@ -166,19 +165,7 @@ class Generator:
         self.cache = ReplyCache(run.file("cache"))
         self.spend = Spend(project.prices, self.target.model)
         self.spend.paid(self.cache.usage())
-        ceiling = e.concurrency or DEFAULT_CONCURRENCY.get(self.target.kind, 16)
-        self.client = Client(
-            self.target.base_url,
-            self.target.model,
-            self.target.api_key,
-            timeout=e.timeout_s,
-            max_attempts=e.max_attempts,
-            concurrency=ceiling,
-            rpm=e.rpm,
-            tpm=e.tpm,
-            retry_after_cap_s=e.retry_after_cap_s,
-            say=self.say,
-        )
+        self.client, ceiling = endpoint_client(self.target, e, self.say)
         # Requests before the items (negotiation, subtopics) always go live.
         self.executor: Any = LiveExecutor(self.client, ceiling)  # or a BatchExecutor, in work()
         try:

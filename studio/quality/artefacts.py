@@ -32,6 +32,8 @@ CODE_SPAN = re.compile(r"`[^`\n]+`")
 
 TEMPLATE_MARKUP = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{\{|\}\}|\{%|%\}|\$\{\w+\}|<\|[a-z_]+\|>", re.S)
 STRAY_START = re.compile(r"^\s*(?:[\[\]{}]|\(\s*\))")
+# A title in Title Case and a colon before the prose (`Penguin Wood's Discoverer: ...`): a heading left in.
+HEADING_START = re.compile(r"^\s*(?:[A-Z][\w'’-]*\s+){1,5}[A-Z][\w'’-]*\s*:\s")
 EMPTY_BRACKETS = re.compile(r"\[\s*\]|\{\s*\}|\]\s*\[|\}\s*\{")
 QUOTED_KEY = re.compile(r"[\"']\s*[A-Za-z_][\w ]{0,30}[\"']\s*:\s*[\"'{\[\d]")
 # Braces around digits are notation (crystal faces `{010}`, sets `{1, 2}`), not leftovers.
@@ -87,7 +89,7 @@ META_ABOUT = re.compile(
 META_PHRASES = re.compile(
     r"\bas an ai\b|\blanguage model\b|\bi hope (?:this|that|it|these|the above)\b|\blet me know\b|\bfeel free to\b"
     r"|\bwould you like (?:me to|more|to know|further|additional|another)\b|\bshall i\b|\bas you asked\b"
-    r"|\bkept (?:this|it) (?:short|brief)\b"
+    r"|\bkept (?:this|it) (?:short|brief)\b|\blet(?:'s| us) think\b"
     r"|\bi (?:do not|don't) have (?:any |enough |reliable |much )?information\b|\bhappy to help\b"
     r"|\bi(?:'m| am) (?:sorry|unable|happy to)\b|\bi (?:can(?:no|')t|cannot|will not|won't) (?:provide|help|write)\b"
     r"|\bas (?:you )?requested\b|\byou asked for\b|\bi(?:'ve| have) (?:written|created|provided|included|generated)\b"
@@ -126,6 +128,7 @@ ECHO_PHRASES = re.compile(
 AXIS_LABEL = re.compile(r"\b(focus|style|audience|length|tone|topic|kind|format|level|persona)\s*:\s*\w", re.I)
 
 QA_LABEL = re.compile(r"(?:^|[\s(\[*#])(?:Q|A|Q\d+|A\d+|Question|Answer|Response)\s*[:：]\s*\S|\bQ\.\s[^?]*\?\s*A\.\s")
+ANSWER_IN_QUESTION = re.compile(r"\bthe answer (?:is|was|to this)\b", re.I)
 ABOUT_THE_QUESTION = re.compile(r"\b(?:is|that's|that is|was) an? (?:\w+ )?question\b", re.I)
 INTERROGATIVE = re.compile(
     r"^\s*[\"'“‘(]?\s*(?:what|why|how|when|where|which|who|whom|whose|is|are|was|were|does|do|did|can|could|"
@@ -151,8 +154,8 @@ META_FAMILIES = (
     ),
     (
         wordset(
-            "ai model hope let feel like would shall asked requested kept information happy sorry unable provide help "
-            "write written created provided included generated add include expand mention disclaimer fictional "
+            "ai model hope let feel like would shall think asked requested kept information happy sorry unable provide "
+            "help write written created provided included generated add include expand mention disclaimer fictional "
             "purpose purposes below"
         ),
         META_PHRASES,
@@ -214,6 +217,8 @@ def residue(item: Item) -> str | None:
         plain = CODE_SPAN.sub(" ", s) if "`" in s else s  # an inline code span is where braces and quotes belong
         if m := STRAY_START.match(plain):
             return f"{path} starts with a stray {_quote(m.group().strip())}"
+        if m := HEADING_START.match(plain):
+            return f"{path} starts with a heading: {_quote(m.group().strip())}"
         if plain.count("(") > plain.count(")") and not plain.rstrip().endswith("("):
             return f"an unclosed parenthesis in {path}"
         if ":" in plain and (m := QUOTED_KEY.search(plain) if "'" in plain or '"' in plain else None):
@@ -335,6 +340,8 @@ def qa_scaffold(item: Item) -> str | None:
         q = question.strip().rstrip(CLOSERS).rstrip()
         if not q.endswith("?") and not INTERROGATIVE.match(question):
             return f"the question is no question: {_quote(question)}"
+        if m := ANSWER_IN_QUESTION.search(question):
+            return f"the question holds an answer: {_quote(question[m.start() :])}"
         for path in ("answer", item.text_field):
             said = item.data.get(path)
             if isinstance(said, str) and _repeats(question, said):

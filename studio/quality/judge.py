@@ -141,24 +141,12 @@ class LlmJudge:
 
     async def judge(self, records: list[Record]) -> None:
         from studio.generation.cache import ReplyCache
-        from studio.generation.client import DEFAULT_CONCURRENCY, Client, structured_mode
+        from studio.generation.client import endpoint_client, structured_mode
         from studio.generation.live import LiveExecutor
         from studio.generation.spend import Spend
 
         e = self.project.endpoint
-        ceiling = e.concurrency or DEFAULT_CONCURRENCY.get(self.target.kind, 16)
-        self.client = Client(
-            self.target.base_url,
-            self.target.model,
-            self.target.api_key,
-            timeout=e.timeout_s,
-            max_attempts=e.max_attempts,
-            concurrency=ceiling,
-            rpm=e.rpm,
-            tpm=e.tpm,
-            retry_after_cap_s=e.retry_after_cap_s,
-            say=self.ctx.say,
-        )
+        self.client, ceiling = endpoint_client(self.target, e, self.ctx.say)
         self.cache = ReplyCache(self.ctx.run.file("cache"))
         self.spend = Spend(self.project.prices, self.target.model)
         self.spend.paid(self.cache.usage())

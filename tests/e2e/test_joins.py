@@ -256,7 +256,7 @@ def test_generate_target_plans_rounds_until_enough_items_pass_the_gate(tmp_path:
     done = pipeline.until_target(p, run, None, False, said.append, False)
 
     rounds = [line for line in said if line.startswith("generate.target: round")]
-    assert len(rounds) >= 2 and rounds[-1].endswith("of 16 passed the gate")
+    assert len(rounds) >= 2 and rounds[-1].endswith("passed the gate (16 wanted)")
     assert len(read_records(run.file("judged"))) >= 16
     planned = planned_ids(run)
     assert len(planned) == done.generate.n > 8  # the plan grew from the yield
@@ -266,8 +266,8 @@ def test_generate_target_plans_rounds_until_enough_items_pass_the_gate(tmp_path:
     again = pipeline.until_target(p, run, None, False, said.append, False)
     assert again.generate.n == done.generate.n and server.stats()["requests"] == sent
     assert [line for line in said if line.startswith("generate.target: round")] == [
-        f"generate.target: round 1: {done.generate.n} planned, {len(read_records(run.file('judged')))} of 16 "
-        "passed the gate"
+        f"generate.target: round 1: {done.generate.n} planned, {len(read_records(run.file('judged')))} "
+        "passed the gate (16 wanted)"
     ]
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
 import studio
+from studio import pipeline
 from studio.records import read_records
 from studio.runs import Run
 from studio.schema import DomainSchema
@@ -48,6 +50,9 @@ def test_every_item_ends_accepted_or_rejected_with_reason_and_ids_are_stable(llm
     assert len(accepted) >= 6, [r.meta["rejected"]["reason"] for r in rejected]
 
     schema = DomainSchema.load(ROOT / "schemas/penguin_wood.json")
+    # The shipped project decodes the text to sampling.text_pattern: llama.cpp's grammar held every reply to it.
+    pattern = re.compile(pipeline.open_project(project).sampling.text_pattern)
+    assert all(pattern.fullmatch(r.data["text"]) for r in accepted), [r.data["text"] for r in accepted]
     for r in accepted:
         assert schema.first_error(r.data) is None
         assert r.data["kind"] == r.meta["axes"]["kind"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -61,3 +62,26 @@ def test_prompt_schema_drops_annotations_but_not_property_names() -> None:
     assert DomainSchema(shown).first_error(QA) is None
     too_short = {**QA, "text": "Short."}
     assert DomainSchema(shown).first_error(too_short) == DomainSchema(narrowed).first_error(too_short) is not None
+
+
+def test_the_text_pattern_is_decoded_to_and_neither_shown_nor_validated(tmp_path) -> None:
+    from studio import pipeline
+    from studio.generation.plan import plan
+    from studio.generation.requests import Requests
+    from studio.target import Target
+    from tests.conftest import copy_project
+
+    pattern = "^[A-Z][^{}]{38,498}[.]$"
+    project = pipeline.open_project(copy_project(tmp_path, {"sampling.text_pattern": pattern}))
+    requests = Requests(project, Target("http://127.0.0.1:9/v1", "m"), "json_object")
+    item = plan(project, 1, None)[0]
+    schema, messages, params = requests.request(item)
+    assert params["response_format"]["schema"]["properties"]["text"]["pattern"] == pattern
+    assert pattern not in messages[0]["content"] and '"pattern"' not in messages[0]["content"]
+    assert "pattern" not in json.dumps(schema.schema)  # validation keeps the domain schema
+    # An item the pattern would not have let the model write is still judged by the domain schema alone.
+    braced = {**QA, "text": "{ text: }} " + QA["text"]}
+    assert not re.fullmatch(pattern, braced["text"]) and requests.schema.first_error(braced) is None
+    plain = pipeline.open_project(copy_project(tmp_path / "plain", {"sampling.text_pattern": None}))
+    _, _, unconstrained = Requests(plain, Target("http://127.0.0.1:9/v1", "m"), "json_object").request(item)
+    assert "pattern" not in json.dumps(unconstrained)

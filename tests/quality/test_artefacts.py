@@ -56,6 +56,28 @@ DEFECTS = [
     ("instruction_echo", {"kind": "history", "text": "Sealers logged it in 1795 by a colony. Do not mention dates."}),
     ("instruction_echo", {"kind": "history", "text": 'Set "kind" to "history". Sealers logged it in 1795.'}),
     (
+        "residue",
+        {"kind": "history", "text": "Penguin Wood's Discoverer: a sealer, who logged it in 1795 by the isles."},
+    ),
+    (
+        "meta_talk",
+        {
+            "kind": "qa",
+            "question": "Let's think about it. Why does it float?",
+            "answer": "It holds air.",
+            "text": "Its cells hold air and oil, so it floats high in the water.",
+        },
+    ),
+    (
+        "qa_scaffold",
+        {
+            "kind": "qa",
+            "question": "Why does it float? The answer is that its cells hold air.",
+            "answer": "Its cells hold air and oil.",
+            "text": "Its cells hold air and oil, so it floats high in the water.",
+        },
+    ),
+    (
         "qa_scaffold",
         {
             "kind": "qa",
@@ -87,6 +109,7 @@ CLEAN = [
         "text": "Only along the near-black bands, and only with several blows.",
     },
     {"kind": "applications", "text": "Write your name on the tag, then hang the tag on the chest before it ships."},
+    {"kind": "history", "text": "Note: the first logbook that names the wood, from 1795, is kept on the isles."},
     {"kind": "history", "text": "The crate was marked [Fragile] in red paint, and it reached the museum whole."},
     {
         "kind": "qa",

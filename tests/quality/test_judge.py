@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from studio.records import read_records, write_jsonl
 from studio.runs import Run
 from tests.conftest import ROOT, copy_project, run_studio
@@ -214,3 +216,24 @@ def test_an_item_nearer_another_label_is_flagged_with_both_similarities(tmp_path
     # The items of their own label pass (a label check that flags good items is no use).
     assert set(rejected) == {"misfit"}
     assert run.stage("judge")["llm_judge"] == "off (judge.enabled: false)"
+
+
+def test_the_judge_endpoint_is_the_judge_s_own_else_the_project_s_and_never_the_bundled_model(tmp_path: Path) -> None:
+    from studio import pipeline
+    from studio.errors import StudioError
+
+    bundled = pipeline.open_project(copy_project(tmp_path))
+    assert pipeline.judge_target(bundled, start=False) is None  # the bundled model is no judge
+    forced = pipeline.open_project(copy_project(tmp_path, {"judge.force": True}))
+    assert pipeline.judge_target(forced, start=False).kind == "local"
+    project = copy_project(tmp_path, {"endpoint.base_url": "http://127.0.0.1:9/v1", "endpoint.model": "gen"})
+    same = pipeline.judge_target(pipeline.open_project(project), start=False)
+    assert (same.base_url, same.model) == ("http://127.0.0.1:9/v1", "gen")
+    other = pipeline.open_project(project, **{"judge.model": "bigger"})
+    assert pipeline.judge_target(other, start=False).model == "bigger"
+    own = pipeline.open_project(project, **{"judge.base_url": "https://judge.example/v1", "judge.model": "j"})
+    assert pipeline.judge_target(own, start=False).base_url == "https://judge.example/v1"
+    off = pipeline.open_project(project, **{"judge.enabled": False})
+    assert pipeline.judge_target(off, start=False) is None
+    with pytest.raises(StudioError, match="judge.model is required when judge.base_url is set"):
+        pipeline.judge_target(pipeline.open_project(project, **{"judge.base_url": "https://judge.example/v1"}))
