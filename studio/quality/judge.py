@@ -79,12 +79,15 @@ class Rubric:
     """What an item is asked with, and what a reply says (pure: no network)."""
 
     def __init__(self, project: Project, target: Target, mode: str):
+        from jsonschema import Draft202012Validator
+
         from studio.generation.client import response_format
         from studio.generation.templates import Templates
 
         self.project, self.target, self.mode = project, target, mode
         self.settings = project.judge
         self.schema = rubric_schema(self.settings.criteria)
+        self.validator = Draft202012Validator(self.schema)
         self.templates = Templates(project.prompts_dir, RUBRIC)
         self.templates.check([self.settings.template])
         self.params: dict[str, Any] = {"temperature": 0, "max_tokens": self.settings.max_tokens, "seed": 0}
@@ -112,15 +115,13 @@ class Rubric:
 
     def read(self, text: str) -> tuple[dict[str, Any] | None, str | None]:
         """(the verdict, None) or (None, what is wrong with the reply)."""
-        from jsonschema import Draft202012Validator
-
         from studio.generation.client import extract_json
 
         try:
             scores = extract_json(text)
         except ValueError as e:
             return None, str(e)
-        errors = sorted(Draft202012Validator(self.schema).iter_errors(scores), key=lambda e: list(e.path))
+        errors = sorted(self.validator.iter_errors(scores), key=lambda e: list(e.path))
         if errors:
             where = "/".join(str(p) for p in errors[0].absolute_path)
             return None, f"the judge's reply does not fit the rubric ({where or 'top'}: {errors[0].message[:120]})"
