@@ -9,10 +9,11 @@ CACHE=.cache
 
 say() { printf '\033[1msetup:\033[0m %s\n' "$*" >&2; }
 
-# 1. System packages: redis for the Argilla stack, chromium for the UI and report tests.
+# 1. System packages: redis for the Argilla stack; chromium only with --tests (the UI and report tests use it,
+#    the demo does not).
 need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
-command -v chromium >/dev/null 2>&1 || need+=(chromium)
+if [ "${1:-}" = "--tests" ]; then command -v chromium >/dev/null 2>&1 || need+=(chromium); fi
 if [ ${#need[@]} -gt 0 ]; then
   say "installing ${need[*]} with apt-get"
   export DEBIAN_FRONTEND=noninteractive

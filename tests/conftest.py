@@ -121,7 +121,7 @@ CHROMIUM_FLAGS = [
 def chromium(profile: Path, url: str, *args: str) -> str:
     """Debian's headless Chromium on `url` with a fresh profile folder; returns what it printed (--dump-dom)."""
     browser = shutil.which("chromium")
-    assert browser, "Debian's chromium is missing: scripts/setup.sh installs it"
+    assert browser, "Debian's chromium is missing: `scripts/setup.sh --tests` (make test) installs it"
     done = subprocess.run(
         [browser, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args, url],
         capture_output=True,
