@@ -32,6 +32,10 @@ CODE_SPAN = re.compile(r"`[^`\n]+`")
 
 TEMPLATE_MARKUP = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{\{|\}\}|\{%|%\}|\$\{\w+\}|<\|[a-z_]+\|>", re.S)
 STRAY_START = re.compile(r"^\s*(?:[\[\]{}]|\(\s*\))")
+# A list's number before the prose (`1. It is a type of timber...`): list markup left in.
+LIST_START = re.compile(r"^\s*\d{1,2}[.)]\s+[A-Z]")
+# A field whose whole content is an identifier (`penguin_wood.`, `answer_text`): a slot's name, not content.
+IDENTIFIER = re.compile(r"^\s*[a-z]+(?:_[a-z0-9]+)+\.?\s*$")
 # A title in Title Case and a colon before the prose (`Penguin Wood's Discoverer: ...`): a heading left in.
 HEADING_START = re.compile(r"^\s*(?:[A-Z][\w'’-]*\s+){1,5}[A-Z][\w'’-]*\s*:\s")
 EMPTY_BRACKETS = re.compile(r"\[\s*\]|\{\s*\}|\]\s*\[|\}\s*\{")
@@ -83,7 +87,7 @@ META_ABOUT = re.compile(
     r"(?:covers|describes|is|was|provides|includes|highlights|explains|will|should|has been|aims|focuses|gives|"
     r"captures|meets|follows|contains|uses)\b"
     r"|\bin this (?:description|text|passage|paragraph|response|answer)\b|\bthe json\b"
-    r"|\bthis is an? (?:\w+[\s-]+){0,2}?(?:description|text|passage|summary|overview|answer|response|paragraph)\b",
+    r"|\bthis is an? (?:\w+[\s-]+){0,2}?(?:description|text|passage|summary|overview|answer|response|paragraph|list)\b",
     re.I,
 )
 META_PHRASES = re.compile(
@@ -148,7 +152,7 @@ META_FAMILIES = (
     (
         wordset(
             "answer response reply explanation summary overview description text passage paragraph item json output "
-            "entry"
+            "entry list"
         ),
         META_ABOUT,
     ),
@@ -219,6 +223,8 @@ def residue(item: Item) -> str | None:
             return f"{path} starts with a stray {_quote(m.group().strip())}"
         if m := HEADING_START.match(plain):
             return f"{path} starts with a heading: {_quote(m.group().strip())}"
+        if LIST_START.match(plain):
+            return f"{path} starts with a list number: {_quote(plain)}"
         if plain.count("(") > plain.count(")") and not plain.rstrip().endswith("("):
             return f"an unclosed parenthesis in {path}"
         if ":" in plain and (m := QUOTED_KEY.search(plain) if "'" in plain or '"' in plain else None):
@@ -262,6 +268,8 @@ def _key_fragment(s: str, data: dict[str, Any]) -> str | None:
 
 def placeholder(item: Item) -> str | None:
     for path, s in item.strings:
+        if "_" in s and IDENTIFIER.match(s) and path in (item.text_field, "answer", "question"):
+            return f"an identifier where content belongs: {_quote(s)} in {path}"
         slots = "[" in s or "<" in s or "_" in s or "??" in s or "xx" in s.lower() or "N/A" in s
         if not slots and SLOT_WORDS.isdisjoint(item.vocab(s)):
             continue

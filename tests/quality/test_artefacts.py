@@ -59,6 +59,17 @@ DEFECTS = [
         "residue",
         {"kind": "history", "text": "Penguin Wood's Discoverer: a sealer, who logged it in 1795 by the isles."},
     ),
+    ("residue", {"kind": "applications", "text": "1. It is a type of timber used to build boats and oars."}),
+    ("meta_talk", {"kind": "applications", "text": "This is a list of uses: boats, oars, chests and flutes."}),
+    (
+        "placeholder",
+        {
+            "kind": "qa",
+            "question": "What is it?",
+            "answer": "penguin_wood.",
+            "text": "A pale, oily timber of the isles.",
+        },
+    ),
     (
         "meta_talk",
         {
@@ -110,6 +121,7 @@ CLEAN = [
     },
     {"kind": "applications", "text": "Write your name on the tag, then hang the tag on the chest before it ships."},
     {"kind": "history", "text": "Note: the first logbook that names the wood, from 1795, is kept on the isles."},
+    {"kind": "history", "text": "1795 is the year a sealer first logged the wood, in a book kept on the isles."},
     {"kind": "history", "text": "The crate was marked [Fragile] in red paint, and it reached the museum whole."},
     {
         "kind": "qa",
