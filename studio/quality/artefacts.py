@@ -369,18 +369,16 @@ def _repeats(question: str, answer: str) -> bool:
     stop = STOP_WORDS["en"] | HEDGES
     if re.match(r"\s*(?:yes|no)\b", answer, re.I):
         return False  # a yes or a no is the answer, however much of the question follows
-    asked = {w for w in words(question) if w not in stop}
-    said = [w for w in words(answer) if w not in stop]
+    q, a = words(question), words(answer)
+    asked = {w for w in q if w not in stop}
+    said = [w for w in a if w not in stop]
     if bool(asked) and len(said) <= 2 * len(asked) + 2 and all(w in asked or _same_stem(w, asked) for w in said):
         return True
-    q, a = words(question), words(answer)
-    opening = " ".join(a[:4])
-    if len(a) >= 4 and f" {opening} " in f" {' '.join(q)} ":
-        copied = 4
-        while copied < len(a) and f" {' '.join(a[: copied + 1])} " in f" {' '.join(q)} ":
-            copied += 1
-        return sum(w not in stop for w in a[copied:]) <= 3
-    return False
+    spoken = f" {' '.join(q)} "
+    copied = 0  # how many of the answer's first words the question says in a row
+    while copied < len(a) and f" {' '.join(a[: copied + 1])} " in spoken:
+        copied += 1
+    return copied >= 4 and sum(w not in stop for w in a[copied:]) <= 3
 
 
 def _same_stem(word: str, asked: set[str]) -> bool:

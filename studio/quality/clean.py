@@ -128,6 +128,16 @@ def repetition(w: list[str], n: int) -> float:
 PHRASE_LOOP = re.compile(r"\b((?:\w+\W+){2,6}?)\1{2,}", re.I)
 
 
+def phrase_loop(s: str) -> str | None:
+    """The phrase a string says three times or more in a row, if any. Such a loop repeats four words at least
+    (two said thrice), so the pattern, a fifth of cleaning's time on every string, runs only on strings that do."""
+    w = words(s)
+    if len(w) - len(set(w)) < 4:
+        return None
+    loop = PHRASE_LOOP.search(s)
+    return loop.group(1) if loop else None
+
+
 def repeated_sentence(text: str) -> str | None:
     """A sentence of four words or more that the text says twice (a model stuck in a loop)."""
     seen: set[str] = set()
@@ -213,9 +223,8 @@ class Cleaner:
             if again := repeated_sentence(text):
                 return {"rule": "repetition", "reason": f"a sentence repeats: `{again[:60]}`"}
             for path, s in out.strings:
-                if " " in s and (loop := PHRASE_LOOP.search(s)):
-                    why = f"a phrase repeats in a loop in {path}: `{loop.group(1)[:60]}`"
-                    return {"rule": "repetition", "reason": why}
+                if " " in s and (loop := phrase_loop(s)):
+                    return {"rule": "repetition", "reason": f"a phrase repeats in a loop in {path}: `{loop[:60]}`"}
             if ratio > 0.7 * r.repetition.max_ratio:
                 out.warnings.append(f"repetition {ratio:.2f} near the limit {r.repetition.max_ratio}")
         if r.language.enabled and len(w) >= r.language.min_words:
