@@ -51,6 +51,12 @@ class Axis(Strict):
             raise ValueError("every axis needs at least one value")
         return self
 
+    def all_values(self) -> list[str]:
+        """Every value of the axis, in order, once (a mapping's lists joined)."""
+        if isinstance(self.values, dict):
+            return list(dict.fromkeys(v for vs in self.values.values() for v in vs))
+        return list(self.values)
+
 
 class Template(Strict):
     """A prompt template: prompts/<domain>/<name>.system.j2 and <name>.user.j2, used where `when` matches."""
@@ -577,10 +583,7 @@ class Project(Strict):
                 missing = seen[axis.by] - set(axis.values)
                 if missing:
                     raise ValueError(f"axes.{name}.values: no list for {axis.by} value(s) {sorted(missing)}")
-                values = {v for vs in axis.values.values() for v in vs}  # type: ignore[union-attr]
-            else:
-                values = set(axis.values)  # type: ignore[arg-type]
-            seen[name] = values
+            seen[name] = set(axis.all_values())
         for i, template in enumerate(self.templates):
             for axis, wanted in template.when.items():
                 if axis not in seen:

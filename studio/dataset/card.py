@@ -8,7 +8,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from studio.project import Project
+from studio.project import Project, Rule
 from studio.records import Record
 from studio.runs import Run, file_hash
 
@@ -20,16 +20,12 @@ def size_category(n: int) -> str:
     return "100K<n<1M"
 
 
-RULES = ("length", "repetition", "language", "pii", "residue", "placeholder", "meta_talk", "instruction_echo")
-RULES += ("qa_scaffold", "truncation")
-
-
 def made_by(
     project: Project, review_mode: str | None, reviewed: int | None, judge: dict[str, Any] | None = None
 ) -> str:
     """The checks the items went through, as this run's settings and manifest had them (off is not claimed)."""
-    clean = project.quality.clean
-    rules = [name.replace("_", " ") for name in RULES if getattr(clean, name).enabled]
+    # Every switchable rule of the gate, in the project model's order: a rule added there is named here too.
+    rules = [name.replace("_", " ") for name, rule in project.quality.clean if isinstance(rule, Rule) and rule.enabled]
     dedup = project.quality.dedup
     methods = [
         name

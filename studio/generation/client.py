@@ -54,6 +54,14 @@ class Reply:
         return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
 
 
+# HTTP statuses that mean the whole run is misconfigured, not that one item failed.
+FATAL_STATUS = {
+    401: "the endpoint refused the API key",
+    403: "the endpoint refused access",
+    404: "the endpoint does not know this model or path",
+}
+
+
 class AwaitingBatch(Exception):
     """In batch mode: the item needs a reply that the next batch will bring."""
 

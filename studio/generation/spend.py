@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from studio.generation.cache import ReplyCache
+from studio.generation.client import AwaitingBatch, Reply, estimate_tokens
 from studio.project import Budget
+
+# Sends one request (its cache key, messages, parameters) and returns the reply: live, or through a batch.
+Send = Callable[[str, list[dict[str, str]], dict[str, Any]], Awaitable[Reply]]
 
 
 class BudgetReached(Exception):
@@ -60,3 +66,34 @@ class Spend:
             raise BudgetReached(f"token budget of {budget.tokens:,} reached", "budget.tokens")
         if budget.usd is not None and (self.cost(est_in, est_out) or 0) > budget.usd:
             raise BudgetReached(f"budget of ${budget.usd:g} reached", "budget.usd")
+
+
+async def paid_reply(
+    cache: ReplyCache,
+    spend: Spend,
+    budget: Budget,
+    key: str,
+    messages: list[dict[str, str]],
+    params: dict[str, Any],
+    send: Send,
+) -> tuple[Reply, bool]:
+    """The reply to a request and whether it came from the run's cache. A new one is asked for only if the
+    budget allows the request at its largest (else BudgetReached), and is cached the moment it arrives, so
+    a killed run never pays for it twice."""
+    cached = cache.get(key)
+    if cached is not None:
+        return Reply.from_dict(cached), True
+    est_in, est_out = estimate_tokens(messages), int(params.get("max_tokens") or 0)
+    spend.check(budget, est_in, est_out)
+    spend.reserve(est_in, est_out)
+    try:
+        reply = await send(key, messages, params)
+    except AwaitingBatch:
+        raise  # the reservation holds until the batch's round ends
+    except BaseException:
+        spend.reserve(est_in, est_out, -1)
+        raise
+    spend.reserve(est_in, est_out, -1)
+    cache.put(key, {**reply.to_dict(), "model": spend.model})
+    spend.add(reply.tokens_in, reply.tokens_out)
+    return reply, False

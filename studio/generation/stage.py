@@ -25,7 +25,7 @@ from studio.errors import StudioError
 from studio.generation import recorder
 from studio.generation.cache import ReplyCache
 from studio.generation.client import (
-    AwaitingBatch,
+    FATAL_STATUS,
     Reply,
     RequestFailed,
     endpoint_client,
@@ -36,7 +36,7 @@ from studio.generation.client import (
 from studio.generation.live import LiveExecutor
 from studio.generation.plan import PlannedItem, plan
 from studio.generation.requests import Requests, repair_prompt
-from studio.generation.spend import BudgetReached, Spend
+from studio.generation.spend import BudgetReached, Spend, paid_reply
 from studio.generation.templates import Templates
 from studio.project import Project
 from studio.records import Record, stable_hash, write_json
@@ -44,13 +44,6 @@ from studio.runs import Run, file_hash
 from studio.schema import DomainSchema
 from studio.stage import Context, Outcome, Stage
 from studio.target import Target
-
-# HTTP statuses that mean the whole run is misconfigured, not that one item failed.
-FATAL_STATUS = {
-    401: "the endpoint refused the API key",
-    403: "the endpoint refused access",
-    404: "the endpoint does not know this model or path",
-}
 
 
 @dataclass
@@ -85,25 +78,10 @@ class Generator:
 
     async def ask(self, messages: list[dict[str, str]], params: dict[str, Any], key: str) -> Reply:
         """A reply from the cache, or from the endpoint (then cached at once)."""
-        cached = self.cache.get(key)
-        if cached is not None:
-            self.state.counts["from_cache"] += 1
-            return Reply.from_dict(cached)
-        est_in, est_out = estimate_tokens(messages), int(params.get("max_tokens") or 0)
-        s = self.spend
-        s.check(self.project.budget, est_in, est_out)
-        s.reserve(est_in, est_out)
-        try:
-            reply = await self.executor.send(key, messages, params)
-        except AwaitingBatch:
-            raise  # the reservation holds until the batch's round ends
-        except BaseException:
-            s.reserve(est_in, est_out, -1)
-            raise
-        s.reserve(est_in, est_out, -1)
-        self.state.counts["requests"] += 1
-        self.cache.put(key, {**reply.to_dict(), "model": self.target.model})
-        s.add(reply.tokens_in, reply.tokens_out)
+        reply, cached = await paid_reply(
+            self.cache, self.spend, self.project.budget, key, messages, params, self.executor.send
+        )
+        self.state.counts["from_cache" if cached else "requests"] += 1
         return reply
 
     async def make(self, item: PlannedItem, retry: int) -> tuple[Record, bool]:
@@ -246,7 +224,7 @@ class Generator:
         if cfg is None:
             return None
         axis = self.project.axes[cfg.axis]
-        values = list(dict.fromkeys(v for vs in axis.values.values() for v in vs)) if axis.by else axis.values
+        values = axis.all_values()
         schema = DomainSchema(
             {
                 "type": "object",
@@ -369,7 +347,7 @@ def dry_run(project: Project, run: Run, target: Target) -> dict[str, Any]:
     sent = len(todo.pending)
     if project.generate.subtopics and subtopics is None:
         axis = project.axes[project.generate.subtopics.axis]
-        sent += len({v for vs in axis.values.values() for v in vs} if axis.by else set(axis.values))
+        sent += len(axis.all_values())
     max_tokens = project.sampling.max_tokens
     spend = Spend(project.prices, target.model)
     return {

@@ -18,7 +18,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from studio.errors import StudioError
 from studio.project import Project
@@ -28,9 +28,10 @@ from studio.records import Record, read_records, write_jsonl
 from studio.stage import Context, Outcome, Stage
 from studio.target import Target
 
+if TYPE_CHECKING:
+    from studio.generation.spend import BudgetReached
+
 RUBRIC = Path(__file__).parent / "rubric"
-FATAL_STATUS = {401: "the judge's endpoint refused the API key", 403: "the judge's endpoint refused access"}
-FATAL_STATUS[404] = "the judge's endpoint does not know this model or path"
 STEPS_ASIDE = (
     "the LLM judge steps aside: there is no endpoint but the bundled 135M model, too small to judge "
     "(set judge.base_url or endpoint.base_url, or judge.force: true)"
@@ -138,7 +139,7 @@ class LlmJudge:
         self.verdicts: dict[str, dict[str, Any]] = {}  # record id -> meta["judge"] (or its error)
         self.pending: dict[str, str] = {}  # record id -> why it has no reply yet
         self.counts = Counter[str]()
-        self.stopped: Exception | None = None
+        self.stopped: BudgetReached | None = None  # the budget that stopped it
 
     async def judge(self, records: list[Record]) -> None:
         from studio.generation.cache import ReplyCache
@@ -157,7 +158,8 @@ class LlmJudge:
             self.rubric = Rubric(
                 self.project, self.target, await structured_mode(self.client, self.cache, self.target, configured)
             )
-            await LiveExecutor(self.client, ceiling).run([(r, 0) for r in records], self.step)
+            self.executor = LiveExecutor(self.client, ceiling)
+            await self.executor.run([(r, 0) for r in records], self.step)
         finally:
             await self.client.close()
             self.cache.close()
@@ -166,40 +168,35 @@ class LlmJudge:
                 self.pending[r.id] = str(self.stopped)
 
     async def step(self, record: Record, _: int) -> bool:
-        from studio.generation.client import Reply, RequestFailed, estimate_tokens
-        from studio.generation.spend import BudgetReached
+        from studio.generation.client import FATAL_STATUS, RequestFailed
+        from studio.generation.spend import BudgetReached, paid_reply
 
         if self.stopped:
             return False
         messages = self.rubric.messages(record)
-        key = self.rubric.key(messages)
-        cached = self.cache.get(key)
-        if cached is not None:
-            reply = Reply.from_dict(cached)
-            self.counts["from_cache"] += 1
-        else:
-            est_in, est_out = estimate_tokens(messages), self.project.judge.max_tokens
-            try:
-                self.spend.check(self.project.budget, est_in, est_out)
-            except BudgetReached as stop:
-                self.stopped = stop
-                return False
-            self.spend.reserve(est_in, est_out)
-            try:
-                reply = await self.client.chat(messages, self.rubric.params)
-            except RequestFailed as e:
-                if e.status in FATAL_STATUS:
-                    raise StudioError(f"{FATAL_STATUS[e.status]} ({e.reason})", None, self.target.public_url) from None
-                if e.retryable:
-                    self.pending[record.id] = e.reason
-                else:
-                    self.verdicts[record.id] = {"error": e.reason, "model": self.target.model}
-                return True
-            finally:
-                self.spend.reserve(est_in, est_out, -1)
-            self.cache.put(key, {**reply.to_dict(), "model": self.target.model})
-            self.spend.add(reply.tokens_in, reply.tokens_out)
-            self.counts["requests"] += 1
+        try:
+            reply, cached = await paid_reply(
+                self.cache,
+                self.spend,
+                self.project.budget,
+                self.rubric.key(messages),
+                messages,
+                self.rubric.params,
+                self.executor.send,
+            )
+        except BudgetReached as stop:
+            self.stopped = stop
+            return False
+        except RequestFailed as e:
+            if e.status in FATAL_STATUS:
+                why = f"judge: {FATAL_STATUS[e.status]} ({e.reason})"
+                raise StudioError(why, None, self.target.public_url) from None
+            if e.retryable:
+                self.pending[record.id] = e.reason
+            else:
+                self.verdicts[record.id] = {"error": e.reason, "model": self.target.model}
+            return True
+        self.counts["from_cache" if cached else "requests"] += 1
         judged, problem = self.rubric.read(reply.text)
         self.verdicts[record.id] = (
             {**judged, "model": self.target.model} if judged else {"error": problem, "model": self.target.model}
@@ -227,7 +224,7 @@ def check_topic(project: Project, records: list[Record]) -> tuple[dict[str, dict
     figures: dict[str, Any] = {"topic": check.distribution()}
     axis = label_axis(project)
     if axis is not None:
-        names = axis_values(project, axis)
+        names = project.axes[axis].all_values()
         labelled = [(i, r) for i, r in enumerate(records) if (r.meta.get("axes") or {}).get(axis) in names]
         if labelled and len(names) > 1:
             centred = len(labelled) >= settings.min_items
@@ -262,11 +259,6 @@ def label_axis(project: Project) -> str | None:
             raise StudioError(f"'{axis}' is not an axis", None, "quality.topic.label")
         return None
     return axis
-
-
-def axis_values(project: Project, axis: str) -> list[str]:
-    values = project.axes[axis].values
-    return list(dict.fromkeys(v for vs in values.values() for v in vs)) if isinstance(values, dict) else list(values)
 
 
 class JudgeStage(Stage):
@@ -347,8 +339,10 @@ class JudgeStage(Stage):
             last = next(iter(llm.pending.values()))
             why = f"{pending} of {len(records)} items got no judge's reply ({last}); the next run asks for them again"
             if llm.stopped is not None:
-                setting = getattr(llm.stopped, "setting", "budget")
-                why = f"{llm.stopped} with {pending} items not judged; raise {setting} in the project file to go on"
+                why = (
+                    f"{llm.stopped} with {pending} items not judged; raise {llm.stopped.setting} in the project file "
+                    "to go on"
+                )
         if unscored:
             ctx.say(f"judge: {unscored} item(s) kept unscored: the judge's reply did not fit the rubric")
         details["seconds_judging"] = round(time.monotonic() - started, 2)

@@ -28,7 +28,7 @@ from studio.review.client import Argilla
 from studio.review.connection import connect
 from studio.review.consensus import ACCEPT, Answer, Verdict, agreement, judge_agreement, resolve
 from studio.review.dataset import CORRECTION, DECISION, RATING, dataset_name
-from studio.review.push import judge_rejects
+from studio.review.push import judge_rejects, judge_sources
 from studio.review.sample import judge_mean
 from studio.runs import Run
 from studio.schema import DomainSchema
@@ -312,7 +312,7 @@ class ReviewStage(Stage):
     outputs = ("reviewed",)
 
     def sources(self, project: Project, run: Run) -> list[Path]:
-        return [run.file("judged"), *([run.file("judge_rejected")] if run.file("judge_rejected").exists() else [])]
+        return judge_sources(run)
 
     def __init__(self, mode: str, target: float | None = None, timeout: float | None = None):
         self.mode, self.target, self.timeout = mode, target, timeout

@@ -65,6 +65,11 @@ def run_push(
     return _push(project, run, client, judged, sample, axes, size, fraction, started, show_progress)
 
 
+def judge_sources(run: Run) -> list[Path]:
+    """What review reads: the judged items, and the judge's rejects when the judge wrote them."""
+    return [run.file("judged"), *([run.file("judge_rejected")] if run.file("judge_rejected").exists() else [])]
+
+
 def judge_rejects(run: Run) -> list[Record]:
     """The items the LLM judge rejected (not those the embedding checks did: they are far off, not doubtful)."""
     path = run.file("judge_rejected")
@@ -144,7 +149,7 @@ class PushStage(Stage):
     inputs = ("judged",)
 
     def sources(self, project: Project, run: Run) -> list[Path]:
-        return [run.file("judged"), *([run.file("judge_rejected")] if run.file("judge_rejected").exists() else [])]
+        return judge_sources(run)
 
     def __init__(self, size: int | None = None, fraction: float | None = None):
         self.size, self.fraction = size, fraction
