@@ -17,4 +17,4 @@ demo: setup
 test: setup-tests
 	.venv/bin/ruff check studio tests benchmarks scripts
 	.venv/bin/ruff format --check studio tests benchmarks scripts
-	HF_HUB_OFFLINE=1 $(PY) -m pytest -q --durations=15
+	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -n 2 --dist loadgroup --durations=15

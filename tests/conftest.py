@@ -28,6 +28,18 @@ STYLES: list[str] = _AXES["style"]
 AUDIENCES: list[str] = _AXES["audience"]
 
 
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """Under pytest-xdist (`make test` runs two workers), the tests of the llama.cpp server run one after another on
+    one worker: each keeps every core busy, and two at once slow each other more than they gain."""
+    if item.get_closest_marker("llm"):
+        item.add_marker(pytest.mark.xdist_group("llm"))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The llama.cpp tests first: they are the longest, so the other worker takes the rest meanwhile."""
+    items.sort(key=lambda item: not item.get_closest_marker("llm"))
+
+
 @pytest.fixture(scope="session", autouse=True)
 def studio_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A private STUDIO_HOME, so the tests' servers never meet a user's."""

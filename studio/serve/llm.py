@@ -43,13 +43,14 @@ PROGRAM = "llama_cpp.server"
 
 
 def status() -> Server | None:
-    """The running server, or None (a stale state file is removed)."""
+    """The running server, or None (a stale state file is removed). The process alone decides: while it decodes,
+    llama-cpp-python's server answers no other request, and a busy server taken for dead was started twice."""
     path = state_dir() / "server.json"
     try:
         server = Server(**json.loads(path.read_text()))
     except (FileNotFoundError, json.JSONDecodeError, TypeError):
         return None
-    if procs.running(server.pid, PROGRAM) and procs.answers(f"{server.base_url}/models"):
+    if procs.running(server.pid, PROGRAM):
         return server
     path.unlink(missing_ok=True)
     return None
