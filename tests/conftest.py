@@ -50,10 +50,12 @@ def studio_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def llm_server(studio_home: Path):
-    """The real llama.cpp server with the bundled model, on a free port, for the whole session."""
+    """The real llama.cpp server with the bundled model, on a free port, for the whole session. Under pytest-xdist
+    it decodes on one thread: the other worker holds the other core, and llama.cpp's threads wait on each other
+    when one of them is descheduled (two threads there ran the llama.cpp tests half as fast)."""
     from studio.serve import llm
 
-    server, _ = llm.serve(port=0)
+    server, _ = llm.serve(port=0, threads=1 if os.environ.get("PYTEST_XDIST_WORKER") else None)
     yield server
     llm.stop()
 

@@ -91,6 +91,12 @@ class Requests:
             self.params(item.id, schema.schema, retry),
         )
 
+    def by_prompt(self, pending: list[tuple[PlannedItem, int]]) -> list[tuple[PlannedItem, int]]:
+        """The pending items in the order of their prompts, so that neighbours share the longest opening: an
+        endpoint serving one request at a time (llama.cpp) keeps the last prompt's cache and skips what is shared.
+        The files keep the plan's order whatever the order asked in."""
+        return sorted(pending, key=lambda p: "\0".join(m["content"] for m in self.request(*p)[1]))
+
     def key(self, messages: list[dict[str, str]], params: dict[str, Any], sample_index: int, retry: int = 0) -> str:
         """The cache key of a request: endpoint, model, messages, parameters, sample index (and retry)."""
         extra = {"i": sample_index, **({"retry": retry} if retry else {})}
