@@ -1,0 +1,44 @@
+"""What each planned item is asked with, and in which order a serial endpoint is asked."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+
+import studio
+from studio.records import read_records
+from studio.runs import Run
+from tests.conftest import copy_project
+
+
+def switches(prompts: list[str]) -> int:
+    return sum(a != b for a, b in itertools.pairwise(prompts))
+
+
+def test_a_serial_endpoint_is_asked_in_the_prompts_order_and_the_files_keep_the_plans(
+    tmp_path: Path, fake_openai
+) -> None:
+    # One request at a time, as the bundled model's llama.cpp server takes them: items whose prompts open alike
+    # go one after another, so its prompt cache skips the shared system part.
+    server = fake_openai("--record")
+    settings = {
+        "endpoint.base_url": server.base_url,
+        "endpoint.model": "fake",
+        "endpoint.structured_output": "json_object",
+        "endpoint.concurrency": 1,
+        "generate.n": 30,
+    }
+    result = studio.generate(copy_project(tmp_path, settings), show_progress=False)
+    asked = [c["messages"] for c in server.stats()["chats"] if c.get("response_format")][-30:]
+    systems = [m[0]["content"] for m in asked]
+    kinds = set(systems)
+    assert len(kinds) >= 3 and switches(systems) == len(kinds) - 1  # each system prompt in one block
+
+    run = Run(result["run_dir"])
+    planned = [i["id"] for i in json.loads(run.file("plan").read_text())["items"]]
+    files = [[r.id for r in read_records(run.file(name))] for name in ("generated", "rejected")]
+    assert sorted(files[0] + files[1]) == sorted(planned)
+    assert all(ids == [i for i in planned if i in ids] for ids in files)  # each file in the plan's order
+    by_kind = [i["axes"]["kind"] for i in json.loads(run.file("plan").read_text())["items"]]
+    assert switches(by_kind) > len(set(by_kind)) - 1  # the plan interleaves kinds: the order above is studio's
