@@ -1,17 +1,19 @@
-"""Tokens/s of `studio generate` on the local llama.cpp server (bundled model) beside the same requests sent
-straight to the server by a minimal loop, in one run.
+"""`studio generate` on the local llama.cpp server (bundled model): items and accepted items per minute, in the
+prompts' order (what studio does) and in the plan's order (as before), beside the same requests sent straight
+to the server by a minimal loop, in one run.
 
-    .venv/bin/python benchmarks/local_generate.py [--items 20]
+    .venv/bin/python benchmarks/local_generate.py [--items 30] [--no-write]
 
-Both send the same first requests (studio's rendered prompts, temperature 0); studio also does its
-bookkeeping and any repair requests. The share is against the direct loop run before and after studio.
-Output tokens per second of wall time is the figure that matters: the server serves one request at a
-time, so anything studio adds shows up as idle server time.
+The direct loop sends studio's rendered first requests (temperature 0), in the plan's order, before and
+after studio; studio also does its bookkeeping and any repair requests. Output tokens per second of wall
+time is the overhead figure: the server serves one request at a time, so anything studio adds shows up as
+idle server time. The table goes into benchmarks/README.md between this script's markers.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
 import shutil
@@ -24,6 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.record import machine, write_between  # noqa: E402
 from tests.conftest import copy_project  # noqa: E402
 
 
@@ -40,7 +43,8 @@ def direct_loop(base_url: str, model: str, requests: list[tuple[list, dict]]) ->
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--items", type=int, default=20)
+    ap.add_argument("--items", type=int, default=30)
+    ap.add_argument("--no-write", action="store_true", help="print only; leave benchmarks/README.md as it is")
     args = ap.parse_args()
 
     import studio
@@ -50,9 +54,11 @@ def main() -> None:
     from studio.serve import llm
     from studio.target import Target
 
+    print(f"# machine: {machine()}")
     work = Path(tempfile.mkdtemp(prefix="studio-bench-"))
     os.environ["STUDIO_HOME"] = str(work / "home")
     server, _ = llm.serve(port=0)
+    studio_runs = {}
     try:
         project = copy_project(
             work, {"generate.n": args.items, "sampling.temperature": 0, "endpoint.structured_output": "json_object"}
@@ -63,41 +69,55 @@ def main() -> None:
         requests = [builder.request(item)[1:] for item in plan(p, p.generate.n)]
 
         # The direct loop runs before and after studio: the server's prompt cache and the machine's load
-        # then weigh on both sides alike.
+        # then weigh on both sides alike. Each studio run has a run folder (and reply cache) of its own.
         before = direct_loop(server.base_url, server.model, requests)
-        t0 = time.perf_counter()
-        result = studio.generate(project, show_progress=False, say=lambda m: None)
-        studio_s = time.perf_counter() - t0
+        by_prompt = Requests.by_prompt
+        orders = {"plan-order": ("in the plan's order", lambda self, pending: pending)}
+        orders["prompt-order"] = ("in the prompts' order", by_prompt)
+        for run, (name, order) in orders.items():
+            Requests.by_prompt = order
+            t0 = time.perf_counter()
+            result = studio.generate(project, run=run, show_progress=False, say=lambda m: None)
+            studio_runs[name] = (result, time.perf_counter() - t0)
+        Requests.by_prompt = by_prompt
         after = direct_loop(server.base_url, server.model, requests)
-        studio_tokens = result["tokens"]["out"]
-        c = result["counts"]
     finally:
         llm.stop()
         shutil.rmtree(work, ignore_errors=True)
 
     direct_tokens, direct_s = before[0] + after[0], before[1] + after[1]
-    direct_rate, studio_rate = direct_tokens / direct_s, studio_tokens / studio_s
-    print(
-        f"{args.items} items, SmolLM2-135M-Instruct (Q4_1) on llama.cpp, temperature 0; "
-        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
-    )
-    print()
-    print("| contender | requests | output tokens | seconds | tokens/s | share of direct |")
-    print("|---|---:|---:|---:|---:|---:|")
+    direct_rate = direct_tokens / direct_s
+    lines = [
+        f"Last run ({datetime.date.today().isoformat()}, {machine()}): {args.items} items, SmolLM2-135M-Instruct "
+        "(Q4_1) on llama.cpp, temperature 0.",
+        "",
+        "| contender | requests | output tokens | seconds | items/min | accepted/min | tokens/s | share of direct |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for name, (tokens, seconds) in (("direct loop (urllib), before", before), ("direct loop (urllib), after", after)):
-        print(
-            f"| {name} | {len(requests)} | {tokens:,} | {seconds:.1f} | {tokens / seconds:.1f} "
+        lines.append(
+            f"| {name} | {len(requests)} | {tokens:,} | {seconds:.1f} | {len(requests) / seconds * 60:.1f} | "
+            f"| {tokens / seconds:.1f} | {tokens / seconds / direct_rate:.0%} |"
+        )
+    for name, (result, seconds) in studio_runs.items():
+        c, tokens = result["counts"], result["tokens"]["out"]
+        lines.append(
+            f"| studio generate, {name} | {c['requests']} | {tokens:,} | {seconds:.1f} "
+            f"| {c['planned'] / seconds * 60:.1f} | {c['accepted'] / seconds * 60:.1f} | {tokens / seconds:.1f} "
             f"| {tokens / seconds / direct_rate:.0%} |"
         )
-    print(
-        f"| studio generate | {c['requests']} | {studio_tokens:,} | {studio_s:.1f} | {studio_rate:.1f} "
-        f"| {studio_rate / direct_rate:.0%} |"
-    )
-    print()
-    print(
-        f"studio: {c['accepted']} accepted ({c['first_try']} first try, {c['repaired']} after repair), "
-        f"{c['rejected']} rejected"
-    )
+    lines.append("")
+    for name, (result, _) in studio_runs.items():
+        c = result["counts"]
+        lines.append(
+            f"- {name}: {c['accepted']} accepted ({c['first_try']} on the first try, "
+            f"{c['repaired']} after a repair), {c['rejected']} rejected"
+        )
+    section = "\n".join(lines)
+    print(section)
+    if not args.no_write:
+        write_between("local-generate", section)
+        print("\n# written to benchmarks/README.md")
 
 
 if __name__ == "__main__":

@@ -29,18 +29,21 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import os
+import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from studio.project import Quality
-from studio.quality.validate import validate_file
-from studio.records import canonical_json
-from studio.schema import DomainSchema
-
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.record import README, machine, markers  # noqa: E402
+from studio.project import Quality  # noqa: E402
+from studio.quality.validate import validate_file  # noqa: E402
+from studio.records import canonical_json  # noqa: E402
+from studio.schema import DomainSchema  # noqa: E402
+
 DEV = ROOT / "benchmarks/data/quality_set.jsonl"
 DEV2 = ROOT / "benchmarks/data/quality_heldout.jsonl"
 HELDOUT = ROOT / "benchmarks/data/quality_fresh.jsonl"
@@ -52,8 +55,7 @@ SETS = [  # (path, heading of its table): the held-out set's table is the one to
         "Held-out set (`quality_fresh.jsonl`): written without reading the rules, and never used to tune them",
     ),
 ]
-README = ROOT / "benchmarks/README.md"
-START, END = "<!-- quality-benchmark:start -->", "<!-- quality-benchmark:end -->"
+START, END = markers("quality-benchmark")
 CATEGORIES = ["residue", "placeholder", "meta_talk", "instruction_echo", "qa_scaffold", "truncated", "repetition"]
 TARGETS = "targets: recall >= 0.95, false flags <= 0.03"
 HEADING = f"""## Quality gate: `benchmarks/quality.py`
@@ -80,19 +82,6 @@ defaults, a schema that accepts any item with a kind and a text); flagged means 
 {START}
 {END}
 """
-
-
-def machine() -> str:
-    """Cores, CPU model, the vector flags that matter here, and the load: recorded with every run."""
-    info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    lines = info.splitlines()
-    model = next((ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("model name")), "unknown CPU")
-    flags = set(next((ln.split(":", 1)[1].split() for ln in lines if ln.startswith("flags")), []))
-    vector = [f.upper() for f in ("avx2", "avx512f", "avx512_bf16", "amx_tile") if f in flags]
-    return (
-        f"{os.cpu_count()} cores, {model} ({', '.join(vector) or 'no AVX2'}), "
-        f"load average {os.getloadavg()[0]:.1f} at the start"
-    )
 
 
 def short(text: str, n: int = 120) -> str:
