@@ -38,7 +38,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.record import README, machine, markers  # noqa: E402
+from benchmarks.record import README, machine, markers, write_between  # noqa: E402
 from studio.project import Quality  # noqa: E402
 from studio.quality.validate import validate_file  # noqa: E402
 from studio.records import canonical_json  # noqa: E402
@@ -164,8 +164,8 @@ def write_section(section: str) -> None:
         text = text.rstrip("\n") + "\n\n" + HEADING
     elif 0 <= text.find(title) < text.index(START):
         text = text[: text.find(title)] + intro + text[text.index(START) :]
-    head, rest = text.split(START, 1)
-    README.write_text(f"{head}{START}\n{section}\n{END}{rest.split(END, 1)[1]}", encoding="utf-8")
+    README.write_text(text, encoding="utf-8")
+    write_between("quality-benchmark", section)
 
 
 def load(path: Path) -> list[dict]:

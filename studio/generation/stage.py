@@ -156,7 +156,8 @@ class Generator:
             c = self.state.counts
             c["planned"], c["done_before"], c["stale"] = len(items), len(todo.kept), todo.stale
             t0 = time.monotonic()
-            # One request at a time (the bundled model): ask in the prompts' order, for llama.cpp's prompt cache.
+            # One request at a time (the bundled model, or concurrency 1): ask in the prompts' order, for the
+            # server's prompt cache.
             await self.work(todo.pending if ceiling > 1 else self.requests.by_prompt(todo.pending), len(items))
             seconds = time.monotonic() - t0
         finally:

@@ -36,9 +36,10 @@ def test_a_serial_endpoint_is_asked_in_the_prompts_order_and_the_files_keep_the_
     assert len(kinds) >= 3 and switches(systems) == len(kinds) - 1  # each system prompt in one block
 
     run = Run(result["run_dir"])
-    planned = [i["id"] for i in json.loads(run.file("plan").read_text())["items"]]
+    plan = json.loads(run.file("plan").read_text())["items"]
+    planned = [i["id"] for i in plan]
     files = [[r.id for r in read_records(run.file(name))] for name in ("generated", "rejected")]
     assert sorted(files[0] + files[1]) == sorted(planned)
     assert all(ids == [i for i in planned if i in ids] for ids in files)  # each file in the plan's order
-    by_kind = [i["axes"]["kind"] for i in json.loads(run.file("plan").read_text())["items"]]
+    by_kind = [i["axes"]["kind"] for i in plan]
     assert switches(by_kind) > len(set(by_kind)) - 1  # the plan interleaves kinds: the order above is studio's
