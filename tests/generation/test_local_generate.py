@@ -60,7 +60,7 @@ def test_every_item_ends_accepted_or_rejected_with_reason_and_ids_are_stable(llm
         assert set(r.meta["axes"]) == {"kind", "focus", "style", "audience", "length"}
         assert r.meta["model"] == llm_server.model and r.meta["endpoint"] == "local"
         assert r.meta["base_url"] == llm_server.base_url
-        assert r.meta["structured_output"] == "json_object"  # llama.cpp refuses json_schema
+        assert r.meta["structured_output"] == "json_schema"  # llama-server takes OpenAI's strict mode
         assert r.meta["params"]["temperature"] == 0 and "seed" in r.meta["params"]
         assert r.meta["tokens_in"] > 0 and r.meta["tokens_out"] > 0 and r.meta["seconds"] > 0
     for r in rejected:

@@ -14,8 +14,8 @@ pytestmark = pytest.mark.llm
 
 
 def test_a_server_busy_decoding_is_found_again_not_started_twice(llm_server) -> None:
-    # While it decodes, llama-cpp-python's server answers nothing else: another studio process asking for the
-    # server then must find this one, not start a second.
+    # While it decodes, a server can be slow to answer a probe: another studio process asking for the server
+    # then must find this one, not start a second.
     client = OpenAI(base_url=llm_server.base_url, api_key="none")
     asking = threading.Thread(
         target=lambda: client.chat.completions.create(
