@@ -69,6 +69,7 @@ def main() -> None:
             "seconds": tuned["train_seconds"],
             "ppl": held_out_perplexity(studio_net, tokenizer, test_texts),
             "flops_per_token": studio_step_flops(base, tokenizer, [r.data["text"] for r in train_items[:8]]),
+            "why": f"{tuned['precision']} on {tuned['threads']} thread(s): {tuned['precision_reason']}",
         }
     )
     del studio_net
@@ -179,6 +180,7 @@ def print_table(rows, base_ppl, peak, threads, load, n_train, epochs) -> None:
         f"{threads} thread(s), load average {load:.1f}, CPU kernels {torch.backends.cpu.get_cpu_capability()}, "
         f"AMX {amx}"
     )
+    print(f"studio's path: {rows[0]['why']}")
     print(f"base model held-out perplexity: {base_ppl}\n")
     print("| recipe | real tokens/s | train seconds | held-out perplexity | achieved GFLOP/s |")
     print("|---|---:|---:|---:|---:|")

