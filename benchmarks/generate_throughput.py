@@ -89,7 +89,8 @@ def main() -> None:
     ap.add_argument("--write", action="store_true", help="write the table into benchmarks/README.md")
     args = ap.parse_args()
 
-    print(f"# machine: {machine()}")
+    at_start = machine()
+    print(f"# machine: {at_start}")
     server = FakeOpenAI("--latency", str(args.latency), "--work-ms", str(args.server_ms))
     work = Path(tempfile.mkdtemp(prefix="studio-bench-"))
     try:
@@ -121,7 +122,7 @@ def main() -> None:
     ideal = args.in_flight / args.latency
     bare = args.items / best["bare openai loop"][0]
     lines = [
-        f"Last run ({datetime.date.today().isoformat()}, {machine()}, {os.getloadavg()[0]:.1f} at the end): "
+        f"Last run ({datetime.date.today().isoformat()}, {at_start}, {os.getloadavg()[0]:.1f} at the end): "
         f"{args.items:,} items, {args.in_flight} in flight, {args.latency * 1000:.0f} ms a reply, "
         f"{args.server_ms:g} ms of server CPU a request; the better of {args.rounds} alternating runs each.",
         "",
