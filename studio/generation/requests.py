@@ -57,16 +57,20 @@ class Requests:
         }
 
     def decoding_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
-        """The schema the endpoint decodes to: with sampling.text_pattern on the text field, made once per
-        narrowed schema. The reply is still validated against the domain schema itself."""
-        pattern, field = self.project.sampling.text_pattern, self.project.quality.text_field
-        properties = schema.get("properties") or {}
-        if not pattern or field not in properties:
-            return schema
+        """The schema the endpoint decodes to, made once per narrowed schema: with sampling.text_pattern on the
+        text field, and, for the bundled model, without `maxLength`: llama-server's grammar enforces it by
+        ending the string at the limit, mid-word ("... was an isl"), where a reply that is too long should get
+        a repair request. The reply is still validated against the domain schema itself."""
         key = id(schema)
         if key not in self._decoding:
-            text = {**properties[field], "pattern": pattern}
-            self._decoding[key] = {**schema, "properties": {**properties, field: text}}
+            pattern, field = self.project.sampling.text_pattern, self.project.quality.text_field
+            decoded = schema
+            if pattern and field in (schema.get("properties") or {}):
+                properties = schema["properties"]
+                decoded = {**schema, "properties": {**properties, field: {**properties[field], "pattern": pattern}}}
+            if self.target.kind == "local":
+                decoded = map_subschemas(decoded, lambda sub: {k: v for k, v in sub.items() if k != "maxLength"})
+            self._decoding[key] = decoded
         return self._decoding[key]
 
     def params(self, item_id: str, schema: dict[str, Any], retry: int = 0) -> dict[str, Any]:

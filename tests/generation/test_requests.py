@@ -43,3 +43,28 @@ def test_a_serial_endpoint_is_asked_in_the_prompts_order_and_the_files_keep_the_
     assert all(ids == [i for i in planned if i in ids] for ids in files)  # each file in the plan's order
     by_kind = [i["axes"]["kind"] for i in plan]
     assert switches(by_kind) > len(set(by_kind)) - 1  # the plan interleaves kinds: the order above is studio's
+
+
+def test_the_bundled_model_decodes_without_length_limits_and_the_schema_still_holds_them(tmp_path: Path) -> None:
+    # llama-server's grammar ends a string at maxLength, mid-word ("... was an isl"): the bundled model is not
+    # given the limit, and a reply past it fails the domain schema (then a repair, or a reason to reject).
+    from studio.generation.plan import plan
+    from studio.generation.requests import Requests
+    from studio.project import load_project
+    from studio.target import Target
+
+    p = load_project(copy_project(tmp_path))
+    history = next(i for i in plan(p, 60) if i.axes["kind"] == "history")
+    for kind, limited in (("local", False), ("loopback", True)):
+        schema, _, params = Requests(p, Target("http://127.0.0.1:1/v1", "m", None, kind), "json_schema").request(
+            history
+        )
+        sent = json.dumps(params["response_format"])
+        assert ('"maxLength"' in sent) is limited, kind
+        assert '"minLength"' in sent
+    era = schema.schema["properties"]["era"]
+    assert era["maxLength"] == 60
+    item = {"kind": "history", "text": "Penguin wood came to the isles with the first boatbuilders of the south."}
+    too_long = {**item, "era": "The origins and history of penguin wood can be attributed to the", "place": "isles"}
+    assert schema.check({**item, "era": "the 18th century", "place": "the southern isles"}) == []
+    assert schema.check(too_long)
