@@ -34,6 +34,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="one epoch each (throughput only)")
     parser.add_argument("--threads", type=int, help="torch threads (default: the idle cores, as studio picks)")
+    parser.add_argument(
+        "--precision", default="auto", help="studio's train.precision (fp32 shows the path of a CPU without bf16)"
+    )
     args = parser.parse_args()
 
     import torch
@@ -51,7 +54,10 @@ def main() -> None:
     items = work / "items.jsonl"
     # 240 items with shares 0.1/0.1: 192 to train on, 24 validation (studio's early stopping), 24 held out.
     write_jsonl(items, [r for r in penguin_records(240, seed=11)])
-    project = copy_project(work, {"train.task": "text", "train.epochs": epochs, "train.threads": threads})
+    project = copy_project(
+        work,
+        {"train.task": "text", "train.epochs": epochs, "train.threads": threads, "train.precision": args.precision},
+    )
 
     rows = []
     started = time.monotonic()
