@@ -49,7 +49,7 @@ pip_quiet() { "$@" 2>&1 | { grep -v "is ignored: it is neither a file nor a dire
 #    llama-cpp-python sdist vendors (PyPI has no prebuilt llama.cpp server). It decodes about twice as fast
 #    as llama-cpp-python's own server, which runs the grammar over the whole vocabulary at every token
 #    (docs/platform-notes.md). GGML_NATIVE=OFF: a native build crashes on CPUs that advertise AMX the kernel
-#    does not allow. The build (about 5 minutes on 2 cores, once per machine) runs in the background while
+#    does not allow. The build (about 5 minutes on 2 cores, once per checkout) runs in the background while
 #    step 4 installs the Python packages; the sdist stays in the studio cache, where studio also finds
 #    llama.cpp's GGUF converter.
 SDIST_DIR=${STUDIO_CACHE:-$HOME/.cache/studio}/sdist
@@ -61,7 +61,7 @@ if [ ! -x "$SERVER" ]; then
     say "fetching the llama-cpp-python $LLAMA_VERSION sdist (llama.cpp's source and its GGUF converter)"
     "${PIP[@]}" download --no-deps --no-binary :all: -d "$SDIST_DIR" "llama-cpp-python==$LLAMA_VERSION"
   fi
-  say "building llama.cpp's llama-server in the background (portable, about 5 minutes on 2 cores; once per machine)"
+  say "building llama.cpp's llama-server in the background (portable, about 5 minutes on 2 cores; once per checkout)"
   (
     set -e
     src=$CACHE/llama-build/llama_cpp_python-$LLAMA_VERSION/vendor/llama.cpp
