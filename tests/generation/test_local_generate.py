@@ -77,11 +77,13 @@ def test_every_item_ends_accepted_or_rejected_with_reason_and_ids_are_stable(llm
     assert forced["counts"]["done_before"] == 12 and forced["counts"]["requests"] == 0  # and nothing is asked again
     assert len(read_records(run.file("generated"))) == len(accepted)
 
-    # Another run with the same seed plans the same ids; at temperature 0 it writes the same items.
+    # Another run with the same seed plans the same ids and asks each the very same request (prompt and
+    # parameters). The replies need not match word for word: llama-server reuses a different cached prefix
+    # then, and on 2 threads that changes the last bits of the logits (docs/platform-notes.md).
     other = studio.generate(project, run="b", n=3, show_progress=False)
     other_records = read_records(Run(other["run_dir"]).file("generated")) + read_records(
         Run(other["run_dir"]).file("rejected")
     )
     assert sorted(r.id for r in other_records) == sorted(planned[:3])
-    first = {r.id: r.data for r in accepted}
-    assert all(r.data == first[r.id] for r in other_records if r.id in first)
+    first = {r.id: r.meta["request_key"] for r in accepted + rejected}
+    assert [r.meta["request_key"] for r in other_records] == [first[r.id] for r in other_records]
