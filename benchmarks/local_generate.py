@@ -58,6 +58,8 @@ def llama_cpp_python_server(work: Path) -> tuple[object, str]:
     proc = procs.spawn(cmd, work / "llama-cpp-python.log")
     base_url = f"http://127.0.0.1:{port}/v1"
     while not procs.answers(f"{base_url}/models", timeout=0.5):
+        if proc.poll() is not None:
+            raise SystemExit(f"llama-cpp-python's server did not start: {work / 'llama-cpp-python.log'}")
         time.sleep(0.2)
     return proc, base_url
 

@@ -97,7 +97,7 @@ def serve(
     proc = procs.spawn(cmd, log)
     server = Server(proc.pid, port, alias, str(gguf), str(log), time.time())
     deadline = time.monotonic() + ready_timeout
-    while not procs.answers(f"{server.base_url}/models", timeout=0.5):
+    while not procs.answers(f"http://127.0.0.1:{port}/health", timeout=0.5):  # 503 until the model is loaded
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
             tail = log.read_text(errors="replace").strip().splitlines()[-1:] or ["(empty log)"]
