@@ -152,12 +152,9 @@ def instance(schema: dict[str, Any], rng: random.Random) -> Any:
 
 
 def schema_of(body: dict[str, Any]) -> dict[str, Any]:
-    fmt = body.get("response_format") or {}
-    if fmt.get("type") == "json_schema":
-        return fmt["json_schema"]["schema"]
-    if fmt.get("type") == "json_object" and "schema" in fmt:
-        return fmt["schema"]
-    # Text mode: the schema the prompt shows ("... must match this JSON Schema:\n{...}").
+    """The schema a reply is made from: the one the prompt shows ("... must match this JSON Schema:\n{...}"),
+    as a model reads its limits there (strict mode and grammars are sent no string lengths); else the one in
+    response_format; else a toy one."""
     for message in body.get("messages") or []:
         content = message.get("content") or ""
         at = content.find("JSON Schema:")
@@ -166,7 +163,66 @@ def schema_of(body: dict[str, Any]) -> dict[str, Any]:
                 return json.JSONDecoder().raw_decode(content, content.index("{", at))[0]
             except ValueError:
                 pass
+    fmt = body.get("response_format") or {}
+    if fmt.get("type") == "json_schema":
+        return fmt["json_schema"]["schema"]
+    if fmt.get("type") == "json_object" and "schema" in fmt:
+        return fmt["schema"]
     return {"type": "object", "properties": {"ok": {"type": "boolean"}}}
+
+
+# What OpenAI's strict mode refuses (its structured-outputs guide, "Some type-specific keywords are not yet
+# supported"), written out here on purpose: the server checks studio, it does not share studio's list.
+OPENAI_STRICT_REFUSES = (
+    "minLength",
+    "maxLength",
+    "uniqueItems",
+    "oneOf",
+    "allOf",
+    "not",
+    "if",
+    "then",
+    "else",
+    "unevaluatedProperties",
+    "unevaluatedItems",
+    "patternProperties",
+    "propertyNames",
+    "minProperties",
+    "maxProperties",
+    "contains",
+    "minContains",
+    "maxContains",
+    "dependentRequired",
+    "dependentSchemas",
+    "$schema",
+)
+
+
+def strict_refusal(schema: Any, refused: set[str], path: tuple[str, ...] = ()) -> str | None:
+    """What OpenAI's strict mode says of a schema it refuses (None when it takes it), in its words."""
+    if not isinstance(schema, dict):
+        return None
+    for key in schema:
+        if key in refused:
+            return f"In context={path}, '{key}' is not permitted."
+    if schema.get("type") == "object" or "properties" in schema:
+        if schema.get("additionalProperties") is not False:
+            return f"In context={path}, 'additionalProperties' is required to be supplied and to be false."
+        missing = [k for k in schema.get("properties", {}) if k not in (schema.get("required") or [])]
+        if missing:
+            return (
+                f"In context={path}, 'required' is required to be supplied and to be an array including every key "
+                f"in properties. Missing '{missing[0]}'."
+            )
+    subs = [(("properties", k), v) for k, v in (schema.get("properties") or {}).items()]
+    subs += [(("$defs", k), v) for k, v in (schema.get("$defs") or {}).items()]
+    subs += [(("anyOf", str(i)), v) for i, v in enumerate(schema.get("anyOf") or [])]
+    if isinstance(schema.get("items"), dict):
+        subs.append((("items",), schema["items"]))
+    for step, sub in subs:
+        if (why := strict_refusal(sub, refused, path + step)) is not None:
+            return why
+    return None
 
 
 class Server:
@@ -189,6 +245,7 @@ class Server:
         score_from: str | None = None,
         record: bool = False,
         work_ms: float = 0.0,
+        strict_refuses: tuple[str, ...] = OPENAI_STRICT_REFUSES,
     ):
         self.latency, self.fault_rate, self.faults = latency, fault_rate, faults
         self.rng = random.Random(seed)
@@ -198,6 +255,8 @@ class Server:
         self.reply, self.reply_from = reply, re.compile(reply_from, re.DOTALL) if reply_from else None
         self.score_from = re.compile(score_from, re.DOTALL) if score_from else None
         self.record, self.work_ms = record, work_ms
+        self.strict_refuses = set(strict_refuses)
+        self.schema_refusals = 0  # 400s for a strict schema the server does not take
         self.chats: list[dict[str, Any]] = []  # every chat request, with --record
         self.arrivals: defaultdict[str, list[float]] = defaultdict(list)  # body hash -> arrival of each attempt
         self.in_flight = self.peak_in_flight = 0
@@ -270,6 +329,7 @@ class Server:
                     },
                     "limited": self.limited,
                     "repairs": self.repairs,
+                    "schema_refusals": self.schema_refusals,
                     **({"chats": self.chats} if self.record else {}),
                 },
             )
@@ -348,6 +408,13 @@ class Server:
         mode = (request.get("response_format") or {}).get("type", "text")
         if mode not in self.modes:
             self.send(writer, 400, {"error": {"message": f"response_format {mode} is not supported"}})
+            await writer.drain()
+            return True
+        fmt = request["response_format"].get("json_schema") or {} if mode == "json_schema" else {}
+        if fmt.get("strict") and (why := strict_refusal(fmt.get("schema"), self.strict_refuses)) is not None:
+            self.schema_refusals += 1
+            message = f"Invalid schema for response_format '{fmt.get('name')}': {why}"
+            self.send(writer, 400, invalid(message, "response_format", "invalid_json_schema"))
             await writer.drain()
             return True
         if self.max_in_flight and self.in_flight >= self.max_in_flight:
@@ -709,6 +776,7 @@ async def main(args: argparse.Namespace) -> None:
         score_from=args.score_from,
         record=args.record,
         work_ms=args.work_ms,
+        strict_refuses=tuple(k for k in (*OPENAI_STRICT_REFUSES, *args.strict_refuses.split(",")) if k),
     )
     server.batch_api = BatchAPI(
         server,
@@ -743,6 +811,7 @@ if __name__ == "__main__":
     p.add_argument("--score-from", help="judge: score every rubric criterion with this regex's digit in the item")
     p.add_argument("--record", action="store_true", help="list every chat request in /_stats (`chats`)")
     p.add_argument("--work-ms", type=float, default=0.0, help="CPU milliseconds spent on each chat request")
+    p.add_argument("--strict-refuses", default="", help="keywords a strict schema may not hold, beyond OpenAI's")
     p.add_argument(
         "--batch-outcomes",
         default="completed",

@@ -2,9 +2,10 @@
 
 The openai client's own retries are off: studio retries here, with exponential backoff and jitter on 429,
 5xx, timeouts, dropped connections and malformed bodies, honouring Retry-After (up to a cap), under a bounded
-number of attempts, and every attempt has a hard timeout. Structured output is negotiated once per endpoint:
-`json_schema` (strict) where the server takes it, else `json_object` with the schema (llama.cpp's server
-enforces it by grammar), else plain text from which the JSON is extracted.
+number of attempts, and every attempt has a hard timeout. Structured output is negotiated once per endpoint,
+with the schema the items are asked for: `json_schema` (strict, OpenAI's subset of the schema) where the server
+takes it, else `json_object` with the schema (llama.cpp's server enforces it by grammar), else plain text from
+which the JSON is extracted. An endpoint that refuses a later item's schema moves the run one mode down.
 """
 
 from __future__ import annotations
@@ -114,22 +115,63 @@ def backoff(attempt: int, base: float = 0.5, cap: float = 30.0) -> float:
 
 
 def response_format(mode: str, schema: dict[str, Any]) -> dict[str, Any] | None:
+    """The `response_format` of a request in `mode`. A grammar ends a string at its `maxLength`, mid-word
+    ("... was an isl"), where a reply that is too long should get a repair request: no mode decodes to it."""
     if mode == "json_schema":
         return {
             "type": "json_schema",
             "json_schema": {"name": "item", "schema": strict_schema(schema), "strict": True},
         }
     if mode == "json_object":
-        return {"type": "json_object", "schema": schema}
+        return {"type": "json_object", "schema": map_subschemas(schema, _without_max_length)}
     return None
 
 
+def _without_max_length(sub: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in sub.items() if k != "maxLength"}
+
+
+# What OpenAI's strict mode refuses with a 400 ("... 'minLength' is not permitted"): length, size and
+# uniqueness limits and the keywords that need lookahead. They are left out of what is decoded to; the reply is
+# still checked against the whole schema, and a value past a limit gets a repair request.
+STRICT_UNSUPPORTED = frozenset(
+    {
+        "$schema",
+        "$id",
+        "minLength",
+        "maxLength",
+        "uniqueItems",
+        "unevaluatedProperties",
+        "unevaluatedItems",
+        "patternProperties",
+        "propertyNames",
+        "minProperties",
+        "maxProperties",
+        "contains",
+        "minContains",
+        "maxContains",
+        "dependentRequired",
+        "dependentSchemas",
+        "not",
+        "if",
+        "then",
+        "else",
+    }
+)
+
+
 def strict_schema(schema: Any) -> Any:
-    """OpenAI's strict mode wants every object closed and every property required: an optional property
-    becomes required-but-nullable (`drop_nulls` removes the nulls from the reply again)."""
+    """The subset of `schema` that OpenAI's strict mode takes (and grammar servers decode without cutting a
+    string at its maxLength, mid-word): every object closed and every property required, an optional one
+    required-but-nullable (`drop_nulls` removes the nulls from the reply again); `oneOf` as `anyOf`, `const` as
+    a one-value `enum`; no keyword of STRICT_UNSUPPORTED."""
 
     def node(sub: dict[str, Any]) -> dict[str, Any]:
-        sub = {k: v for k, v in sub.items() if k not in ("$schema", "$id", "unevaluatedProperties")}
+        sub = {k: v for k, v in sub.items() if k not in STRICT_UNSUPPORTED}
+        if "oneOf" in sub:
+            sub["anyOf"] = sub.pop("oneOf")
+        if "const" in sub:
+            sub["enum"] = [sub.pop("const")]
         if "properties" in sub:
             required = set(sub.get("required", []))
             sub["properties"] = {
@@ -141,6 +183,29 @@ def strict_schema(schema: Any) -> Any:
         return sub
 
     return map_subschemas(schema, node)
+
+
+# A refusal of the response format or its schema, not of the item: OpenAI's "Invalid schema for
+# response_format 'item': ..." (code invalid_json_schema), "response_format json_schema is not supported",
+# a grammar server's "failed to parse JSON schema".
+_SCHEMA_REFUSAL = re.compile(r"response_format|json_schema|schema", re.I)
+
+
+def stepped_down(
+    asked: str, now: str, error: RequestFailed, cache: ReplyCache, target: Target, say: Callable[[str], None]
+) -> str | None:
+    """The mode to ask in after `error` came back to a request asked in mode `asked` while the run is at mode
+    `now`: one step down when the endpoint refused the response format (said once, and remembered for the next
+    run), or `now` when another request has stepped down already; None when the error is not about the format
+    (text mode sends none): then it is the item's."""
+    if error.status not in (400, 422) or asked == "text" or not _SCHEMA_REFUSAL.search(error.reason):
+        return None
+    if now != asked:
+        return now
+    lower = MODES[MODES.index(asked) + 1]
+    cache.set_meta(mode_key(target), lower)
+    say(f"the endpoint refused {asked} mode ({error.reason}); asking in {lower} mode from now on")
+    return lower
 
 
 def drop_nulls(value: Any) -> Any:
@@ -275,18 +340,19 @@ class Client:
             )
         return self.retry_after_cap_s
 
-    async def negotiate(self) -> str:
-        """The first structured-output mode the endpoint honours, tried with a tiny request."""
-        probe = {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]}
-        messages = [{"role": "user", "content": 'Reply with the JSON object {"ok": true} and nothing else.'}]
+    async def negotiate(self, schema: dict[str, Any]) -> str:
+        """The first structured-output mode the endpoint takes with `schema`, the schema the run's first item
+        is decoded to (a toy schema would pass where the real one is refused). A short request per mode; a mode
+        is taken when the endpoint answers it with JSON (cut off at the probe's few tokens, as it may be)."""
+        messages = [{"role": "user", "content": "Reply with one JSON object that matches the schema."}]
         for mode in MODES[:-1]:
-            params = {"max_tokens": 20, "temperature": 0, "response_format": response_format(mode, probe)}
+            params = {"max_tokens": 20, "temperature": 0, "response_format": response_format(mode, schema)}
             try:
                 reply = await self.chat(messages, params, max_attempts=2)
-                if isinstance(extract_json(reply.text), dict):
-                    return mode
-            except (RequestFailed, ValueError):
+            except RequestFailed:
                 continue
+            if reply.text.lstrip().startswith("{"):
+                return mode
         return "text"
 
     async def close(self) -> None:
@@ -315,13 +381,16 @@ def mode_key(target: Target) -> str:
     return f"structured_output:{target.identity}:{target.model}"
 
 
-async def structured_mode(client: Client, cache: ReplyCache, target: Target, configured: str) -> str:
-    """The endpoint's structured-output mode: as configured, or negotiated once per run and remembered."""
+async def structured_mode(
+    client: Client, cache: ReplyCache, target: Target, configured: str, schema: dict[str, Any]
+) -> str:
+    """The endpoint's structured-output mode: as configured, or negotiated with `schema` once per run and
+    remembered (a mode the run stepped down to is remembered the same way)."""
     if configured != "auto":
         return configured
     mode = cache.get_meta(mode_key(target))
     if mode is None:
-        mode = await client.negotiate()
+        mode = await client.negotiate(schema)
         cache.set_meta(mode_key(target), mode)
     return mode
 

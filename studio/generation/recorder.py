@@ -46,12 +46,12 @@ class Todo:
 def todo(
     items: list[PlannedItem],
     earlier: dict[str, dict[str, Any]],
-    first_key: Callable[[PlannedItem, int], str],
+    first_key: Callable[[PlannedItem, int, str | None], str],
     retry_rejected: bool = False,
 ) -> Todo:
     """Which planned items stand and which are made (again): a record stands unless it was rejected for
     want of a reply, rejected at all (with retry_rejected, asked anew with the next retry number), or
-    stale (asked with another template or parameters than the plan's request)."""
+    stale (asked with another template or parameters than the plan's request, in the mode it was asked in)."""
     out = Todo()
     for item in items:
         record = earlier.get(item.id)
@@ -64,7 +64,7 @@ def todo(
             out.pending.append((item, retry))
         elif "rejected" in meta and retry_rejected:
             out.pending.append((item, retry + 1))
-        elif meta.get("request_key") != first_key(item, retry):
+        elif meta.get("request_key") != first_key(item, retry, meta.get("structured_output")):
             out.pending.append((item, 0))
             out.stale += 1
         else:

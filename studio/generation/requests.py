@@ -4,6 +4,7 @@ and what is wrong with a reply. Pure: no network, no files."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from studio.generation.cache import request_key
@@ -28,8 +29,9 @@ class Requests:
             ExamplePool.load(project.path(ex.file), ex.per_request, ex.match, project.generate.seed) if ex else None
         )
         self._narrowed: dict[str, DomainSchema] = {}
-        self._schema_texts: dict[int, str] = {}
-        self._decoding: dict[int, dict[str, Any]] = {}
+        # What is made from a schema (its prompt text, decoding schema, response format per mode), once per
+        # schema: keyed by id, with the schema itself kept so that its id cannot be reused by another one.
+        self._made: dict[int, tuple[dict[str, Any], dict[Any, Any]]] = {}
 
     def target_schema(self, axes: dict[str, str]) -> DomainSchema:
         """The schema an item is asked for: the domain schema narrowed to its axis values, compiled once."""
@@ -38,12 +40,15 @@ class Requests:
             self._narrowed[key] = self.schema.branch(axes)
         return self._narrowed[key]
 
+    def _once(self, schema: dict[str, Any], what: Any, make: Callable[[], Any]) -> Any:
+        made = self._made.setdefault(id(schema), (schema, {}))[1]
+        if what not in made:
+            made[what] = make()
+        return made[what]
+
     def schema_text(self, schema: dict[str, Any]) -> str:
         """The schema as the prompt shows it, made once per narrowed schema (there are few)."""
-        key = id(schema)
-        if key not in self._schema_texts:
-            self._schema_texts[key] = json.dumps(prompt_schema(schema), ensure_ascii=False)
-        return self._schema_texts[key]
+        return self._once(schema, "text", lambda: json.dumps(prompt_schema(schema), ensure_ascii=False))
 
     def variables(self, item: PlannedItem, schema: dict[str, Any]) -> dict[str, Any]:
         d = self.project.domain
@@ -58,22 +63,25 @@ class Requests:
 
     def decoding_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
         """The schema the endpoint decodes to, made once per narrowed schema: with sampling.text_pattern on the
-        text field, and, for the bundled model, without `maxLength`: llama-server's grammar enforces it by
-        ending the string at the limit, mid-word ("... was an isl"), where a reply that is too long should get
-        a repair request. The reply is still validated against the domain schema itself."""
-        key = id(schema)
-        if key not in self._decoding:
-            pattern, field = self.project.sampling.text_pattern, self.project.quality.text_field
-            decoded = schema
-            if pattern and field in (schema.get("properties") or {}):
-                properties = schema["properties"]
-                decoded = {**schema, "properties": {**properties, field: {**properties[field], "pattern": pattern}}}
-            if self.target.kind == "local":
-                decoded = map_subschemas(decoded, lambda sub: {k: v for k, v in sub.items() if k != "maxLength"})
-            self._decoding[key] = decoded
-        return self._decoding[key]
+        text field. (In json_schema mode it goes out as OpenAI's strict subset; the reply is still validated
+        against the domain schema itself.)"""
+        pattern, field = self.project.sampling.text_pattern, self.project.quality.text_field
+        if not pattern or field not in (schema.get("properties") or {}):
+            return schema
+        properties = schema["properties"]
+        return self._once(
+            schema,
+            "decoding",
+            lambda: {**schema, "properties": {**properties, field: {**properties[field], "pattern": pattern}}},
+        )
 
-    def params(self, item_id: str, schema: dict[str, Any], retry: int = 0) -> dict[str, Any]:
+    def probe_schema(self) -> dict[str, Any]:
+        """What structured output is negotiated with: the decoding schema of an item with each axis's first
+        value, as a real item is asked."""
+        axes = {name: axis.all_values()[0] for name, axis in self.project.axes.items()}
+        return self.decoding_schema(self.target_schema(axes).schema)
+
+    def params(self, item_id: str, schema: dict[str, Any], retry: int = 0, mode: str | None = None) -> dict[str, Any]:
         s = self.project.sampling
         params: dict[str, Any] = {"temperature": s.temperature, "top_p": s.top_p, "max_tokens": s.max_tokens}
         if s.seed is not None:
@@ -81,18 +89,22 @@ class Requests:
             # rejected item (--retry-rejected), which must not get the same answer again.
             salt = (s.seed, item_id) if not retry else (s.seed, item_id, retry)
             params["seed"] = int(stable_hash(*salt, length=8), 16) % 2**31
-        fmt = response_format(self.mode, self.decoding_schema(schema))
+        mode = mode or self.mode
+        fmt = self._once(schema, ("format", mode), lambda: response_format(mode, self.decoding_schema(schema)))
         if fmt is not None:
             params["response_format"] = fmt
         return params
 
-    def request(self, item: PlannedItem, retry: int = 0) -> tuple[DomainSchema, list[dict[str, str]], dict[str, Any]]:
-        """What an item is asked with: the schema it must match, the messages, the parameters."""
+    def request(
+        self, item: PlannedItem, retry: int = 0, mode: str | None = None
+    ) -> tuple[DomainSchema, list[dict[str, str]], dict[str, Any]]:
+        """What an item is asked with (in `mode`, default the run's): the schema it must match, the messages,
+        the parameters."""
         schema = self.target_schema(item.axes)
         return (
             schema,
             self.templates.render(item.template, self.variables(item, schema.schema)),
-            self.params(item.id, schema.schema, retry),
+            self.params(item.id, schema.schema, retry, mode),
         )
 
     def by_prompt(self, pending: list[tuple[PlannedItem, int]]) -> list[tuple[PlannedItem, int]]:
@@ -106,8 +118,10 @@ class Requests:
         extra = {"i": sample_index, **({"retry": retry} if retry else {})}
         return request_key(self.target.identity, self.target.model, messages, {**params, **extra})
 
-    def first_key(self, item: PlannedItem, retry: int = 0) -> str:
-        _, messages, params = self.request(item, retry)
+    def first_key(self, item: PlannedItem, retry: int = 0, mode: str | None = None) -> str:
+        """The key of an item's first request, as asked in `mode` (default: the run's): a record made in a
+        mode the run has since stepped down from still answers the plan's request."""
+        _, messages, params = self.request(item, retry, mode)
         return self.key(messages, params, item.sample_index, retry)
 
     def check(self, text: str, finish_reason: str | None, schema: DomainSchema) -> tuple[Any, str | None]:
@@ -119,8 +133,7 @@ class Requests:
         else:
             if not isinstance(data, dict):
                 return None, f"expected a JSON object, got {type(data).__name__}"
-            if self.mode == "json_schema":
-                data = drop_nulls(data)
+            data = drop_nulls(data)  # strict mode's nulls for optional fields (and a null is no value anyway)
             problem = schema.first_error(data)
         if finish_reason == "length":
             problem = f"cut off at max_tokens ({self.project.sampling.max_tokens}) before the reply was complete"

@@ -30,7 +30,7 @@ from studio.generation.client import (
     RequestFailed,
     endpoint_client,
     estimate_tokens,
-    mode_key,
+    stepped_down,
     structured_mode,
 )
 from studio.generation.live import LiveExecutor
@@ -85,6 +85,7 @@ class Generator:
         return reply
 
     async def make(self, item: PlannedItem, retry: int) -> tuple[Record, bool]:
+        mode = self.requests.mode
         schema, messages, params = self.requests.request(item, retry)
         first_key = self.requests.key(messages, params, item.sample_index, retry)
         meta: dict[str, Any] = {
@@ -95,7 +96,7 @@ class Generator:
             "model": self.target.model,
             "endpoint": self.target.kind,
             "base_url": self.target.public_url,
-            "structured_output": self.mode,
+            "structured_output": mode,
             "params": {k: v for k, v in params.items() if k != "response_format"},
             # What the item was asked with: a changed template or parameter makes the record stale.
             "request_key": first_key,
@@ -118,6 +119,10 @@ class Generator:
         except RequestFailed as e:
             if e.status in FATAL_STATUS:
                 raise StudioError(f"{FATAL_STATUS[e.status]} ({e.reason})", None, self.target.public_url) from None
+            lower = stepped_down(mode, self.requests.mode, e, self.cache, self.target, self.say)
+            if lower is not None:
+                self.requests.mode = lower
+                return await self.make(item, retry)  # asked again in the lower mode: the refusal was not its fault
             data, problem, retryable = None, e.reason, e.retryable
         else:
             retryable = False
@@ -147,8 +152,10 @@ class Generator:
         # Requests before the items (negotiation, subtopics) always go live.
         self.executor: Any = LiveExecutor(self.client, ceiling)  # or a BatchExecutor, in work()
         try:
-            self.mode = await structured_mode(self.client, self.cache, self.target, project.endpoint.structured_output)
-            self.requests = Requests(project, self.target, self.mode)
+            self.requests = Requests(project, self.target, "text")
+            self.requests.mode = await structured_mode(
+                self.client, self.cache, self.target, project.endpoint.structured_output, self.requests.probe_schema()
+            )
             items = plan(project, project.generate.n, await self.subtopics())
             write_json(self.ctx.output("plan"), {"n": len(items), "items": [i.to_dict() for i in items]})
             earlier = recorder.earlier_records(run)
@@ -280,7 +287,7 @@ class Generator:
             complete=why is None,
             why=why,
             details={
-                "structured_output": self.mode,
+                "structured_output": self.requests.mode,
                 "model": self.target.model,
                 "endpoint": self.target.kind,
                 "tokens": {"in": self.spend.tokens_in, "out": self.spend.tokens_out},
@@ -334,13 +341,8 @@ class GenerateStage(Stage):
 def dry_run(project: Project, run: Run, target: Target) -> dict[str, Any]:
     """The plan and its price, without a single request: what `studio generate --dry-run` prints."""
     configured = project.endpoint.structured_output
-    mode = configured if configured != "auto" else "json_schema"
-    if configured == "auto" and run.file("cache").exists():
-        # The mode this run negotiated before, so that records made with it are not counted as stale.
-        cache = ReplyCache(run.file("cache"))
-        mode = cache.get_meta(mode_key(target)) or mode
-        cache.close()
-    requests = Requests(project, target, mode)
+    # The mode only shapes the requests of items still to make (a record is checked in its own mode).
+    requests = Requests(project, target, configured if configured != "auto" else "json_schema")
     subtopics_file = run.file("subtopics")
     subtopics = json.loads(subtopics_file.read_text()) if subtopics_file.exists() else None
     items = plan(project, project.generate.n, subtopics)

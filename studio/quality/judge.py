@@ -155,9 +155,9 @@ class LlmJudge:
         try:
             same = not self.project.judge.base_url
             configured = e.structured_output if same else "auto"
-            self.rubric = Rubric(
-                self.project, self.target, await structured_mode(self.client, self.cache, self.target, configured)
-            )
+            schema = rubric_schema(self.project.judge.criteria)
+            mode = await structured_mode(self.client, self.cache, self.target, configured, schema)
+            self.rubric = Rubric(self.project, self.target, mode)
             self.executor = LiveExecutor(self.client, ceiling)
             await self.executor.run([(r, 0) for r in records], self.step)
         finally:
@@ -168,20 +168,21 @@ class LlmJudge:
                 self.pending[r.id] = str(self.stopped)
 
     async def step(self, record: Record, _: int) -> bool:
-        from studio.generation.client import FATAL_STATUS, RequestFailed
+        from studio.generation.client import FATAL_STATUS, RequestFailed, stepped_down
         from studio.generation.spend import BudgetReached, paid_reply
 
         if self.stopped:
             return False
-        messages = self.rubric.messages(record)
+        rubric = self.rubric
+        messages = rubric.messages(record)
         try:
             reply, cached = await paid_reply(
                 self.cache,
                 self.spend,
                 self.project.budget,
-                self.rubric.key(messages),
+                rubric.key(messages),
                 messages,
-                self.rubric.params,
+                rubric.params,
                 self.executor.send,
             )
         except BudgetReached as stop:
@@ -191,13 +192,18 @@ class LlmJudge:
             if e.status in FATAL_STATUS:
                 why = f"judge: {FATAL_STATUS[e.status]} ({e.reason})"
                 raise StudioError(why, None, self.target.public_url) from None
+            lower = stepped_down(rubric.mode, self.rubric.mode, e, self.cache, self.target, self.ctx.say)
+            if lower is not None:
+                if lower != self.rubric.mode:
+                    self.rubric = Rubric(self.project, self.target, lower)
+                return await self.step(record, _)  # asked again in the lower mode
             if e.retryable:
                 self.pending[record.id] = e.reason
             else:
                 self.verdicts[record.id] = {"error": e.reason, "model": self.target.model}
             return True
         self.counts["from_cache" if cached else "requests"] += 1
-        judged, problem = self.rubric.read(reply.text)
+        judged, problem = rubric.read(reply.text)
         self.verdicts[record.id] = (
             {**judged, "model": self.target.model} if judged else {"error": problem, "model": self.target.model}
         )

@@ -134,6 +134,43 @@ def test_structured_output_is_negotiated_per_endpoint(tmp_path: Path, fake_opena
     assert len(accepted) == 10 and not rejected
 
 
+def test_a_strict_provider_gets_the_subset_it_takes_and_every_item_is_checked_against_the_whole_schema(
+    tmp_path: Path, fake_openai
+) -> None:
+    # The server refuses, in OpenAI's words, a strict schema with minLength, maxLength, uniqueItems, oneOf, ...
+    # (the domain schema has all of these), and reads the limits in the prompt, as a model does.
+    server = fake_openai("--modes", "json_schema,json_object,text")
+    project = fake_project(tmp_path, server, generate__n=20, endpoint__structured_output="auto")
+    run, accepted, rejected, _ = outcome(studio.generate(project, show_progress=False))
+    assert server.stats()["schema_refusals"] == 0
+    assert len(accepted) == 20 and not rejected
+    assert all(r.meta["structured_output"] == "json_schema" for r in accepted)
+    assert all(SCHEMA.first_error(r.data) is None for r in accepted)
+
+
+def test_a_schema_refused_mid_run_moves_the_endpoint_one_mode_down_once_and_no_item_pays_for_it(
+    tmp_path: Path, fake_openai
+) -> None:
+    # A provider stricter than OpenAI: no minItems either. The probe's item (kind description) has none, so
+    # negotiation takes json_schema; the first applications item ("uses": minItems 1) is refused.
+    server = fake_openai("--modes", "json_schema,json_object,text", "--strict-refuses", "minItems")
+    project = fake_project(tmp_path, server, generate__n=30, endpoint__structured_output="auto")
+    said: list[str] = []
+    run, accepted, rejected, _ = outcome(studio.generate(project, show_progress=False, say=said.append))
+    refusals = server.stats()["schema_refusals"]
+    assert refusals >= 1
+    assert not rejected and len(accepted) == 30, [r.meta["rejected"]["reason"] for r in rejected]
+    modes = Counter(r.meta["structured_output"] for r in accepted)
+    assert modes["json_object"] > 0 and set(modes) <= {"json_schema", "json_object"}
+    downs = [line for line in said if "asking in json_object mode" in line]
+    assert len(downs) == 1 and "'minItems' is not permitted" in downs[0], said
+    # The next run remembers the mode: no refusal again, and the items made in json_schema still stand.
+    again = studio.generate(project, show_progress=False, say=said.append, force=True)
+    assert again["structured_output"] == "json_object"
+    assert server.stats()["schema_refusals"] == refusals
+    assert again["counts"]["stale"] == 0 and again["counts"]["done_before"] == 30
+
+
 def test_a_budget_stops_the_run_and_a_larger_one_continues(tmp_path: Path, fake_openai) -> None:
     server = fake_openai()
     project = fake_project(tmp_path, server, generate__n=30, budget__tokens=6000, endpoint__concurrency=4)

@@ -45,9 +45,10 @@ def test_a_serial_endpoint_is_asked_in_the_prompts_order_and_the_files_keep_the_
     assert switches(by_kind) > len(set(by_kind)) - 1  # the plan interleaves kinds: the order above is studio's
 
 
-def test_the_bundled_model_decodes_without_length_limits_and_the_schema_still_holds_them(tmp_path: Path) -> None:
-    # llama-server's grammar ends a string at maxLength, mid-word ("... was an isl"): the bundled model is not
-    # given the limit, and a reply past it fails the domain schema (then a repair, or a reason to reject).
+def test_no_endpoint_decodes_to_a_length_limit_and_the_schema_still_holds_them(tmp_path: Path) -> None:
+    # A grammar (llama-server's, vLLM's) ends a string at maxLength, mid-word ("... was an isl"), and OpenAI's
+    # strict mode refuses the keyword: no mode sends it, and a reply past it fails the domain schema (then a
+    # repair, or a reason to reject).
     from studio.generation.plan import plan
     from studio.generation.requests import Requests
     from studio.project import load_project
@@ -55,13 +56,16 @@ def test_the_bundled_model_decodes_without_length_limits_and_the_schema_still_ho
 
     p = load_project(copy_project(tmp_path))
     history = next(i for i in plan(p, 60) if i.axes["kind"] == "history")
-    for kind, limited in (("local", False), ("loopback", True)):
-        schema, _, params = Requests(p, Target("http://127.0.0.1:1/v1", "m", None, kind), "json_schema").request(
-            history
-        )
-        sent = json.dumps(params["response_format"])
-        assert ('"maxLength"' in sent) is limited, kind
-        assert '"minLength"' in sent
+    for kind in ("local", "loopback", "remote"):
+        for mode in ("json_schema", "json_object"):
+            schema, messages, params = Requests(p, Target("http://127.0.0.1:1/v1", "m", None, kind), mode).request(
+                history
+            )
+            sent = json.dumps(params["response_format"])
+            assert '"maxLength"' not in sent, (kind, mode)
+            # json_object (llama.cpp's grammar) keeps the lower bounds; strict mode takes none.
+            assert ('"minLength"' in sent) is (mode == "json_object"), (kind, mode)
+            assert '"maxLength": 60' in messages[0]["content"]  # the prompt still tells the model
     era = schema.schema["properties"]["era"]
     assert era["maxLength"] == 60
     item = {"kind": "history", "text": "Penguin wood came to the isles with the first boatbuilders of the south."}

@@ -33,6 +33,24 @@ def test_the_narrowed_penguin_schema_survives_strict_mode() -> None:
     assert set(strict["required"]) == {"kind", "text", "question", "answer"}
 
 
+@pytest.mark.parametrize("kind", ["description", "properties", "applications", "history", "qa"])
+def test_every_kind_goes_to_a_strict_provider_as_the_subset_it_takes(kind: str) -> None:
+    from tests.openai_server import OPENAI_STRICT_REFUSES, strict_refusal
+
+    narrowed = PENGUIN.narrow({"kind": kind})
+    assert strict_refusal(narrowed, set(OPENAI_STRICT_REFUSES)) is not None  # as written, it is refused
+    strict = strict_schema(narrowed)
+    assert strict_refusal(strict, set(OPENAI_STRICT_REFUSES)) is None
+    # What strict mode dropped is still checked: the whole schema refuses what the subset lets through.
+    too_long = {"kind": kind, "text": "x" * 5000}
+    assert DomainSchema(narrowed).first_error(too_long) is not None
+
+
+def test_one_of_goes_as_any_of_and_const_as_a_one_value_enum() -> None:
+    strict = strict_schema({"oneOf": [{"type": "object", "properties": {"k": {"const": "a"}}, "required": ["k"]}]})
+    assert "oneOf" not in strict and strict["anyOf"][0]["properties"]["k"] == {"enum": ["a"]}
+
+
 @pytest.mark.parametrize(
     "text",
     [

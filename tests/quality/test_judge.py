@@ -158,6 +158,24 @@ def test_items_without_a_reply_are_asked_again_on_the_next_run(fake_openai, tmp_
     assert len(read_records(run.file("judged"))) + len(read_records(run.file("judge_rejected"))) == 6
 
 
+def test_a_judge_endpoint_that_refuses_the_rubric_schema_is_asked_one_mode_down(fake_openai, tmp_path: Path) -> None:
+    # The project's own endpoint, set to strict json_schema, refuses the score's `maximum` (a provider stricter
+    # than OpenAI): the judge steps down to json_object once, and every item still gets its scores.
+    server = fake_openai("--score-from", GRADE, "--modes", "json_schema,json_object", "--strict-refuses", "maximum")
+    project, run = judge_project(
+        tmp_path,
+        graded(10),
+        **{"endpoint.base_url": server.base_url, "endpoint.model": "m", "endpoint.structured_output": "json_schema"},
+    )
+    done = run_studio("judge", "--project", str(project))
+    assert done.returncode == 0, done.stderr
+    judged = read_records(run.file("judged")) + read_records(run.file("judge_rejected"))
+    assert len(judged) == 10 and all("scores" in r.meta["judge"] for r in judged)
+    assert 1 <= server.stats()["schema_refusals"] <= 4  # the requests in flight when the first refusal came
+    assert done.stderr.count("asking in json_object mode from now on") == 1, done.stderr
+    assert "'maximum' is not permitted" in done.stderr
+
+
 def test_off_topic_items_are_dropped_and_the_bundled_model_is_no_judge(tmp_path: Path) -> None:
     records = penguin_records(24, seed=5)
     strays = [
