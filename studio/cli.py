@@ -415,8 +415,9 @@ def add_export(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p = sub.add_parser(
         "export",
         help="the curated dataset to share: JSONL, Parquet, datasets folder, card",
-        description="Write run/dataset/: data.jsonl, data.parquet, hf/ (datasets save_to_disk), "
-        "openai_chat_<split>.jsonl and a dataset card README.md; push to the Hub when "
+        description="Write run/dataset/: data/<split>.parquet (for datasets.load_dataset and the Hub), "
+        "data.parquet, hf/ (datasets save_to_disk), data.jsonl, openai_chat_<split>.jsonl and a dataset card "
+        "README.md, with columns typed from the schema and provenance under `meta`; push to the Hub when "
         "share.hub_repo is set (token from share.hub_token_env).",
     )
     _project_flags(p)

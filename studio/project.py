@@ -524,6 +524,11 @@ class Share(Strict):
     hub_repo: str | None = Field(default=None, description="push the dataset to this Hub repo (user/name)")
     hub_token_env: str = Field(default="HF_TOKEN", description="environment variable holding the Hub token")
     private: bool = Field(default=True, description="create the Hub repo as private")
+    provenance: Literal["public", "full"] = Field(
+        default="public",
+        description="public: data.jsonl's meta holds the axes, template, generator, judge scores and review "
+        "outcome; full: every field of studio's record meta (endpoint URLs and reviewers' user names included)",
+    )
 
 
 class Project(Strict):

@@ -20,6 +20,11 @@ Scripted replies (an LLM judge, say): --reply TEXT answers every chat completion
 answers with REGEX's first group, searched in the request's last user message (when it matches; else --reply,
 else the usual item); --record adds every chat request (model, messages, ...) to /_stats as `chats`;
 --work-ms N spends N ms of CPU on each chat request, as a real server's tokenizer and templates do.
+Strict mode as OpenAI has it: a json_schema request with `strict: true` whose schema leaves OpenAI's strict
+subset (a length or uniqueness keyword, oneOf, an open object, an optional property) gets OpenAI's 400
+("Invalid schema for response_format 'item': In context=('properties', 'text'), 'minLength' is not
+permitted."); --strict-refuses K,... refuses more keywords, as a stricter provider does. A reply is made from
+the schema the prompt shows, as a model reads its limits there.
 Every reply goes out in one write on a TCP_NODELAY socket (else delayed ACKs add ~45 ms a request).
 
 Batch options (see BatchAPI): --batch-outcomes completed|partial|expired|cancelled|failed, one per created

@@ -12,6 +12,13 @@ from studio.project import Project, Rule
 from studio.records import Record
 from studio.runs import Run, file_hash
 
+# The Hub's task categories for what `train.task` tunes the data for.
+TASK_CATEGORIES = {
+    "text": ["text-generation"],
+    "chat": ["text-generation", "question-answering"],
+    "classification": ["text-classification"],
+}
+
 
 def size_category(n: int) -> str:
     for bound, name in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K")):
@@ -90,11 +97,18 @@ def write(folder: Path, project: Project, run: Run, records: list[Record], info:
     reviewed = review.get("counts", {}).get("reviewed")
     header = {
         "license": project.share.license,
-        "language": ["en"],
+        "language": [project.quality.clean.language.language],
         "pretty_name": f"{project.domain.title} (synthetic)",
         "size_categories": [size_category(len(records))],
-        "task_categories": ["text-generation", "question-answering"],
+        "task_categories": TASK_CATEGORIES[project.train.task],
         "tags": ["synthetic", "studio"],
+        # What the Hub (and `datasets.load_dataset` on this folder) reads the splits from.
+        "configs": [
+            {
+                "config_name": "default",
+                "data_files": [{"split": s, "path": f"data/{s}.parquet"} for s in info["splits"]],
+            }
+        ],
     }
     lines = [
         "---",
@@ -152,11 +166,13 @@ def write(folder: Path, project: Project, run: Run, records: list[Record], info:
         "",
         "Kinds: " + ", ".join(f"{k} ({n})" for k, n in kinds.most_common()) + ".",
         "",
-        "Files: `data.jsonl` (studio records: id, data, meta with full provenance), `data.parquet` and `hf/` "
-        "(a `datasets` folder: `load_from_disk`) with one row per item, and `openai_chat_<split>.jsonl` for "
+        "Files: `data/<split>.parquet` (what `datasets.load_dataset` reads), `data.parquet` (every split, for "
+        "pandas) and `hf/` (`datasets.load_from_disk`), typed as the schema says: objects as structs, lists, "
+        "integers, numbers; `data.jsonl` (studio records: id, data, meta) and `openai_chat_<split>.jsonl` for "
         "OpenAI's fine-tuning API.",
         "",
-        f"Columns: {', '.join(f'`{c}`' for c in info['columns'])}.",
+        f"Columns: {', '.join(f'`{c}`' for c in info['columns'])}. `meta` holds each item's id, split, axis "
+        "values, template, generator, judge scores and review outcome (who reviewed is not shared).",
         "",
         "## Licence and limitations",
         "",

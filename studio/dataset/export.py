@@ -4,16 +4,17 @@ and a token. Inputs: 05-curated.jsonl, and splits/ when `studio tune` made them.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
 
 from studio.dataset import card
+from studio.dataset.features import cast, item_features
 from studio.errors import StudioError
 from studio.project import Project
 from studio.records import Record, read_records, write_json, write_jsonl
 from studio.runs import Run
+from studio.schema import DomainSchema
 from studio.stage import Context, Outcome, Stage
 from studio.training_examples import chat_pair
 
@@ -30,17 +31,65 @@ def split_of(run: Run) -> dict[str, str]:
     return out
 
 
-def flat(record: Record, split: str) -> dict[str, Any]:
-    """One table row: the item's fields (nested ones as JSON text) and its provenance."""
-    row: dict[str, Any] = {"id": record.id, "split": split}
-    for key, value in record.data.items():
-        row[key] = json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else value
+def meta_features(project: Project) -> dict[str, Any]:
+    """The `meta` column: where an item comes from, without endpoint URLs or reviewers' names."""
+    from datasets import Value
+
+    text, number = Value("string"), Value("float64")
+    return {
+        "id": text,
+        "split": text,
+        "axes": {name: text for name in project.axes} or text,
+        "template": text,
+        "generator": text,
+        "judge": {"mean": number, "scores": {c: Value("int64") for c in project.judge.criteria}},
+        "review": {"by": text, "rating": number, "corrected": Value("bool")},
+    }
+
+
+def provenance(record: Record, split: str) -> dict[str, Any]:
+    """An item's shareable provenance: what `meta_features` holds."""
     meta = record.meta
-    row["axes"] = json.dumps(meta.get("axes") or {}, ensure_ascii=False, sort_keys=True)
-    row["template"] = meta.get("template")
-    row["generator"] = meta.get("model")
-    row["review"] = (meta.get("review") or {}).get("by")
-    return row
+    judge, review = meta.get("judge") or {}, meta.get("review") or {}
+    return {
+        "id": record.id,
+        "split": split,
+        "axes": meta.get("axes") or {},
+        "template": meta.get("template"),
+        "generator": meta.get("model"),
+        "judge": {"mean": judge.get("mean"), "scores": judge.get("scores")} if "scores" in judge else None,
+        "review": {"by": review.get("by"), "rating": review.get("rating"), "corrected": bool(review.get("corrected"))},
+    }
+
+
+def table_features(project: Project, records: list[Record]) -> Any:
+    """The columns: each property of the domain schema, typed (features.py), then `meta`. A data key the
+    schema does not name (it allows more) is a column of JSON text."""
+    from datasets import Features, Value
+
+    label = project.train.label if project.train.task == "classification" else None
+    columns = item_features(DomainSchema.load(project.schema_path).schema, label)
+    if "meta" in columns:
+        raise StudioError(
+            "the schema names a property 'meta', the dataset's provenance column: rename it",
+            project.schema_path,
+            "properties.meta",
+        )
+    extra = dict.fromkeys(k for r in records for k in r.data if k not in columns and k != "meta")
+    return Features({**columns, **{k: Value("string") for k in extra}, "meta": meta_features(project)})
+
+
+def row(record: Record, split: str, features: Any) -> dict[str, Any]:
+    """One table row: the item's fields as the schema types them, and its provenance under `meta`."""
+    values = {**record.data, "meta": provenance(record, split)}
+    return {name: cast(values.get(name), feature) for name, feature in features.items()}
+
+
+def share_line(record: Record, split: str, full: bool) -> dict[str, Any]:
+    """A line of data.jsonl: studio's record, with the shareable provenance (or, with share.provenance: full,
+    every field of the record's meta and its split)."""
+    meta = {**record.meta, "split": split} if full else provenance(record, split)
+    return {"id": record.id, "data": record.data, "meta": meta}
 
 
 class ExportStage(Stage):
@@ -65,40 +114,51 @@ class ExportStage(Stage):
 
 
 def export(project: Project, run: Run, out: Path, say: Any = print) -> dict[str, Any]:
-    import pandas as pd
+    from datasets.utils.logging import disable_progress_bar, enable_progress_bar, is_progress_bar_enabled
+
+    # A bar per file written in a fraction of a second is noise in a log.
+    was_on = is_progress_bar_enabled()
+    disable_progress_bar()
+    try:
+        return _export(project, run, out, say)
+    finally:
+        if was_on:
+            enable_progress_bar()
+
+
+def _export(project: Project, run: Run, out: Path, say: Any) -> dict[str, Any]:
     from datasets import Dataset, DatasetDict
 
     records = read_records(run.file("curated"))
     splits = split_of(run)
+    split = {r.id: splits.get(r.id, "train") for r in records}
     out.mkdir(parents=True, exist_ok=True)
-    write_jsonl(out / "data.jsonl", records)
-    rows = [flat(r, splits.get(r.id, "train")) for r in records]
-    columns = list(dict.fromkeys(k for row in rows for k in row))
-    rows = [{c: row.get(c) for c in columns} for row in rows]
-    pd.DataFrame(rows, columns=columns).to_parquet(out / "data.parquet", index=False)
-    by_split = {s: [r for r in rows if r["split"] == s] for s in SPLITS}
-    # Every cell as text or null, so that columns with mixed kinds of value still make one schema.
-    as_text = [{c: None if v is None else str(v) for c, v in r.items()} for r in rows]
+    full = project.share.provenance == "full"
+    write_jsonl(out / "data.jsonl", (share_line(r, split[r.id], full) for r in records))
+    features = table_features(project, records)
+    whole = Dataset.from_list([row(r, split[r.id], features) for r in records], features=features)
+    whole.to_parquet(str(out / "data.parquet"))
     dataset = DatasetDict(
         {
-            s: Dataset.from_list([t for t, r in zip(as_text, rows, strict=True) if r["split"] == s])
-            for s, part in by_split.items()
-            if part
+            s: Dataset.from_list([row(r, s, features) for r in records if split[r.id] == s], features=features)
+            for s in SPLITS
+            if s in split.values()
         }
     )
     dataset.save_to_disk(str(out / "hf"))
+    # The Hub's layout: one Parquet file a split, which the card's `configs` name.
+    for s, part in dataset.items():
+        part.to_parquet(str(out / "data" / f"{s}.parquet"))
     chat_files = {}
-    for s, part in by_split.items():
-        if part:
-            ids = {r["id"] for r in part}
-            path = out / f"openai_chat_{s}.jsonl"
-            write_jsonl(path, (openai_chat(project, r) for r in records if r.id in ids))
-            chat_files[s] = path.name
-    counts = {s: len(p) for s, p in by_split.items() if p}
+    for s in dataset:
+        path = out / f"openai_chat_{s}.jsonl"
+        write_jsonl(path, (openai_chat(project, r) for r in records if split[r.id] == s))
+        chat_files[s] = path.name
+    counts = {s: len(part) for s, part in dataset.items()}
     info = {
         "items": len(records),
         "splits": counts,
-        "columns": columns,
+        "columns": list(features),
         "openai_chat": chat_files,
         "license": project.share.license,
     }

@@ -70,13 +70,22 @@ def split_ids(run: Run) -> dict[str, list[str]]:
     return {name: [r.id for r in read_records(run.file("splits") / f"{name}.jsonl")] for name in SPLITS}
 
 
+def plain(value: Any) -> Any:
+    """A table's row as the item it holds: empty fields (other kinds' properties) left out, arrays as lists."""
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items() if v is not None and v == v}  # pandas' NaN for a null
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return value
+
+
 def curated(run: Run) -> list[Record]:
     return read_records(run.file("curated"))
 
 
 def test_every_format_holds_the_curated_items_in_their_splits(exported: dict[str, Any]) -> None:
     import pandas as pd
-    from datasets import load_from_disk
+    from datasets import List, Value, load_dataset, load_from_disk
 
     run = exported["run"]
     out, records, ids = run.file("dataset"), curated(run), split_ids(run)
@@ -84,26 +93,40 @@ def test_every_format_holds_the_curated_items_in_their_splits(exported: dict[str
     assert len(records) >= 20 and sorted(split_of) == sorted(r.id for r in records)
     assert all(ids.values())  # every split holds items
 
-    # data.jsonl: the curated records themselves.
-    assert [(r.id, r.data, r.meta) for r in read_records(out / "data.jsonl")] == [
-        (r.id, r.data, r.meta) for r in records
-    ]
+    # data.jsonl: the curated records, with their shareable provenance and no endpoint URL.
+    shared = read_records(out / "data.jsonl")
+    assert [(r.id, r.data) for r in shared] == [(r.id, r.data) for r in records]
+    for line, record in zip(shared, records, strict=True):
+        assert line.meta["split"] == split_of[record.id] and line.meta["axes"] == record.meta["axes"]
+        assert line.meta["generator"] == "fake" and line.meta["review"]["by"] == "none"
+    assert exported["base_url"] not in (out / "data.jsonl").read_text()
 
-    # data.parquet: one row per item, its fields (nested ones as JSON), its split and its axes.
+    # Every table, as pandas, `load_from_disk` and `load_dataset` (the Hub's way, splits from the card) read it:
+    # the item's fields typed as the schema says, and its provenance under `meta`.
+    by_id = {r.id: r for r in records}
     table = pd.read_parquet(out / "data.parquet")
-    assert list(table["id"]) == [r.id for r in records]
-    for record, row in zip(records, table.to_dict("records"), strict=True):
-        assert row["split"] == split_of[record.id]
-        assert json.loads(row["axes"]) == record.meta["axes"]
-        for key, value in record.data.items():
-            assert (json.loads(row[key]) if isinstance(value, dict | list) else row[key]) == value, key
-
-    # The `datasets` folder: the same splits, with the same items.
-    dataset = load_from_disk(str(out / "hf"))
-    assert set(dataset) == set(SPLITS)
-    for name in SPLITS:
-        assert dataset[name]["id"] == [r.id for r in records if split_of[r.id] == name]
-        assert dataset[name]["text"] == [r.data["text"] for r in records if split_of[r.id] == name]
+    assert list(table.columns[-1:]) == ["meta"] and "id" not in table.columns
+    assert [m["id"] for m in table["meta"]] == [r.id for r in records]
+    for values in table.to_dict("records"):
+        record = by_id[values["meta"]["id"]]
+        assert values["meta"]["split"] == split_of[record.id] and values["meta"]["axes"] == record.meta["axes"]
+        assert plain({k: v for k, v in values.items() if k != "meta"}) == record.data
+    typed = 0
+    hub = load_dataset(str(out), cache_dir=str(exported["folder"] / "hf-cache"))  # as the Hub would load it
+    for dataset in (load_from_disk(str(out / "hf")), hub):
+        assert set(dataset) == set(SPLITS)
+        for name in SPLITS:
+            features = dataset[name].features
+            assert features["properties"]["density_kg_m3"] == Value("int64")
+            assert features["uses"] == List(Value("string")) and features["appearance"]["grain"] == Value("string")
+            rows = dataset[name].to_list()
+            assert [r["meta"]["id"] for r in rows] == [r.id for r in records if split_of[r.id] == name]
+            for values in rows:
+                record = by_id[values["meta"]["id"]]
+                assert plain({k: v for k, v in values.items() if k != "meta"}) == record.data
+                assert values["meta"]["split"] == name
+                typed += isinstance((values["properties"] or {}).get("density_kg_m3"), int)
+    assert typed > 0  # integers arrive as integers, not text
 
     # OpenAI's chat fine-tuning lines, in the order of data.jsonl: system, user, assistant, in the item's own
     # words (a question item's question and answer; else an instruction on its focus and style, and its text),
@@ -174,3 +197,17 @@ def test_an_unchanged_export_is_skipped_and_force_exports_again(exported: dict[s
     assert sorted(p for p in out.rglob("*") if p.is_file()) == files
     for path in (out / "data.jsonl", out / "README.md"):  # written anew, with the same content
         assert path.stat().st_mtime_ns != before[path][0] and path.read_bytes() == before[path][1]
+
+
+def test_full_provenance_is_shared_only_when_asked_for(exported: dict[str, Any], tmp_path: Path) -> None:
+    from studio.dataset.export import export
+
+    run = exported["run"]
+    public = (run.file("dataset") / "data.jsonl").read_text()
+    full_project = pipeline.open_project(exported["project"], **{"share.provenance": "full"})
+    export(full_project, run, tmp_path, say=lambda _: None)
+    full = read_records(tmp_path / "data.jsonl")
+    assert exported["base_url"] not in public and '"base_url"' not in public
+    split_of = {i: name for name, members in split_ids(run).items() for i in members}
+    assert [(r.id, r.meta) for r in full] == [(r.id, {**r.meta, "split": split_of[r.id]}) for r in curated(run)]
+    assert {r.meta["base_url"] for r in full} == {exported["base_url"]}

@@ -102,6 +102,13 @@ def test_run_waits_for_the_reviewers_and_trains_on_what_they_decided(
     # The exported dataset and the training splits hold exactly that.
     exported = [json.loads(line) for line in (run.dir / "dataset" / "data.jsonl").read_text().splitlines()]
     assert [(r["id"], r["data"]) for r in exported] == [(r.id, r.data) for r in curated]
+    # Shareable: who reviewed and where the items were generated stay in the run, not in the dataset.
+    assert "ann-wait" in run.file("curated").read_text() and server.base_url in run.file("curated").read_text()
+    for name in ("data.jsonl", "data.parquet", "README.md", "data/train.parquet", "hf/train/data-00000-of-00001.arrow"):
+        shared = (run.dir / "dataset" / name).read_bytes()
+        assert b"ann-wait" not in shared and server.base_url.encode() not in shared, name
+    [fixed] = [r for r in exported if r["id"] == fixed_id]
+    assert fixed["meta"]["review"]["by"] == "reviewers" and fixed["meta"]["review"]["corrected"] is True
     chats = [
         json.loads(line)
         for name in sorted((run.dir / "dataset").glob("openai_chat_*.jsonl"))
