@@ -149,17 +149,25 @@ def _export(project: Project, run: Run, out: Path, say: Any) -> dict[str, Any]:
     # The Hub's layout: one Parquet file a split, which the card's `configs` name.
     for s, part in dataset.items():
         part.to_parquet(str(out / "data" / f"{s}.parquet"))
-    chat_files = {}
+    chat_files, no_response = {}, 0
     for s in dataset:
         path = out / f"openai_chat_{s}.jsonl"
-        write_jsonl(path, (openai_chat(project, r) for r in records if split[r.id] == s))
+        lines = [openai_chat(project, r) for r in records if split[r.id] == s]
+        no_response += sum(line is None for line in lines)
+        write_jsonl(path, (line for line in lines if line is not None))
         chat_files[s] = path.name
+    if no_response:
+        say(
+            f"export: {no_response} item(s) left out of openai_chat_*.jsonl: "
+            f"no `{project.train.text_field}` to answer with"
+        )
     counts = {s: len(part) for s, part in dataset.items()}
     info = {
         "items": len(records),
         "splits": counts,
         "columns": list(features),
         "openai_chat": chat_files,
+        "openai_chat_left_out": no_response,
         "license": project.share.license,
     }
     write_json(out / "dataset_info.json", info)
@@ -170,9 +178,12 @@ def _export(project: Project, run: Run, out: Path, say: Any) -> dict[str, Any]:
     return info
 
 
-def openai_chat(project: Project, record: Record) -> dict[str, Any]:
-    """A line of OpenAI's chat fine-tuning format, with the same prompt and response `studio tune` uses."""
+def openai_chat(project: Project, record: Record) -> dict[str, Any] | None:
+    """A line of OpenAI's chat fine-tuning format, with the same prompt and response `studio tune` uses; None
+    for an item with no response (OpenAI refuses an assistant turn without content)."""
     prompt, response = chat_pair(record, project.train, project.domain.name.replace("-", " "))
+    if response is None:
+        return None
     system = f"You are an expert on {project.domain.title}. Answer accurately and concisely."
     return {
         "messages": [

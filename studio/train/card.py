@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.runs import Run
+from studio.train.model import hub_id
 
 PIPELINE_TAG = {"text": "text-generation", "chat": "text-generation", "classification": "text-classification"}
 
@@ -19,9 +20,12 @@ def write(
     settings = tune["settings"]
     adapter = (folder / "adapter_config.json").exists()
     tokens, counts = tune["tokens"], tune["counts"]
+    # The Hub's card metadata names a base model by its Hub id; a folder of the user's own by its name only.
+    base = hub_id(tune["base_model"])
+    base_name = base or f"a local model folder, {Path(tune['base_model']).name}"
     lines = [
         "---",
-        f"base_model: {json.dumps(tune['base_model'])}",
+        *([f"base_model: {json.dumps(base)}"] if base else []),
         f"library_name: {'peft' if adapter else 'transformers'}",
         f"pipeline_tag: {PIPELINE_TAG[tune['task']]}",
         f"tags: [studio, {tune['method']}, {tune['task']}]",
@@ -31,7 +35,7 @@ def write(
         "",
         "## Base model and method",
         "",
-        f"- base model: `{tune['base_model']}`",
+        f"- base model: `{base_name}`",
         f"- method: {_method(tune)}",
         f"- saved as: {'a LoRA adapter (load it on the base model with peft)' if adapter else 'full weights'}",
         f"- parameters: {tune['parameters']['trainable']:,} trained of {tune['parameters']['total']:,}",

@@ -63,6 +63,28 @@ def default_classifier() -> Path:
     return package / "model"
 
 
+# The Hub ids of the bundled defaults, for the model card: the local folders they are loaded from are paths on
+# this machine.
+BUNDLED_HUB_IDS = {
+    "causal": "HuggingFaceTB/SmolLM2-135M-Instruct",
+    "classifier": "sentence-transformers/all-MiniLM-L6-v2",
+}
+
+
+def hub_id(base: str) -> str | None:
+    """The Hub id of a resolved base model: itself when it is one, the bundled default's, else None (a folder
+    of the user's own)."""
+    local = Path(base)
+    if not local.is_absolute():
+        return base
+    if local.name == f"{paths.BUNDLED_GGUF.removesuffix('.gguf')}-fp32":
+        return BUNDLED_HUB_IDS["causal"]
+    package = paths.package_dir(DEFAULT_CLASSIFIER_PACKAGE)
+    if package is not None and local == package / "model":
+        return BUNDLED_HUB_IDS["classifier"]
+    return None
+
+
 def resolve_base(base_model: str | None, task: str, root: Path, say: Callable[[str], None] = print) -> str:
     """The base model to load: the task's default, a folder (relative to the project file), or a hub id."""
     if base_model is None:

@@ -167,6 +167,17 @@ def test_the_dataset_card_states_the_counts_and_no_paths_or_urls(exported: dict[
     for kind in kinds:
         assert f"{kind} ({sum(r.data['kind'] == kind for r in records)})" in card
     assert "Review mode `none`: no item was reviewed by people." in card
+    assert "No person reviewed these items" in card
+    # What each stage took out, with the run's own numbers, and no raw dict or None anywhere.
+    validate, dedup = run.stage("validate")["counts"], run.stage("dedup")["counts"]
+    for rule, n in validate["by_rule"].items():
+        assert f"| validate | {rule.replace('_', ' ')} | {n} |" in card
+    for method, n in dedup["by_method"].items():
+        assert (f"| dedup | {method} duplicate | {n} |" in card) is (n > 0)
+    accepted = run.stage("generate")["counts"]["accepted"]
+    assert f"after a repair request | {planned - accepted} |" in card or planned == accepted
+    assert "None" not in card and "{" not in card.split("---", 2)[2]
+    assert "sampled at temperature" in card
     # What was done, as the settings had it: no embedding dedup, no language filter, no on-topic check, no LLM
     # judge, no review claimed.
     made = (
@@ -211,3 +222,13 @@ def test_full_provenance_is_shared_only_when_asked_for(exported: dict[str, Any],
     split_of = {i: name for name, members in split_ids(run).items() for i in members}
     assert [(r.id, r.meta) for r in full] == [(r.id, {**r.meta, "split": split_of[r.id]}) for r in curated(run)]
     assert {r.meta["base_url"] for r in full} == {exported["base_url"]}
+
+
+def test_an_item_without_a_response_is_left_out_of_the_chat_file(exported: dict[str, Any]) -> None:
+    # OpenAI's fine-tuning API refuses an assistant turn without content: no `"content": null` line.
+    from studio.dataset.export import openai_chat
+
+    p = pipeline.open_project(exported["project"])
+    item = next(r for r in curated(exported["run"]) if "question" not in r.data)
+    assert openai_chat(p, item)["messages"][2]["content"] == item.data["text"]
+    assert openai_chat(p, Record(item.id, {k: v for k, v in item.data.items() if k != "text"}, item.meta)) is None

