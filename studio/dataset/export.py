@@ -129,6 +129,7 @@ def export(project: Project, run: Run, out: Path, say: Any = print) -> dict[str,
 def _export(project: Project, run: Run, out: Path, say: Any) -> dict[str, Any]:
     from datasets import Dataset, DatasetDict
 
+    token = hub_token(project)
     records = read_records(run.file("curated"))
     splits = split_of(run)
     split = {r.id: splits.get(r.id, "train") for r in records}
@@ -172,8 +173,8 @@ def _export(project: Project, run: Run, out: Path, say: Any) -> dict[str, Any]:
     }
     write_json(out / "dataset_info.json", info)
     card.write(out, project, run, records, info)
-    if project.share.hub_repo:
-        push_to_hub(project, dataset, out, say)
+    if token is not None:
+        info["hub_commit"] = push_to_hub(project, token, out, say)
         info["hub_repo"] = project.share.hub_repo
     return info
 
@@ -194,8 +195,11 @@ def openai_chat(project: Project, record: Record) -> dict[str, Any] | None:
     }
 
 
-def push_to_hub(project: Project, dataset: Any, folder: Path, say: Any) -> None:
+def hub_token(project: Project) -> str | None:
+    """The Hub token when the dataset is to be pushed (checked before anything is written); None when not."""
     share = project.share
+    if not share.hub_repo:
+        return None
     token = os.environ.get(share.hub_token_env)
     if not token:
         raise StudioError(
@@ -203,10 +207,37 @@ def push_to_hub(project: Project, dataset: Any, folder: Path, say: Any) -> None:
             None,
             "share.hub_token_env",
         )
-    from huggingface_hub import HfApi
+    return token
 
-    dataset.push_to_hub(share.hub_repo, token=token, private=share.private)
-    HfApi(token=token).upload_file(
-        path_or_fileobj=str(folder / "README.md"), path_in_repo="README.md", repo_id=share.hub_repo, repo_type="dataset"
-    )
-    say(f"pushed the dataset to https://huggingface.co/datasets/{share.hub_repo}")
+
+# What goes to the Hub: the card (written once, by studio, with the metadata the Hub reads) and the split files
+# it names; the other files of dataset/ are for local use.
+HUB_FILES = ["README.md", "data/*.parquet"]
+
+
+def push_to_hub(project: Project, token: str, folder: Path, say: Any) -> str:
+    """dataset/'s Hub files in one commit (none when the Hub repo already holds them as they are); returns the
+    commit id. The endpoint is huggingface_hub's (HF_ENDPOINT, else the Hub)."""
+    from huggingface_hub import HfApi
+    from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
+
+    share = project.share
+    api = HfApi(token=token)
+    try:
+        api.create_repo(share.hub_repo, repo_type="dataset", private=share.private, exist_ok=True)
+        before = api.repo_info(share.hub_repo, repo_type="dataset").sha
+        commit = api.upload_folder(
+            repo_id=share.hub_repo,
+            repo_type="dataset",
+            folder_path=folder,
+            allow_patterns=HUB_FILES,
+            commit_message="studio export",
+        )
+    except (HfHubHTTPError, OfflineModeIsEnabled) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise StudioError(f"the Hub push failed: {first}", None, "share.hub_repo") from None
+    if commit.oid == before:
+        say(f"export: the Hub repo {share.hub_repo} already holds this dataset; nothing pushed")
+    else:
+        say(f"export: pushed the dataset to the Hub repo {share.hub_repo} (commit {commit.oid[:12]})")
+    return commit.oid
