@@ -583,11 +583,23 @@ def add_init(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--name", help="folder-safe domain name (default: the folder's name)")
     p.add_argument("--title", help="how prompts name the domain (default: the name)")
     p.add_argument("--description", required=True, help="what is known about the domain, in a paragraph")
+    p.add_argument(
+        "--task",
+        choices=("text", "chat", "classification"),
+        default="chat",
+        help="what the data tunes: text or chat (passages of several kinds, question-answer pairs), or "
+        "classification (a text and its label)",
+    )
+    p.add_argument(
+        "--labels",
+        type=lambda text: [x.strip() for x in text.split(",") if x.strip()],
+        help="classification: the labels, comma-separated (default: read from 'one of: a, b, c' in the description)",
+    )
     p.set_defaults(func=cmd_init)
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    files = pipeline.init(args.dir, args.name, args.description, args.title)
+    files = pipeline.init(args.dir, args.name, args.description, args.title, args.task, args.labels)
     out(f"wrote {len(files)} file(s) into {args.dir}:")
     for f in files:
         out(f"  {f}")

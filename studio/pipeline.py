@@ -411,12 +411,20 @@ def serve_model(
     return llm.serve(gguf=path, alias=f"{folder.parent.name}-{folder.name}", port=port)
 
 
-def init(folder: str | Path, name: str | None = None, description: str = "", title: str | None = None) -> list[Path]:
-    """Scaffold a new domain project in `folder`: project file, templates, schema. Returns the files."""
+def init(
+    folder: str | Path,
+    name: str | None = None,
+    description: str = "",
+    title: str | None = None,
+    task: str = "chat",
+    labels: list[str] | None = None,
+) -> list[Path]:
+    """Scaffold a new domain project in `folder` for a task (text, chat, classification with its labels):
+    project file, templates, schema. Returns the files."""
     from studio.scaffold import scaffold
 
     folder = Path(folder)
-    return scaffold(folder, name or folder.resolve().name.lower().replace(" ", "-"), description, title)
+    return scaffold(folder, name or folder.resolve().name.lower().replace(" ", "-"), description, title, task, labels)
 
 
 def export(

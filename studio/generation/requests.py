@@ -29,6 +29,7 @@ class Requests:
             ExamplePool.load(project.path(ex.file), ex.per_request, ex.match, project.generate.seed) if ex else None
         )
         self._narrowed: dict[str, DomainSchema] = {}
+        self.axis_values = {name: axis.all_values() for name, axis in project.axes.items()}
         # What is made from a schema (its prompt text, decoding schema, response format per mode), once per
         # schema: keyed by id, with the schema itself kept so that its id cannot be reused by another one.
         self._made: dict[int, tuple[dict[str, Any], dict[Any, Any]]] = {}
@@ -56,6 +57,7 @@ class Requests:
             "domain": {"name": d.name, "title": d.title, "description": d.description},
             **item.axes,
             "axes": item.axes,
+            "axis_values": self.axis_values,  # every value of each axis ("the other labels")
             "sample_index": item.sample_index,
             "schema": self.schema_text(schema),
             "examples": self.examples.draw(item.id, item.axes) if self.examples else [],
@@ -78,7 +80,7 @@ class Requests:
     def probe_schema(self) -> dict[str, Any]:
         """What structured output is negotiated with: the decoding schema of an item with each axis's first
         value, as a real item is asked."""
-        axes = {name: axis.all_values()[0] for name, axis in self.project.axes.items()}
+        axes = {name: values[0] for name, values in self.axis_values.items()}
         return self.decoding_schema(self.target_schema(axes).schema)
 
     def params(self, item_id: str, schema: dict[str, Any], retry: int = 0, mode: str | None = None) -> dict[str, Any]:

@@ -1,19 +1,29 @@
-"""`studio init DIR`: a new domain project (project file, a template per kind, a schema) from a name and a
-one-paragraph description. The prompt templates and the schema are generic (they name the domain through
-`domain.title` and `domain.description`); edit them to make the items as specific as the domain needs."""
+"""`studio init DIR`: a new domain project (project file, templates, a schema) from a name, a one-paragraph
+description and the shape of the task. The prompt templates and the schema are generic (they name the domain
+through `domain.title` and `domain.description`); edit them to make the items as specific as the domain needs.
+
+- text and chat: reference passages of several kinds (overview, properties, uses, history) and question-answer
+  pairs, tuned as plain text or as chat.
+- classification: one text and its label per item. The schema holds the label's enum and the text, the axes
+  the label and diversity (tone, length, detail), the template asks for a text of a given label, and
+  `train.task` and `train.label` are set, so `studio run` tunes a classifier of that label.
+"""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 from studio.errors import StudioError
 
 HERE = Path(__file__).parent
-TEMPLATES = ["item", "qa", "subtopics"]
+TEMPLATES = {"passages": ["item", "qa", "subtopics"], "classification": ["labelled"]}
+TASKS = ("text", "chat", "classification")
 
 AXES = {
     "kind": ["overview", "properties", "uses", "history", "qa"],
@@ -31,14 +41,46 @@ AXES = {
     "audience": ["beginners", "practitioners", "collectors"],
     "length": ["short", "medium"],
 }
+# Diversity for labelled texts, whatever the domain: how it is said, how long, how specific.
+LABELLED_AXES = {
+    "tone": ["neutral", "friendly", "annoyed", "formal"],
+    "length": ["one short sentence", "two or three sentences"],
+    "detail": ["in general terms", "with one concrete detail (a number, a name, a time)"],
+}
 
 
-def scaffold(folder: Path, name: str, description: str, title: str | None = None) -> list[Path]:
+def labels_from(description: str) -> list[str]:
+    """The labels a description lists ("... its intent, one of: a, b, c."), else none."""
+    found = re.search(r"\bone of:?\s*([^.;]+)", description)
+    if not found:
+        return []
+    return [x.strip(" '\"`") for x in re.split(r",|\bor\b|\band\b", found.group(1)) if x.strip(" '\"`")]
+
+
+def scaffold(
+    folder: Path,
+    name: str,
+    description: str,
+    title: str | None = None,
+    task: str = "chat",
+    labels: list[str] | None = None,
+) -> list[Path]:
     """Write the project into `folder` (created; existing files are never overwritten). Returns the files."""
     if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", name):
         raise StudioError("use lower-case letters, digits, - and _ (it names folders)", None, f"--name {name!r}")
     if not description.strip():
         raise StudioError("describe the domain in a paragraph: the prompts quote it", None, "--description")
+    if task not in TASKS:
+        raise StudioError(f"one of {', '.join(TASKS)}", None, "--task")
+    if task == "classification":
+        labels = list(dict.fromkeys(labels or labels_from(description)))
+        if len(labels) < 2:
+            raise StudioError(
+                "a classification task needs two labels or more: --labels a,b,c (or 'one of: a, b, c' in the "
+                "description)",
+                None,
+                "--labels",
+            )
     folder = Path(folder)
     project = folder / "studio.yaml"
     if project.exists():
@@ -47,7 +89,7 @@ def scaffold(folder: Path, name: str, description: str, title: str | None = None
     prompts.mkdir(parents=True, exist_ok=True)
     schemas.mkdir(parents=True, exist_ok=True)
     written = []
-    for template in TEMPLATES:
+    for template in TEMPLATES["classification" if task == "classification" else "passages"]:
         for part in ("system", "user"):
             target = prompts / f"{template}.{part}.j2"
             if not target.exists():
@@ -55,22 +97,65 @@ def scaffold(folder: Path, name: str, description: str, title: str | None = None
                 written.append(target)
     schema = schemas / f"{name.replace('-', '_')}.json"
     if not schema.exists():
-        shutil.copyfile(HERE / "schema.json", schema)
+        if task == "classification":
+            schema.write_text(json.dumps(labelled_schema(labels or []), indent=2) + "\n")
+        else:
+            shutil.copyfile(HERE / "schema.json", schema)
         written.append(schema)
     config = {
         "domain": {"name": name, "title": title or name.replace("-", " "), "description": description.strip()},
         "schema": str(schema.relative_to(folder)),
         "prompts": str(prompts.relative_to(folder)),
+        **(labelled_config(labels or []) if task == "classification" else passages_config(task)),
+        "endpoint": {"base_url": None, "model": None, "api_key_env": "OPENAI_API_KEY"},
+        "output": "outputs",
+    }
+    header = f"# studio.yaml: the {name} domain, made by `studio init`. The reference is in studio's README.\n"
+    project.write_text(header + yaml.safe_dump(config, sort_keys=False, allow_unicode=True, width=110))
+    return [project, *written]
+
+
+def passages_config(task: str) -> dict[str, Any]:
+    return {
         "templates": [
             {"name": "item", "when": {"kind": ["overview", "properties", "uses", "history"]}},
             {"name": "qa", "when": {"kind": ["qa"]}},
         ],
         "axes": AXES,
         "generate": {"n": 60, "sampling": "random", "seed": 0},
-        "endpoint": {"base_url": None, "model": None, "api_key_env": "OPENAI_API_KEY"},
         "sampling": {"temperature": 0.7, "top_p": 0.95, "max_tokens": 400, "seed": 0},
-        "output": "outputs",
+        "train": {"task": task},
     }
-    header = f"# studio.yaml: the {name} domain, made by `studio init`. The reference is in studio's README.\n"
-    project.write_text(header + yaml.safe_dump(config, sort_keys=False, allow_unicode=True, width=110))
-    return [project, *written]
+
+
+def labelled_schema(labels: list[str]) -> dict[str, Any]:
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "A labelled text of the domain",
+        "type": "object",
+        "required": ["label", "text"],
+        "additionalProperties": False,
+        "properties": {
+            "label": {"enum": labels},
+            "text": {"type": "string", "minLength": 20, "maxLength": 400},
+        },
+    }
+
+
+def labelled_config(labels: list[str]) -> dict[str, Any]:
+    per_label = 12  # enough for a test split that holds each label
+    return {
+        "templates": [{"name": "labelled"}],
+        "axes": {"label": labels, **LABELLED_AXES},
+        "generate": {"target": 10 * len(labels), "n": per_label * len(labels), "sampling": "random", "seed": 0},
+        # The text starts with a capital or a digit, ends on . ! or ?, and holds no braces, angle brackets or
+        # markdown marks (a small model's residue); the bound is twice the schema's maxLength.
+        "sampling": {
+            "temperature": 0.8,
+            "top_p": 0.95,
+            "max_tokens": 250,
+            "seed": 0,
+            "text_pattern": "^[A-Z0-9][^{}<>#*_|]{18,798}[.!?]$",
+        },
+        "train": {"task": "classification", "label": "label", "stratify": "label"},
+    }
