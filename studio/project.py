@@ -144,8 +144,26 @@ class Sampling(Strict):
     text_pattern: str | None = Field(
         default=None,
         description="a regular expression the text field is decoded to match (the endpoint's grammar or strict mode "
-        "enforces it; validation keeps the domain schema as it is): keeps a small model's markup out",
+        "enforces it; validation keeps the domain schema as it is): keeps a small model's markup out; a negated "
+        "class [^...] must exclude the quote",
     )
+
+    @field_validator("text_pattern")
+    @classmethod
+    def _quote_safe(cls, pattern: str | None) -> str | None:
+        # llama.cpp's grammar puts a class's characters into the JSON string raw: a class that lets a quote
+        # through lets the model end the string early, and llama-server answers such a reply with HTTP 500
+        # ("The model produced output that does not match the expected ... format").
+        if pattern is None:
+            return pattern
+        try:
+            re.compile(pattern)
+        except re.error as e:
+            raise ValueError(f"not a regular expression: {e}") from None
+        for negated in re.findall(r"\[\^((?:\\.|[^\]])*)\]", pattern):
+            if '"' not in negated:
+                raise ValueError(f'the class [^{negated}] lets a quote end the JSON string; add one: [^{negated}\\"]')
+        return pattern
 
 
 class Price(Strict):

@@ -12,6 +12,9 @@ each attempt of each body arrived (`arrivals`: to measure the wait between a 429
 in flight over time (`in_flight`) and those refused for being over --max-in-flight (`limited`), and every
 repair request (`repairs`: a request with an assistant turn).
 
+Besides the faults above, --faults may name `unparsed`: llama-server's HTTP 500 for a reply its own output
+parser cannot read, which a retry of the same seeded request meets again.
+
 Chat options: --fault-first N gives the first N attempts of every first request (no assistant turn) a fault
 from --faults, so each item meets one for sure; --retry-after-form picks how a 429 says how long to wait;
 --max-in-flight N answers 429 to a request that arrives while N are being served, as a rate limit does;
@@ -53,6 +56,8 @@ from email.policy import HTTP
 from typing import Any
 
 TRANSPORT_FAULTS = ("429", "500", "slow", "drop", "truncated_body")
+# llama-server's 500 for a reply its own output parser could not read (the model left the format).
+UNPARSED = "The model produced output that does not match the expected peg-native format"
 CONTENT_FAULTS = ("not_json", "schema_violation", "length")
 RETRY_AFTER_FORMS = ("seconds", "ms", "date", "malformed", "bad-date", "none")
 TEXT_WRAPS = {"prose": "Sure! Here is the item: {} Hope it helps.", "fence": "Here it is:\n```json\n{}\n```"}
@@ -457,6 +462,8 @@ class Server:
             self.send(writer, 429, {"error": {"message": "rate limited"}}, self.retry_headers())
         elif fault == "500":
             self.send(writer, 500, {"error": {"message": "internal error"}})
+        elif fault == "unparsed":
+            self.send(writer, 500, {"error": {"code": 500, "message": UNPARSED, "type": "server_error"}})
         elif fault == "drop":
             return False
         elif fault == "truncated_body":

@@ -36,6 +36,11 @@ def _edit(path: Path, edit) -> Path:
         (lambda r: r["axes"]["focus"].update(by="colour"), "axes.focus.by: 'colour' is not an axis"),
         (lambda r: r["templates"][1]["when"].update(kind=["poem"]), "templates[1].when.kind: ['poem']"),
         (lambda r: r.update(curate={"text_field": "text"}), "curate: unknown key: the quality gate's settings are"),
+        (
+            lambda r: r["sampling"].update(text_pattern="^[A-Z][^{}]{38,998}[.]$"),
+            "sampling.text_pattern: the class [^{}] lets a quote end the JSON string",
+        ),
+        (lambda r: r["sampling"].update(text_pattern="^[A-Z"), "sampling.text_pattern: not a regular expression"),
     ],
 )
 def test_a_mistake_is_one_line_naming_file_line_and_key(tmp_path: Path, edit, expected: str) -> None:

@@ -185,6 +185,10 @@ def strict_schema(schema: Any) -> Any:
     return map_subschemas(schema, node)
 
 
+# llama-server's 500 for a reply its own output parser cannot read (the model left the format): the same seeded
+# request gets the same reply, so it is the item's failure, not a server fault to retry.
+_BROKEN_OUTPUT = re.compile(r"The model produced output that does not match the expected")
+
 # A refusal of the response format or its schema, not of the item: OpenAI's "Invalid schema for
 # response_format 'item': ..." (code invalid_json_schema), "response_format json_schema is not supported",
 # a grammar server's "failed to parse JSON schema".
@@ -305,7 +309,7 @@ class Client:
                 self.concurrency.throttled(sent_at=t0)
                 delay, last = self._capped(retry_after(e)), f"HTTP 429 rate limited: {_message(e)}"
             except openai.APIStatusError as e:
-                if e.status_code < 500 and e.status_code not in (408, 409):
+                if (e.status_code < 500 and e.status_code not in (408, 409)) or _BROKEN_OUTPUT.search(_message(e)):
                     raise RequestFailed(
                         f"HTTP {e.status_code}: {_message(e)}",
                         attempts,

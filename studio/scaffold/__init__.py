@@ -148,14 +148,15 @@ def labelled_config(labels: list[str]) -> dict[str, Any]:
         "templates": [{"name": "labelled"}],
         "axes": {"label": labels, **LABELLED_AXES},
         "generate": {"target": 10 * len(labels), "n": per_label * len(labels), "sampling": "random", "seed": 0},
-        # The text starts with a capital or a digit, ends on . ! or ?, and holds no braces, angle brackets or
-        # markdown marks (a small model's residue); the bound is twice the schema's maxLength.
+        # The text starts with a capital or a digit, ends on . ! or ?, and holds no braces, angle brackets,
+        # markdown marks or quotes (a small model's residue; a quote would end the JSON string in llama.cpp's
+        # grammar); the bound is twice the schema's maxLength.
         "sampling": {
             "temperature": 0.8,
             "top_p": 0.95,
-            "max_tokens": 250,
+            "max_tokens": 300,
             "seed": 0,
-            "text_pattern": "^[A-Z0-9][^{}<>#*_|]{18,798}[.!?]$",
+            "text_pattern": '^[A-Z0-9][^{}<>#*_|\\"]{18,798}[.!?]$',
         },
         "train": {"task": "classification", "label": "label", "stratify": "label"},
     }

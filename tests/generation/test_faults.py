@@ -171,6 +171,25 @@ def test_a_schema_refused_mid_run_moves_the_endpoint_one_mode_down_once_and_no_i
     assert again["counts"]["stale"] == 0 and again["counts"]["done_before"] == 30
 
 
+def test_a_reply_the_server_could_not_parse_is_the_item_s_failure_not_retried_forever(
+    tmp_path: Path, fake_openai
+) -> None:
+    # llama-server answers 500 when the model's output leaves the format; the seeded request gets the same output
+    # again, so the item is rejected at once with the reason, and the next run does not ask for it again.
+    server = fake_openai("--fault-first", "9", "--faults", "unparsed")
+    project = fake_project(tmp_path, server, generate__n=4, generate__repair=False)
+    first = studio.generate(project, show_progress=False)
+    _, accepted, rejected, _ = outcome(first)
+    assert first["complete"] and not accepted and len(rejected) == 4
+    for r in rejected:
+        assert "does not match the expected peg-native format" in r.meta["rejected"]["reason"]
+        assert r.meta["rejected"]["retryable"] is False
+    assert [len(times) for times in server.stats()["arrivals"].values()] == [1] * 4  # asked once each
+    asked = server.stats()["requests"]
+    again = studio.generate(project, show_progress=False, force=True)
+    assert again["counts"]["done_before"] == 4 and server.stats()["requests"] == asked
+
+
 def test_a_budget_stops_the_run_and_a_larger_one_continues(tmp_path: Path, fake_openai) -> None:
     server = fake_openai()
     project = fake_project(tmp_path, server, generate__n=30, budget__tokens=6000, endpoint__concurrency=4)
