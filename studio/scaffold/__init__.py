@@ -129,6 +129,8 @@ def passages_config(task: str) -> dict[str, Any]:
 
 
 def labelled_schema(labels: list[str]) -> dict[str, Any]:
+    """A text and its label. A branch per label: an item asked for one label is decoded to it (the schema is
+    narrowed to the item's axis values), so a small model cannot write another label than the one asked."""
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "A labelled text of the domain",
@@ -139,6 +141,7 @@ def labelled_schema(labels: list[str]) -> dict[str, Any]:
             "label": {"enum": labels},
             "text": {"type": "string", "minLength": 20, "maxLength": 400},
         },
+        "oneOf": [{"properties": {"label": {"const": label}}} for label in labels],
     }
 
 

@@ -68,6 +68,10 @@ def test_a_classification_domain_is_shaped_for_its_labels(tmp_path: Path, fake_o
     system, user = Requests(project, Target("http://x/v1", "fake"), "json_object").request(item)[1]
     assert "smart kettle" in system["content"] and ", ".join(INTENTS) in system["content"]
     assert 'label is "limescale"' in user["content"] and "pairing_problem" in user["content"]
+    # The item is decoded to its own label: the schema it is asked for allows no other.
+    asked = Requests(project, Target("http://x/v1", "fake"), "json_object").request(item)[0]
+    assert asked.schema["properties"]["label"] == {"const": "limescale"}
+    assert asked.first_error({"label": "refund_request", "text": "The kettle is white and it is late."})
     assert item.axes["tone"] in user["content"] and item.axes["detail"] in user["content"]
 
     server = fake_openai()
