@@ -1,11 +1,18 @@
 """Dedup speed and quality on generated short items with planted near duplicates, beside plain datasketch.
 
-    .venv/bin/python benchmarks/dedup.py [--items 100000] [--embed 2000] [--baseline-items N]
+    .venv/bin/python benchmarks/dedup.py [--items 100000] [--embed 2000] [--baseline-items N] [--shape S]
+    .venv/bin/python benchmarks/dedup.py --scale 10000,100000,1000000 [--baseline-max N] [--write]
 
-Items are two short sentences of made-up words (so unrelated items share nothing by chance). Some are
-exact copies (case and punctuation changed) and some near copies of an earlier item: one word replaced,
+Items are two short sentences. --shape words: made-up words (so unrelated items share nothing by chance).
+--shape template: sentence frames with a few slots filled from small vocabularies, as LLM output is (many
+items share a frame and differ in a few words; unrelated items sit together in big LSH buckets). Some items
+are exact copies (case and punctuation changed) and some near copies of an earlier item: one word replaced,
 dropped or added, or the two sentences swapped. Precision and recall are over the planted near copies:
 a dropped item counts as right when the twin it names is its original or another copy of it.
+
+--scale runs MinHash dedup (studio, and plain datasketch up to --baseline-max items) on template-shaped items
+of each size, each in a process of its own, and prints seconds and the process's peak memory (the items
+included); --write puts that table into benchmarks/README.md.
 
 The baseline is datasketch used the straightforward way, with the same shingles, permutations and
 threshold: per item a MinHash (update_batch of its shingles), an LSH query, and an insert when nothing
@@ -16,13 +23,19 @@ words cost the model two to three times the word pieces of English).
 from __future__ import annotations
 
 import argparse
+import datetime
+import json
 import os
 import random
+import resource
+import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 
 import numpy as np
+from record import machine, write_between
 from validate import text as english_text
 
 from studio.project import MinHashDedup, SemanticDedup
@@ -41,6 +54,13 @@ def make_items(n: int, seed: int = 0) -> tuple[list[str], dict[int, int], dict[i
         words = rng.choices(vocabulary, k=rng.randint(7, 12))
         return " ".join(words).capitalize() + "."
 
+    return planted(n, rng, lambda: f"{sentence()} {sentence()}", vocabulary)
+
+
+def planted(
+    n: int, rng: random.Random, item: Callable[[], str], vocabulary: list[str]
+) -> tuple[list[str], dict[int, int], dict[int, int]]:
+    """n texts from `item`, 2% of them exact copies and 10% near copies of an earlier one."""
     texts: list[str] = []
     exact_of: dict[int, int] = {}
     near_of: dict[int, int] = {}
@@ -58,8 +78,116 @@ def make_items(n: int, seed: int = 0) -> tuple[list[str], dict[int, int], dict[i
             near_of[i] = original
             texts.append(near_copy(texts[original], rng, vocabulary))
         else:
-            texts.append(f"{sentence()} {sentence()}")
+            texts.append(item())
     return texts, exact_of, near_of
+
+
+# Sentence frames of a made-up domain: an item is two frames with their slots filled. Slots draw from small
+# vocabularies, so two unrelated items of the same frames share most of their shingles (Jaccard 0.3-0.6).
+FRAMES = [
+    "{name} wood is prized by {group} for its {quality} grain.",
+    "Many {group} say that {name} wood works well for {use}.",
+    "The {quality} surface of {name} wood takes {finish} without trouble.",
+    "{name} wood was first used for {use} by {group} long ago.",
+    "Because it is {quality}, {name} wood suits {use} better than most timbers.",
+    "A piece of {name} wood keeps its {quality} look for many years.",
+    "{group} often choose {name} wood when they need {use}.",
+    "It is easy to work {name} wood with {tool}, and it holds {finish} well.",
+    "In the old days {group} traded {name} wood for {use}.",
+    "{name} wood has a {quality} texture and a faint smell of {smell}.",
+    "When it is cut with {tool}, {name} wood shows a {quality} pattern.",
+    "Most {group} oil {name} wood before they use it for {use}.",
+    "{name} wood resists water, so {group} use it for {use}.",
+    "The colour of {name} wood ranges from {colour} to {colour2}.",
+    "Seasoned {name} wood is {quality} and light, which {group} value.",
+    "{name} wood burns slowly and smells of {smell} in a fire.",
+]
+SLOTS = {
+    "group": [
+        "boatbuilders",
+        "carvers",
+        "joiners",
+        "coopers",
+        "turners",
+        "luthiers",
+        "shipwrights",
+        "cabinetmakers",
+        "farmers",
+        "sailors",
+        "fishermen",
+        "weavers",
+        "potters",
+        "smiths",
+        "masons",
+        "builders",
+        "traders",
+        "merchants",
+        "islanders",
+        "settlers",
+    ],
+    "quality": [
+        "fine",
+        "coarse",
+        "straight",
+        "wavy",
+        "tight",
+        "open",
+        "silky",
+        "dense",
+        "pale",
+        "dark",
+        "even",
+        "striped",
+        "oily",
+        "smooth",
+        "hard",
+        "soft",
+        "springy",
+        "stable",
+    ],
+    "use": [
+        "boat",
+        "hulls",
+        "oars",
+        "masts",
+        "decking",
+        "flooring",
+        "chairs",
+        "tables",
+        "chests",
+        "bowls",
+        "spoons",
+        "flutes",
+        "drums",
+        "carvings",
+        "toys",
+        "fences",
+        "beams",
+        "rafters",
+        "shingles",
+        "frames",
+        "handles",
+    ],
+    "finish": ["oil", "wax", "varnish", "stain", "lacquer", "paint", "shellac"],
+    "tool": ["a saw", "a chisel", "a plane", "a lathe", "a knife", "an adze", "a rasp"],
+    "smell": ["pine", "honey", "smoke", "salt", "cedar", "resin", "tar"],
+    "colour": ["silver", "grey", "ash", "white", "cream", "honey"],
+    "colour2": ["near black", "dark brown", "slate", "charcoal", "umber"],
+}
+
+
+def template_items(n: int, seed: int = 0) -> tuple[list[str], dict[int, int], dict[int, int]]:
+    """Like make_items, on sentence frames: texts, and for each planted copy its original."""
+    rng = random.Random(seed)
+    names = sorted({"".join(rng.choices(SYLLABLES, k=rng.randint(2, 3))).capitalize() for _ in range(400)})
+
+    def sentence() -> str:
+        frame = rng.choice(FRAMES)
+        text = frame.format(name=rng.choice(names), **{k: rng.choice(v).strip() for k, v in SLOTS.items()})
+        return text[0].upper() + text[1:]
+
+    vocabulary = sorted({w for words in SLOTS.values() for w in words} | set(names))
+    return planted(n, rng, lambda: f"{sentence()} {sentence()}", vocabulary)
 
 
 def near_copy(text: str, rng: random.Random, vocabulary: list[str]) -> str:
@@ -78,17 +206,33 @@ def near_copy(text: str, rng: random.Random, vocabulary: list[str]) -> str:
     return " ".join(words)
 
 
-def score(twin: dict[int, int], near_of: dict[int, int], exact_of: dict[int, int]) -> tuple[float, float]:
-    """Precision and recall of the dropped items against the planted near copies."""
+def score(
+    twin: dict[int, int], near_of: dict[int, int], exact_of: dict[int, int], texts: list[str], threshold: float
+) -> tuple[float, float]:
+    """Precision and recall of the dropped items. A drop is right when its twin is its planted original (or
+    another copy of it), or when the two texts' shingle sets are truly at the threshold: on sentence frames two
+    items made apart can be that close, and dropping them is what the threshold asks. Recall: the share of
+    planted near copies not left beside a kept member of their group."""
     group = {**{i: o for i, o in near_of.items()}, **{i: o for i, o in exact_of.items()}}
 
     def origin(i: int) -> int:
         return group.get(i, i)
 
+    def close(i: int, t: int) -> bool:
+        a, b = set(shingle_strings(texts[i], 5)), set(shingle_strings(texts[t], 5))
+        return len(a & b) / len(a | b) >= threshold
+
     found = {i: t for i, t in twin.items() if i not in exact_of}  # near copies are what is scored
-    right = sum(1 for i, t in found.items() if i in near_of and origin(t) == origin(i))
+    right = sum(1 for i, t in found.items() if (i in near_of and origin(t) == origin(i)) or close(i, t))
     precision = right / len(found) if found else 1.0
-    recall = right / len(near_of) if near_of else 1.0
+    # A planted copy is missed when it is kept beside another kept member of its group (its original or another
+    # copy). Kept alone it is no duplicate: its original may have gone as the twin of a third, close item.
+    kept_in_group: dict[int, int] = {}
+    for i in [*group, *set(group.values())]:
+        if i not in twin:
+            kept_in_group[origin(i)] = kept_in_group.get(origin(i), 0) + 1
+    missed = sum(1 for i in near_of if i not in twin and kept_in_group[origin(i)] > 1)
+    recall = 1 - missed / len(near_of) if near_of else 1.0
     return precision, recall
 
 
@@ -121,16 +265,92 @@ def timed(texts: list[str], settings: Dedup) -> tuple[dict[int, int], float]:
     return {int(i): int(d.twin[i]) for i in np.flatnonzero(d.twin >= 0)}, seconds
 
 
+SHAPES = {"words": make_items, "template": template_items}
+
+
+def one(kind: str, n: int, shape: str) -> None:
+    """One measurement in this process, printed as JSON: seconds, peak memory, precision and recall."""
+    texts, exact_of, near_of = SHAPES[shape](n)
+    mh = MinHashDedup()
+    minhash.bands_for(mh.threshold, mh.permutations)
+    if kind == "studio":
+        twin, seconds = timed(texts, Dedup(exact=False, semantic={"enabled": False}))
+    else:
+        twin, seconds = baseline(texts, mh)
+    precision, recall = score(twin, near_of, exact_of, texts, mh.threshold)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB -> GiB
+    print(json.dumps({"seconds": seconds, "peak_gb": peak, "precision": precision, "recall": recall}))
+
+
+def quality(result: dict) -> str:
+    return f"{result['precision']:.3f} / {result['recall']:.3f}"
+
+
+def scale(sizes: list[int], baseline_max: int, write: bool) -> None:
+    """studio and plain datasketch on template-shaped items of each size, each run in a process of its own."""
+    at_start = machine()
+    rows = []
+    for n in sizes:
+        for kind in ("studio", "datasketch"):
+            if kind == "datasketch" and n > baseline_max:
+                rows.append((n, kind, None))
+                continue
+            done = subprocess.run(
+                [sys.executable, __file__, "--one", kind, "--items", str(n), "--shape", "template"],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            rows.append((n, kind, json.loads(done.stdout.strip().splitlines()[-1])))
+            print(n, kind, rows[-1][2], flush=True)
+    lines = [
+        f"Last run ({datetime.date.today().isoformat()}, {at_start}, {os.getloadavg()[0]:.1f} at the end): "
+        "template-shaped items (two sentences from 16 frames with slots), 2% exact and 10% near copies; "
+        "MinHash only (no exact pass), each run in a process of its own; peak memory is the process's, the "
+        "items included.",
+        "",
+        "| items | studio seconds | studio peak GB | datasketch seconds | datasketch peak GB "
+        "| studio precision / recall | datasketch precision / recall |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for n in sizes:
+        ours = next(r for m, k, r in rows if m == n and k == "studio")
+        theirs = next(r for m, k, r in rows if m == n and k == "datasketch")
+        other = (
+            [f"{theirs['seconds']:.1f}", f"{theirs['peak_gb']:.2f}", quality(theirs)]
+            if theirs
+            else [f"not run (over {baseline_max:,})", "", ""]
+        )
+        lines.append(
+            f"| {n:,} | {ours['seconds']:.1f} | {ours['peak_gb']:.2f} | {other[0]} | {other[1]} "
+            f"| {quality(ours)} | {other[2]} |"
+        )
+    section = "\n".join(lines)
+    print(section)
+    if write:
+        write_between("dedup-scale", section)
+        print("\n# written to benchmarks/README.md")
+
+
 def main() -> None:
     os.environ["STUDIO_CACHE"] = tempfile.mkdtemp()  # embeddings computed, not taken from the cache
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--embed", type=int, default=2000, help="items for the embedding pass")
     parser.add_argument("--baseline-items", type=int, help="items for the baseline (default: all)")
+    parser.add_argument("--shape", choices=sorted(SHAPES), default="words", help="made-up words or sentence frames")
+    parser.add_argument("--scale", help="sizes for the scaling table, comma-separated (template-shaped items)")
+    parser.add_argument("--baseline-max", type=int, default=100_000, help="largest size datasketch runs in --scale")
+    parser.add_argument("--write", action="store_true", help="write the --scale table into benchmarks/README.md")
+    parser.add_argument("--one", choices=("studio", "datasketch"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.one:
+        return one(args.one, args.items, args.shape)
+    if args.scale:
+        return scale([int(x) for x in args.scale.split(",")], args.baseline_max, args.write)
 
     t0 = time.perf_counter()
-    texts, exact_of, near_of = make_items(args.items)
+    texts, exact_of, near_of = SHAPES[args.shape](args.items)
     made = time.perf_counter() - t0
     mh = MinHashDedup()
     minhash.bands_for(mh.threshold, mh.permutations)  # datasketch's parameter search, once per process
@@ -149,12 +369,13 @@ def main() -> None:
     rows.append(("exact (normalised text)", len(texts), time.perf_counter() - t0, None))
 
     twin, seconds = timed(texts, Dedup(exact=False, semantic=off))
-    rows.append(("MinHash LSH, studio", len(texts), seconds, score(twin, near_of, exact_of)))
+    rows.append(("MinHash LSH, studio", len(texts), seconds, score(twin, near_of, exact_of, texts, mh.threshold)))
     ours = seconds
 
     n_base = args.baseline_items or len(texts)
     twin, seconds = baseline(texts[:n_base], mh)
-    rows.append(("MinHash LSH, plain datasketch", n_base, seconds, score(twin, _upto(near_of, n_base), exact_of)))
+    scored = score(twin, _upto(near_of, n_base), exact_of, texts, mh.threshold)
+    rows.append(("MinHash LSH, plain datasketch", n_base, seconds, scored))
     base_rate = n_base / seconds
 
     semantic.model()  # loading is not embedding

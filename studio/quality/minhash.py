@@ -26,7 +26,10 @@ U64 = np.uint64
 BASE = U64(0x100000001B3)  # multiplier of the rolling hash (FNV-64 prime)
 MIX1, MIX2 = U64(0xFF51AFD7ED558CCD), U64(0xC4CEB9FE1A85EC53)  # murmur3's 64-bit finaliser
 BLOCK = 16384  # shingles per block: a block of signatures stays in the CPU cache
-BUCKET_PAIRS = 64  # a member of a big LSH bucket is compared with this many earlier members
+WINDOW = 8  # texts beside a text in its LSH bucket that it is compared with (see candidate_pairs)
+FIRST = 8  # the first texts of a bucket by rank, which every text of it is compared with
+ESTIMATE_CHUNK = 100_000  # candidate pairs whose signatures are compared at once (memory stays flat)
+JACCARD_CHUNK = 20_000  # candidate pairs whose shingle sets are held at once
 
 
 @dataclass
@@ -138,52 +141,71 @@ def bands_for(threshold: float, count: int) -> tuple[int, int]:
 
 
 def candidate_pairs(sig: np.ndarray, bands: int, rows: int, rank: np.ndarray) -> np.ndarray:
-    """Pairs (i, j) whose signatures agree on a whole band, each once, i ranked before j. In a bucket of more
-    than BUCKET_PAIRS + 1 texts, each text meets the BUCKET_PAIRS before it and the first BUCKET_PAIRS."""
+    """Pairs (i, j) whose signatures agree on a whole band, each once, i ranked before j, with bounded work per
+    text however big a band's bucket grows (template-shaped text fills buckets with items that share a frame
+    and differ in their slot words). In each bucket a text meets the WINDOW texts beside it in the order of the
+    next band's key (texts that agree on more of their signature sit together, so a near copy is among them)
+    and the FIRST texts of the bucket by rank (an earlier corpus, the items kept first)."""
     n = len(sig)
-    found = []
     empty = (sig == np.iinfo(np.uint32).max).all(axis=1)
+    keys = np.zeros((bands, n), dtype=U64)
     for band in range(bands):
-        key = np.zeros(n, dtype=U64)
         for col in sig[:, band * rows : (band + 1) * rows].T:
-            key = key * BASE + col
-        key[empty] = np.arange(int(empty.sum()), dtype=U64) ^ U64(0xFFFFFFFFFFFFFFFF)  # alone in their buckets
-        order = np.lexsort((rank, key))
-        sorted_key = key[order]
-        run_start = np.flatnonzero(np.concatenate(([True], sorted_key[1:] != sorted_key[:-1])))
-        run_id = np.repeat(np.arange(len(run_start)), np.diff(np.append(run_start, n)))
-        for d in range(1, BUCKET_PAIRS + 1):
-            same = np.flatnonzero(run_id[d:] == run_id[:-d])
-            if not len(same):
-                break
-            found.append(np.stack([order[same], order[same + d]], axis=1))
-        first_of = run_start[run_id]
-        place = np.arange(n) - first_of  # the place of each text in its bucket
-        for t in range(BUCKET_PAIRS):
-            far = np.flatnonzero(place > BUCKET_PAIRS + t)
-            if not len(far):
-                break
-            found.append(np.stack([order[first_of[far] + t], order[far]], axis=1))
-    if not found:
-        return np.zeros((0, 2), dtype=np.int64)
-    pairs = np.concatenate(found).astype(np.int64)
-    codes = np.unique(pairs[:, 0] * n + pairs[:, 1])
+            keys[band] = keys[band] * BASE + col
+        keys[band][empty] = np.arange(int(empty.sum()), dtype=U64) ^ U64(0xFFFFFFFFFFFFFFFF)  # alone in buckets
+    codes = np.zeros(0, dtype=np.int64)
+    found: list[np.ndarray] = []
+    for band in range(bands):
+        key = keys[band]
+        for order, reach, from_first in (
+            (np.lexsort((rank, keys[(band + 1) % bands], key)), WINDOW, False),
+            (np.lexsort((rank, key)), FIRST, True),
+        ):
+            sorted_key = key[order]
+            start = np.flatnonzero(np.concatenate(([True], sorted_key[1:] != sorted_key[:-1])))
+            size = np.diff(np.append(start, n))
+            if size.max() < 2:
+                break  # every text alone in its bucket: no pair in this band
+            first_of = np.repeat(start, size)
+            place = np.arange(n) - first_of  # each text's place in its bucket
+            for d in range(1, reach + 1):
+                if from_first:
+                    at = np.flatnonzero(place >= d)  # each text meets the bucket's d-th text, if that is before it
+                    found.append(_pair_codes(order[first_of[at] + d - 1], order[at], rank, n))
+                else:
+                    at = np.flatnonzero(place[d:] >= d)
+                    found.append(_pair_codes(order[at], order[at + d], rank, n))
+        # Pairs repeat across bands (a close pair shares many): fold them as they come, so memory stays flat.
+        if sum(len(f) for f in found) > 16 * n or band == bands - 1:
+            codes = np.concatenate([codes, *found])
+            codes.sort()  # a sort and a compare: numpy's hashing np.unique took 4x as long here
+            codes = codes[np.concatenate(([True], codes[1:] != codes[:-1]))] if len(codes) else codes
+            found = []
     return np.stack([codes // n, codes % n], axis=1)
 
 
+def _pair_codes(a: np.ndarray, b: np.ndarray, rank: np.ndarray, n: int) -> np.ndarray:
+    """Each pair as one number, its earlier-ranked text first."""
+    swap = rank[a] > rank[b]
+    first, second = np.where(swap, b, a), np.where(swap, a, b)
+    return first.astype(np.int64) * n + second
+
+
 def jaccard(shingles: Shingles, pairs: np.ndarray) -> np.ndarray:
-    """The exact Jaccard similarity of the shingle sets of each pair."""
+    """The exact Jaccard similarity of the shingle sets of each pair. The sets are made for JACCARD_CHUNK pairs
+    at a time and let go, so memory stays flat however many texts there are."""
     offsets, hashes = shingles.offsets.tolist(), shingles.hashes
-    sets: dict[int, set[int]] = {}
     out = np.empty(len(pairs))
-    for k, (i, j) in enumerate(pairs.tolist()):
-        for x in (i, j):
-            if x not in sets:
-                sets[x] = set(hashes[offsets[x] : offsets[x + 1]].tolist())
-        a, b = sets[i], sets[j]
-        common = len(a & b)
-        union = len(a) + len(b) - common
-        out[k] = common / union if union else 0.0
+    for lo in range(0, len(pairs), JACCARD_CHUNK):
+        sets: dict[int, set[int]] = {}
+        for k, (i, j) in enumerate(pairs[lo : lo + JACCARD_CHUNK].tolist(), lo):
+            for x in (i, j):
+                if x not in sets:
+                    sets[x] = set(hashes[offsets[x] : offsets[x + 1]].tolist())
+            a, b = sets[i], sets[j]
+            common = len(a & b)
+            union = len(a) + len(b) - common
+            out[k] = common / union if union else 0.0
     return out
 
 
@@ -199,9 +221,17 @@ def near_pairs(
     pairs = candidate_pairs(sig, bands, rows, rank)
     pairs = pairs[pairs.max(axis=1) >= first] if len(pairs) else pairs
     if len(pairs):
-        # Four standard deviations of the estimate below the threshold: no true pair is lost here.
-        estimate = (sig[pairs[:, 0]] == sig[pairs[:, 1]]).mean(axis=1)
-        pairs = pairs[estimate >= settings.threshold - 4 * 0.5 / np.sqrt(settings.permutations)]
+        # Three standard deviations of the estimate at the threshold below it: a pair at the threshold is let
+        # go here once in 700, one clearly above it almost never (0.75: once in 20,000).
+        t = settings.threshold
+        cut = t - 3 * np.sqrt(t * (1 - t) / settings.permutations)
+        keep = np.concatenate(
+            [
+                (sig[chunk[:, 0]] == sig[chunk[:, 1]]).mean(axis=1) >= cut
+                for chunk in np.array_split(pairs, max(1, len(pairs) // ESTIMATE_CHUNK))
+            ]
+        )
+        pairs = pairs[keep]
     sims = jaccard(sh, pairs)
     keep = sims >= settings.threshold
     return pairs[keep], sims[keep]

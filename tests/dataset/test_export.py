@@ -15,7 +15,8 @@ import studio
 from studio import pipeline
 from studio.records import Record, read_records
 from studio.runs import Run
-from tests.conftest import ROOT, FakeOpenAI, copy_project
+from tests.conftest import ROOT
+from tests.dataset.conftest import curated_run
 
 SPLITS = ("train", "validation", "test")
 
@@ -24,42 +25,16 @@ SPLITS = ("train", "validation", "test")
 def exported(tmp_path_factory: pytest.TempPathFactory, tiny_llama: Path) -> dict[str, Any]:
     """A run generated, validated, deduplicated, kept unreviewed, curated, tuned (for its splits) and exported."""
     folder = tmp_path_factory.mktemp("export")
-    server = FakeOpenAI()
-    try:
-        project = copy_project(
-            folder,
-            {
-                "endpoint.base_url": server.base_url,
-                "endpoint.model": "fake",
-                "endpoint.structured_output": "json_object",
-                "generate.n": 40,
-                "review.mode": "none",
-                "quality.dedup.semantic": False,
-                "quality.clean.language": False,  # the test server writes word lists, not English sentences
-                "quality.topic.enabled": False,  # word lists are off any topic
-                "judge.enabled": False,  # the test server would score at random
-                "train.base_model": str(tiny_llama),
-                "train.epochs": 1,
-                "train.max_length": 128,
-            },
-        )
-        studio.generate(project, show_progress=False)
-    finally:
-        server.stop()
-    studio.validate(project)
-    studio.dedup(project)
-    studio.judge(project)
-    p = pipeline.open_project(project)
-    run = pipeline.open_run(p)
-    pipeline.run_one("review", p, run, review_mode="none")
-    studio.curate(project)
+    project, run, base_url = curated_run(
+        folder, 40, **{"train.base_model": str(tiny_llama), "train.epochs": 1, "train.max_length": 128}
+    )
     studio.tune(project, show_progress=False)
     result = studio.export(project)
     return {
         "project": project,
         "run": run,
         "result": result,
-        "base_url": server.base_url,
+        "base_url": base_url,
         "folder": folder,
         "model": tiny_llama,
     }

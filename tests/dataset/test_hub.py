@@ -14,9 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-import studio
-from studio import pipeline
-from tests.conftest import ROOT, FakeOpenAI, copy_project, run_studio
+from tests.conftest import ROOT, run_studio
+from tests.dataset.conftest import curated_run
 
 REPO = "ann/penguin-wood"
 
@@ -36,33 +35,7 @@ def fetch(url: str) -> bytes:
 
 
 def test_the_dataset_goes_to_the_hub_once_per_change_and_loads_from_there(tmp_path: Path, hub: str) -> None:
-    server = FakeOpenAI()
-    try:
-        project = copy_project(
-            tmp_path,
-            {
-                "endpoint.base_url": server.base_url,
-                "endpoint.model": "fake",
-                "endpoint.structured_output": "json_object",
-                "generate.n": 20,
-                "review.mode": "none",
-                "quality.dedup.semantic": False,
-                "quality.clean.language": False,
-                "quality.topic.enabled": False,
-                "judge.enabled": False,
-                "share.hub_repo": REPO,
-            },
-        )
-        studio.generate(project, show_progress=False)
-    finally:
-        server.stop()
-    studio.validate(project)
-    studio.dedup(project)
-    studio.judge(project)
-    p = pipeline.open_project(project)
-    run = pipeline.open_run(p)
-    pipeline.run_one("review", p, run, review_mode="none")
-    studio.curate(project)
+    project, run, _ = curated_run(tmp_path, 20, **{"share.hub_repo": REPO})
     env = {"HF_ENDPOINT": hub, "HF_TOKEN": "hf_test", "HF_HUB_OFFLINE": "0"}
 
     no_token = run_studio("export", "--project", str(project), env={**env, "HF_TOKEN": ""})

@@ -67,3 +67,43 @@ def test_a_big_bucket_still_meets_its_first_members() -> None:
     assert partners == set(range(1, 300))
     assert len(pairs) < 300 * 299 / 2  # bounded, not every pair
     assert (pairs[:, 0] < pairs[:, 1]).all()  # the earlier-ranked member first
+
+
+def test_template_shaped_text_finds_its_near_copies_with_bounded_work() -> None:
+    # LLM output shares sentence frames: 3,000 texts from 4 frames with a few slot words fill big LSH buckets
+    # with texts that are alike but no copies. Each planted near copy (one word changed) is still found, and
+    # the candidates per text are bounded, whatever the buckets' size.
+    from studio.quality.minhash import FIRST, WINDOW, bands_for
+
+    rng = np.random.default_rng(0)
+    frames = [
+        "{} wood is prized by {} for its {} grain and its {} colour.",
+        "Many {} say that {} wood works well for {} and for {}.",
+        "The {} surface of {} wood takes {} and {} without trouble.",
+        "In the old days {} traded {} wood for {} and {}.",
+    ]
+    words = [f"w{i}" for i in range(12)]
+    texts = [
+        frames[rng.integers(4)].format(*rng.choice(words, 4))
+        + " "
+        + frames[rng.integers(4)].format(*rng.choice(words, 4))
+        for _ in range(3000)
+    ]
+    planted = {}
+    for _ in range(60):
+        original = int(rng.integers(len(texts)))
+        copy = texts[original].split()
+        copy[int(rng.integers(1, len(copy) - 1))] = "changed"
+        if exact_jaccard(texts[original], " ".join(copy)) >= 0.7:
+            planted[len(texts)] = original
+            texts.append(" ".join(copy))
+    settings = MinHashDedup()
+    pairs, sims = near_pairs(texts, settings, np.arange(len(texts)))
+    found = set(map(tuple, pairs.tolist()))
+    assert len(planted) > 30 and all((o, c) in found or (c, o) in found for c, o in planted.items())
+    exact = [exact_jaccard(texts[i], texts[j]) for i, j in pairs[:50]]
+    assert np.allclose(sims[:50], exact)  # what is reported is the true similarity, not an estimate
+    bands, rows = bands_for(settings.threshold, settings.permutations)
+    sig = signatures(shingle(texts, "char", 5), settings.permutations, settings.seed)
+    candidates = candidate_pairs(sig, bands, rows, np.arange(len(texts)))
+    assert len(candidates) <= len(texts) * (WINDOW + FIRST) * bands
