@@ -89,7 +89,7 @@ def test_the_text_pattern_is_decoded_to_and_neither_shown_nor_validated(tmp_path
     from studio.target import Target
     from tests.conftest import copy_project
 
-    pattern = "^[A-Z][^{}]{38,498}[.]$"
+    pattern = '^[A-Z][^{}\\"]{38,498}[.]$'
     project = pipeline.open_project(copy_project(tmp_path, {"sampling.text_pattern": pattern}))
     requests = Requests(project, Target("http://127.0.0.1:9/v1", "m"), "json_object")
     item = plan(project, 1, None)[0]
