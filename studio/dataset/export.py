@@ -139,12 +139,9 @@ def _export(project: Project, run: Run, out: Path, say: Any) -> dict[str, Any]:
     features = table_features(project, records)
     whole = Dataset.from_list([row(r, split[r.id], features) for r in records], features=features)
     whole.to_parquet(str(out / "data.parquet"))
+    # Each split is the whole table's rows of that split, in order: every row is made once.
     dataset = DatasetDict(
-        {
-            s: Dataset.from_list([row(r, s, features) for r in records if split[r.id] == s], features=features)
-            for s in SPLITS
-            if s in split.values()
-        }
+        {s: whole.select([i for i, r in enumerate(records) if split[r.id] == s]) for s in SPLITS if s in split.values()}
     )
     dataset.save_to_disk(str(out / "hf"))
     # The Hub's layout: one Parquet file a split, which the card's `configs` name.
