@@ -4,17 +4,18 @@ Each rule looks at one item (its text, its other string fields, its keys, and it
 and returns why the item is an artefact, or None. The rules know no domain: they look for the shapes that
 templates, JSON, chat assistants and cut-off replies leave, never for a list of one demo's strings.
 
-- residue: markup of the template or of JSON left in prose (`{{ focus }}`, `{ text: ...`, `][]`, fences).
+- residue: markup of the template, of JSON or of markdown left in prose (`{{ focus }}`, `{ text: ...`, `][]`,
+  fences, `", "` between two strings, an unmatched quote, `### Uses`, `**bold**`).
 - placeholder: a slot nobody filled (`[Your name]`, `<insert ...>`, `[PRODUCT NAME]`, TODO, lorem ipsum), or
   a field's own name given as its content (`Text is used in...`, `Description: ...`).
 - meta_talk: the assistant talking about its task (`Sure! Here is...`, `As an AI`, `I hope this helps`,
-  `This description covers...`, `You could add more details`).
+  `This description covers...`, `You could add more details`, `I have left out the details`, `(Word count: 22)`).
 - instruction_echo: the instruction addressed to the writer, repeated (`Write a short description for a
   beginner audience`, `In 3 sentences...`, `Focus: colour. Style: technical.`); with lineage, the item's own
   axis values given as labels.
 - qa_scaffold: `Question: ... Answer: ...` labels inside one field, a question that is no question, an answer
   that only repeats its question.
-- truncation: a text that stops mid-sentence, or a reply the endpoint cut at max_tokens.
+- truncation: a text that stops mid-sentence or trails off (`...`), or a reply the endpoint cut at max_tokens.
 """
 
 from __future__ import annotations
@@ -40,14 +41,23 @@ IDENTIFIER = re.compile(r"^\s*[a-z]+(?:_[a-z0-9]+)+\.?\s*$")
 HEADING_START = re.compile(r"^\s*(?:[A-Z][\w'’-]*\s+){1,5}[A-Z][\w'’-]*\s*:\s")
 EMPTY_BRACKETS = re.compile(r"\[\s*\]|\{\s*\}|\]\s*\[|\}\s*\{")
 QUOTED_KEY = re.compile(r"[\"']\s*[A-Za-z_][\w ]{0,30}[\"']\s*:\s*[\"'{\[\d]")
-# Braces around digits are notation (crystal faces `{010}`, sets `{1, 2}`), not leftovers.
-MILLER = re.compile(r"\{[\d\s,.̄-]+\}")
+# Braces around digits or a list of short symbols are notation (crystal faces `{010}`, sets `{1, 2}`, `{A, B}`,
+# `{x | x > 0}`), not leftovers.
+NOTATION = re.compile(r"\{[\d\s,.̄-]+\}|\{\s*\w{1,3}(?:\s*,\s*\w{1,3})+\s*\}|\{[^{}:\"]{1,20}\|[^{}:\"]{1,30}\}")
+# Markdown a JSON string field should not hold: a heading line, bold text.
+MARKDOWN = re.compile(r"(?:^|\n)\s*#{1,6}\s+\S|\*\*[^*\n]+\*\*")
+# Two JSON strings and the comma between them (`...designs.", "Each family...`): the list the field came from.
+JSON_LIST = re.compile(r"[\w.!?]\"\s*,\s*\"\w")
+# A straight double quote after a digit is an inch mark (`a 12" blade`), not a quote.
+INCH = re.compile(r"\d\"")
 ESCAPES = re.compile(r"\\[nt\"]|\\u[0-9a-fA-F]{4}")
 
 PLACEHOLDERS = re.compile(
     r"\[\s*(?:your|insert|add|enter|name of|put|fill|type|placeholder|x{2,}|\.\.\.)[^\]]*\]"
     r"|<\s*(?:insert|your|add|enter|name of|put|fill|placeholder)[^>]*>"
-    r"|\bX{3,}\b|\bTODO\b|\bTBD\b|\bFIXME\b|\blorem ipsum\b|_{3,}|\b(?:a|an|the|is|of)\s+N/A\b",
+    r"|\bX{3,}\b|\bTODO\b|\bTBD\b|\bFIXME\b|\blorem ipsum\b|_{3,}|\b(?:a|an|the|is|of)\s+N/A\b"
+    r"|\b(?:goes|go|comes|belongs) here\b|\b(?:insert|add|enter|type|put|fill in) (?:\w+ ){0,3}here\b"
+    r"|\bto be (?:added|filled in|written|completed) (?:later|here|soon)\b",
     re.I,
 )
 # Slots by their shape: `<device>`, `<herb name>` (markup is gone by now: known HTML tags are stripped first),
@@ -86,7 +96,8 @@ META_ABOUT = re.compile(
     r"(?:description|text|passage|paragraph|response|answer|item|json|output|entry|summary)\s+"
     r"(?:covers|describes|is|was|provides|includes|highlights|explains|will|should|has been|aims|focuses|gives|"
     r"captures|meets|follows|contains|uses)\b"
-    r"|\bin this (?:description|text|passage|paragraph|response|answer)\b|\bthe json\b"
+    r"|\bin this (?:description|text|passage|paragraph|response|answer|item|entry|article|section|piece|post)\b"
+    r"|\bthe json\b"
     r"|\bthis is an? (?:\w+[\s-]+){0,2}?(?:description|text|passage|summary|overview|answer|response|paragraph|list)\b",
     re.I,
 )
@@ -96,16 +107,37 @@ META_PHRASES = re.compile(
     r"|\bkept (?:this|it) (?:short|brief)\b|\blet(?:'s| us) think\b"
     r"|\bi (?:do not|don't) have (?:any |enough |reliable |much )?information\b|\bhappy to help\b"
     r"|\bi(?:'m| am) (?:sorry|unable|happy to)\b|\bi (?:can(?:no|')t|cannot|will not|won't) (?:provide|help|write)\b"
-    r"|\bas (?:you )?requested\b|\byou asked for\b|\bi(?:'ve| have) (?:written|created|provided|included|generated)\b"
+    r"|\bas (?:you )?requested\b|\b(?:answers?|information|details) requested\b|\byou asked for\b"
+    r"|\bi(?:'ve| have) (?:written|created|provided|included|generated)\b"
     r"|\byou (?:could|can|may|might|should) (?:also )?(?:add|include|expand|mention)\b"
     r"|(?:^|\n|\.\s+)disclaimer\s*:"
-    r"|\b(?:is|are) (?:entirely |purely )?fictional\b|\bfor the purposes? of this\b|\bbelow is\b",
+    r"|\b(?:is|are) (?:entirely |purely )?fictional\b|\bfor the purposes? of this\b|\bbelow is\b"
+    r"|\byour question\b|\bword count\b|\(\s*\d+ words?\s*\)"
+    r"|\blet me (?:explain|describe|tell|give|start|summari[sz]e)\b"
+    r"|\b(?:more|further|additional|other) (?:\w+ ){0,2}(?:could|can|may|might) be (?:added|included|mentioned|given)\b"
+    r"|\b(?:this|it|that) (?:should|will|would|may|might) (?:give|help|offer|provide|serve) "
+    r"(?:the |our |any )?readers?\b"
+    r"|\b(?:closing|concluding) (?:point|note|thought|remark|sentence)\b|\bis there anything else\b"
+    r"|\bthanks? (?:you )?for (?:asking|reading)\b"
+    r"|\bplease (?:verify|check|double-check) (?:them|these|this|the facts)\b",
     re.I,
 )
+# The writer speaking of their own writing (`I will explain`, `I have left out the details`, `I made up some of
+# these`): looked for outside quotation marks, where a person in the content may say `I`.
+WRITER = re.compile(
+    r"\bI(?:'ve|'ll|'d|'m| have| will| would| had| am| shall)?\s+(?:(?:also|just|deliberately|only|briefly|simply)\s+)?"
+    r"(?:explain|describe|made up|invented|assumed|left out|omitted|kept (?:this|it|the \w+) (?:short|brief)|"
+    r"focused on|tried to (?:keep|write|explain|describe|cover))\b"
+)
+QUOTED = re.compile(r"\"[^\"]*\"|“[^”]*”")
 
 IMPERATIVE_START = re.compile(
     r"(?:^|[.!?]\s+)(?:please\s+)?(?:write|describe|explain|create|generate|provide|compose|produce|summari[sz]e|"
-    r"draft|outline|document)\s+(?!to\b|down\b|up\b|back\b|off\b|in\b|on\b|your\b|it\b|them\b)\w",
+    r"draft|outline|document|mention|discuss|highlight|elaborate)\s+(?!to\b|down\b|up\b|back\b|off\b|in\b|on\b|your\b|"
+    r"it\b|them\b)\w"
+    # Explaining to a reader the prompt named (`Explain to a ten-year-old what...`).
+    r"|\b(?:write|describe|explain)\b[^.!?]{0,20}?\bto (?:a|an|the) (?:[\w-]+ ){0,2}?"
+    r"(?:[\w-]*year-olds?|child|children|kids?|beginners?|novices?|laypeople|layperson|students?|readers?)\b",
     re.I,
 )
 # An imperative at a sentence's start that is about the writing, not the subject (`Use a historical style`,
@@ -114,7 +146,7 @@ WRITING_ORDER = re.compile(
     r"(?:^|[.!?:]\s+)(?:please\s+)?(?:write|mention|avoid|include|use|keep|make sure|be sure|remember|focus on|answer|"
     r"reply|respond|give|adopt|stick to|cover)\b[^.!?]*?\b(?:style|tone|voice|register|claims|jargon|sentences?|"
     r"words|paragraphs?|question|customer|user|reader|audience|the era|the place|answer|description|explanation|"
-    r"plain language|markdown)\b",
+    r"plain language|markdown|units|the properties|the history|the uses|the applications|facts|examples|aspects)\b",
     re.I,
 )
 ECHO_PHRASES = re.compile(
@@ -122,8 +154,16 @@ ECHO_PHRASES = re.compile(
     r"|\b(?:for|aimed at|targeting|suitable for) (?:a|an) (?:\w+ ){0,2}audience\b"
     r"|\bin an? (?:\w+ ){0,2}(?:style|tone|register)\b(?=[^.]*\b(?:write|describe|explain|audience)\b)"
     r"|\b(?:the|your) task (?:is|was)\b|\bthe (?:user|prompt|instruction)s? (?:asks?|wants?|asked|says?)\b"
+    # The prompt's settings in a row (`history, 2 sentences, plain English.`).
+    r"|(?:^|,\s*)(?:\d+|one|two|three|four|five|six) (?:short )?(?:sentences|paragraphs|words)\s*(?:[,.;]|$)"
+    r"|(?:^|,\s*)(?:plain|simple) (?:english|language)\s*(?:[,.;]|$)"
     r"|\b(?:do not|don't) (?:use|mention|include) (?:markdown|json|lists)\b|\breturn (?:only )?(?:the )?json\b"
-    r"|\bthe (?:item|text|answer|description|passage|response) (?:should|must|needs to)\b"
+    r"|\b(?:provide|give|write|return) (?:the |your )?(?:answers?|response|reply|output)s? "
+    r"(?:in|using|as) (?:a )?json\b"
+    r"|\bthe (?:item|text|answer|description|passage|response) (?:should|must|needs to|would need to|has to) (?:not )?"
+    r"(?:include|mention|"
+    r"cover|focus|contain|describe|explain|use|start|end|avoid|stay|exceed|be (?:short|brief|concise|written|in|about|"
+    r"under|no more|at most|at least|aimed|suitable))\b"
     r"|\byou are an? (?:\w+ ){0,3}?(?:assistant|expert|writer|model|copywriter|author)\b"
     r"|(?:^|[.!?]\s+)(?:do not|don't|never) (?:mention|repeat|copy|say)\b|\bset [\"'“]\w+[\"'”] to\b"
     r"|\bsub-?topic\s*:",
@@ -131,7 +171,10 @@ ECHO_PHRASES = re.compile(
 )
 AXIS_LABEL = re.compile(r"\b(focus|style|audience|length|tone|topic|kind|format|level|persona)\s*:\s*\w", re.I)
 
-QA_LABEL = re.compile(r"(?:^|[\s(\[*#])(?:Q|A|Q\d+|A\d+|Question|Answer|Response)\s*[:：]\s*\S|\bQ\.\s[^?]*\?\s*A\.\s")
+QA_LABEL = re.compile(
+    r"(?:^|[\s(\[*#])(?:(?:Q|A|Question|Answer|Response)\s*[:：]\s*|(?:Q|A|Question|Answer)\s*\d+\s*[:：.)]\s+)\S"
+    r"|\bQ\.\s[^?]*\?\s*A\.\s"
+)
 ANSWER_IN_QUESTION = re.compile(r"\bthe answer (?:is|was|to this)\b", re.I)
 ABOUT_THE_QUESTION = re.compile(r"\b(?:is|that's|that is|was) an? (?:\w+ )?question\b", re.I)
 INTERROGATIVE = re.compile(
@@ -152,7 +195,7 @@ META_FAMILIES = (
     (
         wordset(
             "answer response reply explanation summary overview description text passage paragraph item json output "
-            "entry list"
+            "entry list article section piece post"
         ),
         META_ABOUT,
     ),
@@ -160,26 +203,30 @@ META_FAMILIES = (
         wordset(
             "ai model hope let feel like would shall think asked requested kept information happy sorry unable provide "
             "help write written created provided included generated add include expand mention disclaimer fictional "
-            "purpose purposes below"
+            "purpose purposes below question word words count added included mentioned given readers reader "
+            "closing concluding anything thanks thank verify check double explain describe tell start summarise "
+            "summarize"
         ),
         META_PHRASES,
     ),
 )
-SLOT_WORDS = wordset("todo tbd fixme lorem")
+SLOT_WORDS = wordset("todo tbd fixme lorem here later")
 IMPERATIVE_WORDS = wordset(
-    "write describe explain create generate provide compose produce summarise summarize draft outline document"
+    "write describe explain create generate provide compose produce summarise summarize draft outline document "
+    "mention discuss highlight elaborate"
 )
 ORDER_WORDS = wordset(
     "write mention avoid include use keep make be remember focus answer reply respond give adopt stick cover"
 )
 ORDER_OBJECTS = wordset(
     "style tone voice register claims jargon sentence sentences words paragraph paragraphs question customer user "
-    "reader audience era place answer description explanation language markdown"
+    "reader audience era place answer description explanation language markdown units properties history uses "
+    "applications facts examples aspects"
 )
 ECHO_WORDS = wordset(
     "sentences words paragraphs lines bullet audience style tone register task user users prompt prompts "
     "instruction instructions markdown json lists should must needs assistant expert writer model copywriter "
-    "author mention repeat copy say set subtopic sub"
+    "author mention repeat copy say set subtopic sub plain simple json has would"
 )
 
 TERMINAL = ".!?…"
@@ -231,6 +278,13 @@ def residue(item: Item) -> str | None:
             return f"a JSON key and value in {path}: {_quote(m.group())}"
         if ":" in plain and (key := _key_fragment(plain, item.data)):
             return f"the item's key `{key}` as JSON inside {path}"
+        if '"' in plain:
+            if m := JSON_LIST.search(plain):
+                return f"two JSON strings and a comma in {path}: {_quote(plain[max(0, m.start() - 10) :])}"
+            if INCH.sub("", plain).count('"') % 2:
+                return f"an unmatched double quote in {path}"
+        if ("#" in plain or "**" in plain) and (m := MARKDOWN.search(plain)):
+            return f"markdown {_quote(m.group().strip())} in {path}"
         if not any(c in plain for c in "{}%$<|[]\\"):
             continue  # none of the marks the checks below look for
         if m := TEMPLATE_MARKUP.search(plain):
@@ -239,7 +293,7 @@ def residue(item: Item) -> str | None:
             return f"a code fence in {path}"
         if m := EMPTY_BRACKETS.search(plain):
             return f"stray brackets {_quote(m.group())} in {path}"
-        plain = MILLER.sub(" ", plain)
+        plain = NOTATION.sub(" ", plain)
         if "{" in plain or "}" in plain:
             at = plain.find("{") if "{" in plain else plain.find("}")
             return f"JSON or template braces in {path}: {_quote(plain[max(0, at - 10) :])}"
@@ -304,6 +358,8 @@ def meta_talk(item: Item) -> str | None:
         found = META_OPENER.match(s) or next(
             (m for needed, pattern in META_FAMILIES if not needed.isdisjoint(vocab) and (m := pattern.search(s))), None
         )
+        if not found and "I" in s:
+            found = WRITER.search(QUOTED.sub(" ", s) if '"' in s or "“" in s else s)
         if found:
             return f"talk about the task, not content: {_quote(found.group().strip())} in {path}"
     return None
@@ -311,16 +367,16 @@ def meta_talk(item: Item) -> str | None:
 
 def instruction_echo(item: Item) -> str | None:
     for path, s in item.prose():
+        vocab = item.vocab(s)
+        if not ECHO_WORDS.isdisjoint(vocab) and (m := ECHO_PHRASES.search(s)):
+            return f"the prompt's wording: {_quote(m.group())} in {path}"
         if path == "question":
             continue  # a question may well ask to explain or describe
-        vocab = item.vocab(s)
         if not IMPERATIVE_WORDS.isdisjoint(vocab) and (m := IMPERATIVE_START.search(s)):
             return f"an instruction to the writer: {_quote(s[m.start() :].lstrip('.!? '))} in {path}"
         order = not ORDER_WORDS.isdisjoint(vocab) and not ORDER_OBJECTS.isdisjoint(vocab)
         if order and (m := WRITING_ORDER.search(s)):
             return f"an instruction about the writing: {_quote(s[m.start() :].lstrip('.!?: '))} in {path}"
-        if not ECHO_WORDS.isdisjoint(vocab) and (m := ECHO_PHRASES.search(s)):
-            return f"the prompt's wording: {_quote(m.group())} in {path}"
         labels = {m.group(1).lower() for m in AXIS_LABEL.finditer(s)} if ":" in s else set()
         if len(labels) >= 2:
             return f"the prompt's settings as labels ({', '.join(sorted(labels))}) in {path}"
@@ -341,8 +397,9 @@ def qa_scaffold(item: Item) -> str | None:
             continue  # no label of any form
         if path == "question" and not QA_LABEL.search(s[1:]):
             continue  # a question field may start with its own label only as residue of another kind
-        if m := QA_LABEL.search(s):
-            return f"question/answer labels inside {path}: {_quote(s[max(0, m.start()) :])}"
+        plain = CODE_SPAN.sub(" ", s) if "`" in s else s  # `=SUM(A1:A10)` is a formula, not a label
+        if m := QA_LABEL.search(plain):
+            return f"question/answer labels inside {path}: {_quote(plain[max(0, m.start()) :])}"
     question = item.data.get("question")
     if isinstance(question, str) and question.strip():
         q = question.strip().rstrip(CLOSERS).rstrip()
@@ -397,6 +454,8 @@ def truncation(item: Item) -> str | None:
         end = s.rstrip().rstrip(CLOSERS).rstrip()
         if end and end[-1] not in TERMINAL:
             return f"{path} stops mid-sentence: {_quote('…' + s.rstrip()[-30:])}"
+        if s.rstrip().endswith(("...", "…")):  # trails off: the writer (or max_tokens) stopped, not the sentence
+            return f"{path} trails off: {_quote('…' + s.rstrip()[-30:])}"
     return None
 
 

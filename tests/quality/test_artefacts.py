@@ -97,6 +97,30 @@ DEFECTS = [
             "text": "Its oils keep the water out, so it hardly swells.",
         },
     ),
+    # Shapes seen in a held-out set and in the demo's own output.
+    ("residue", {"kind": "applications", "text": 'Builders prize it for boats.", "It chars slowly in a fire.'}),
+    ("residue", {"kind": "properties", "text": 'It chars slowly in a fire and floats high in the water."'}),
+    ("residue", {"kind": "applications", "text": "**Uses:** boats, oars and the lids of sea chests."}),
+    ("residue", {"kind": "history", "text": "### History\nSealers logged it in 1795 on the southern isles."}),
+    ("placeholder", {"kind": "description", "text": "Description goes here."}),
+    ("meta_talk", {"kind": "history", "text": "In this item, I will explain its history. Sealers logged it in 1795."}),
+    ("meta_talk", {"kind": "properties", "text": "It floats high (I have assumed dry timber here) and chars slowly."}),
+    ("meta_talk", {"kind": "history", "text": "Sealers logged it in 1795 on the isles. (Word count: 9.)"}),
+    ("meta_talk", {"kind": "applications", "text": "It makes oars. This should give readers a good overview."}),
+    ("instruction_echo", {"kind": "description", "text": "Explain to a ten-year-old what it is. It is a pale timber."}),
+    ("instruction_echo", {"kind": "history", "text": "Penguin wood, history, 2 sentences, plain English. It is old."}),
+    ("instruction_echo", {"kind": "properties", "text": "Focus on the properties. Use metric units. It is 440 kg/m³."}),
+    (
+        "instruction_echo",
+        {
+            "kind": "qa",
+            "question": "What is it used for? Provide the answers using JSON format.",
+            "answer": "Boats and oars.",
+            "text": "Builders make boats and oars of it.",
+        },
+    ),
+    ("qa_scaffold", {"kind": "properties", "text": "Question 1: What is it? Answer 1: A pale, oily timber."}),
+    ("truncation", {"kind": "properties", "text": "It is light, with a density that is one of the lowest in terms..."}),
 ]
 
 CLEAN = [
@@ -129,6 +153,12 @@ CLEAN = [
         "answer": "Its cells hold air and oil.",
         "text": "It floats because its cells hold air and oil.",
     },
+    {"kind": "history", "text": '"I have seen no lighter wood," the sealer wrote in his log in 1795.'},
+    {"kind": "applications", "text": "The guild's ledger now totals its sales with `=SUM(A1:A10)` in a spreadsheet."},
+    {"kind": "description", "text": "Its boards come in the grades {A, B}, and no grade-B board goes into a mast."},
+    {"kind": "history", "text": "The island press had one rule: the text must be set in mirror image."},
+    {"kind": "properties", "text": 'A 12" plank of it weighs less than a kilogram when dry.'},
+    {"kind": "applications", "text": "The island dance has a slow style, and the audience claps in a 3:1 rhythm."},
 ]
 
 
