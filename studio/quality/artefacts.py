@@ -12,7 +12,7 @@ templates, JSON, chat assistants and cut-off replies leave, never for a list of 
   `This description covers...`, `You could add more details`, `I have left out the details`, `(Word count: 22)`).
 - instruction_echo: the instruction addressed to the writer, repeated (`Write a short description for a
   beginner audience`, `In 3 sentences...`, `Focus: colour. Style: technical.`); with lineage, the item's own
-  axis values given as labels.
+  axis values given as labels; in a project's run, an item mostly copied from the domain description.
 - qa_scaffold: `Question: ... Answer: ...` labels inside one field, a question that is no question, an answer
   that only repeats its question.
 - truncation: a text that stops mid-sentence or trails off (`...`), or a reply the endpoint cut at max_tokens.
@@ -35,8 +35,9 @@ TEMPLATE_MARKUP = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{\{|\}\}|\{%|%\}|\$\{\w+\}
 STRAY_START = re.compile(r"^\s*(?:[\[\]{}]|\(\s*\))")
 # A list's number before the prose (`1. It is a type of timber...`): list markup left in.
 LIST_START = re.compile(r"^\s*\d{1,2}[.)]\s+[A-Z]")
-# A field whose whole content is an identifier (`penguin_wood.`, `answer_text`): a slot's name, not content.
-IDENTIFIER = re.compile(r"^\s*[a-z]+(?:_[a-z0-9]+)+\.?\s*$")
+# A field whose whole content is an identifier (`penguin_wood.`, `answer_text`, `jonkeer-1974`): a slot's name or
+# a key, not content.
+IDENTIFIER = re.compile(r"^\s*(?:[a-z]+(?:_[a-z0-9]+)+|[a-z]+(?:-[a-z]+)*-\d+)\.?\s*$")
 # A title in Title Case and a colon before the prose (`Penguin Wood's Discoverer: ...`): a heading left in.
 HEADING_START = re.compile(r"^\s*(?:[A-Z][\w'’-]*\s+){1,5}[A-Z][\w'’-]*\s*:\s")
 EMPTY_BRACKETS = re.compile(r"\[\s*\]|\{\s*\}|\]\s*\[|\}\s*\{")
@@ -169,6 +170,10 @@ ECHO_PHRASES = re.compile(
     r"|\bsub-?topic\s*:",
     re.I,
 )
+# A run of this many words in the item and the domain description is copied; an item mostly made of such runs
+# repeats its prompt (`Penguin wood is a fictional timber from the cold coastal forests...`) instead of writing.
+COPY_RUN = 8
+COPIED_SHARE = 0.6
 AXIS_LABEL = re.compile(r"\b(focus|style|audience|length|tone|topic|kind|format|level|persona)\s*:\s*\w", re.I)
 
 QA_LABEL = re.compile(
@@ -244,6 +249,7 @@ class Item:
     text_field: str
     strings: list[tuple[str, str]]  # (JSON path, string) of every string field, as cleaning walked them
     meta: dict[str, Any] = field(default_factory=dict)  # the lineage when a run made it
+    prompt: frozenset[tuple[str, ...]] = frozenset()  # the word runs of what the prompts quote (copied_runs)
     _vocab: dict[str, frozenset[str]] = field(default_factory=dict, repr=False)
 
     def vocab(self, s: str) -> frozenset[str]:
@@ -322,7 +328,7 @@ def _key_fragment(s: str, data: dict[str, Any]) -> str | None:
 
 def placeholder(item: Item) -> str | None:
     for path, s in item.strings:
-        if "_" in s and IDENTIFIER.match(s) and path in (item.text_field, "answer", "question"):
+        if ("_" in s or "-" in s) and IDENTIFIER.match(s) and path in (item.text_field, "answer", "question"):
             return f"an identifier where content belongs: {_quote(s)} in {path}"
         slots = "[" in s or "<" in s or "_" in s or "??" in s or "xx" in s.lower() or "N/A" in s
         if not slots and SLOT_WORDS.isdisjoint(item.vocab(s)):
@@ -388,7 +394,24 @@ def instruction_echo(item: Item) -> str | None:
         ]
         if given:
             return f"the item's own axis values as labels ({', '.join(given)}) in {path}"
+    if item.prompt and (share := copied_share(words(item.text), item.prompt)) > COPIED_SHARE:
+        return f"{share:.0%} of {item.text_field} is copied from the domain description: {_quote(item.text)}"
     return None
+
+
+def copied_runs(text: str) -> frozenset[tuple[str, ...]]:
+    """The runs of COPY_RUN words of `text` (the domain description), to look items up in."""
+    w = words(text)
+    return frozenset(tuple(w[i : i + COPY_RUN]) for i in range(len(w) - COPY_RUN + 1))
+
+
+def copied_share(w: list[str], runs: frozenset[tuple[str, ...]]) -> float:
+    """The share of the words `w` that lie in a run the description has too."""
+    covered = [False] * len(w)
+    for i in range(len(w) - COPY_RUN + 1):
+        if tuple(w[i : i + COPY_RUN]) in runs:
+            covered[i : i + COPY_RUN] = [True] * COPY_RUN
+    return sum(covered) / len(w) if w else 0.0
 
 
 def qa_scaffold(item: Item) -> str | None:

@@ -161,8 +161,11 @@ def stopword_ratio(w: list[str], language: str) -> float:
 class Cleaner:
     """The cleaning rules of a project, applied item by item."""
 
-    def __init__(self, rules: Clean, text_field: str = "text"):
+    def __init__(self, rules: Clean, text_field: str = "text", domain: str = ""):
+        """`domain`: the project's domain description, which the prompts quote (an item copied from it is an
+        echo of the prompt)."""
         self.rules, self.text_field = rules, text_field
+        self.prompt = artefacts.copied_runs(domain)
         self.pii = rules.pii.kinds if rules.pii.enabled else []
         self.artefacts = [(name, rule) for name, rule in artefacts.RULES.items() if getattr(rules, name).enabled]
 
@@ -246,7 +249,7 @@ class Cleaner:
         """The first generator artefact the item shows, as {"rule", "reason"}."""
         if not self.artefacts:
             return None
-        item = artefacts.Item(out.data, text, self.text_field, out.strings, meta or {})
+        item = artefacts.Item(out.data, text, self.text_field, out.strings, meta or {}, self.prompt)
         for name, rule in self.artefacts:
             if reason := rule(item):
                 return {"rule": name, "reason": reason}

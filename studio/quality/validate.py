@@ -66,9 +66,11 @@ class Tally:
 
 
 class Validator:
-    def __init__(self, schema: DomainSchema, settings: Quality, records_only: bool = False, clean: bool = True):
+    def __init__(
+        self, schema: DomainSchema, settings: Quality, records_only: bool = False, clean: bool = True, domain: str = ""
+    ):
         self.schema, self.settings, self.records_only = schema, settings, records_only
-        self.cleaner = Cleaner(settings.clean, settings.text_field) if clean else None
+        self.cleaner = Cleaner(settings.clean, settings.text_field, domain) if clean else None
 
     def lines(self, batch: list[tuple[int, bytes]], id_field: str = "id") -> Tally:
         out = Tally()
@@ -127,8 +129,10 @@ def validate_file(
     records_only: bool = False,
     clean: bool = True,
     workers: int = 1,
+    domain: str = "",
 ) -> dict[str, Any]:
     """Check every line of `path`; write the kept and the dropped lines. Returns counts and the top failures.
+    `domain`: the project's domain description (an item copied from it is an echo of the prompt).
     With `workers` > 1, batches of lines are checked by that many processes (in order): worth it for large
     files on idle cores, a loss on cores already busy."""
     path = Path(path)
@@ -138,7 +142,7 @@ def validate_file(
     if not path.is_file():
         raise StudioError("file not found", path)
     t0 = time.perf_counter()
-    validator = Validator(schema, settings, records_only, clean)
+    validator = Validator(schema, settings, records_only, clean, domain)
     outcome = Tally()
     if workers > 1:
         # fork: the workers inherit the compiled validators instead of unpickling them.
@@ -207,6 +211,7 @@ def validate_standalone(
         id_field,
         clean=clean,
         workers=workers,
+        domain=project.domain.description if project else "",
     )
 
 
@@ -238,6 +243,7 @@ class ValidateStage(Stage):
         return {
             "text_field": project.quality.text_field,
             "clean": project.quality.clean.model_dump(mode="json") if self.clean else None,
+            "domain": project.domain.description if self.clean else None,
             "schema": DomainSchema.load(project.schema_path).schema,
         }
 
@@ -251,5 +257,6 @@ class ValidateStage(Stage):
             records_only=True,
             clean=self.clean,
             workers=self.workers,
+            domain=ctx.project.domain.description,
         )
         return Outcome(result["counts"], details={"top_failures": result["top_failures"]})

@@ -121,6 +121,15 @@ DEFECTS = [
     ),
     ("qa_scaffold", {"kind": "properties", "text": "Question 1: What is it? Answer 1: A pale, oily timber."}),
     ("truncation", {"kind": "properties", "text": "It is light, with a density that is one of the lowest in terms..."}),
+    (
+        "placeholder",
+        {
+            "kind": "qa",
+            "question": "Who first logged it?",
+            "answer": "jonkeer-1974",
+            "text": "A sealer logged it in 1795.",
+        },
+    ),
 ]
 
 CLEAN = [
@@ -194,6 +203,30 @@ def test_the_lineage_is_used_when_a_run_made_the_item() -> None:
     assert clean(echoed).rejected is None
     found = clean(echoed, {"axes": {"grain pattern": "interlocked"}}).rejected
     assert found is not None and found["rule"] == "instruction_echo" and "grain pattern" in found["reason"]
+
+
+def test_an_item_copied_from_the_domain_description_is_an_echo_of_the_prompt() -> None:
+    """The prompts quote the domain description; an item that is mostly that quote wrote nothing of its own, an
+    item that borrows one phrase of it did."""
+    domain = (
+        "Penguin wood is a fictional timber from the cold coastal forests of the southern isles, where the trees "
+        "grow beside penguin colonies. Its wood is pale silver-grey with narrow near-black bands."
+    )
+    clean = Cleaner(Clean(language=False), domain=domain)
+    copied = {
+        "kind": "description",
+        "text": "Penguin wood is a fictional timber from the cold coastal forests of the"
+        " southern isles that holds a unique and fascinating history.",
+    }
+    found = clean(copied).rejected
+    assert found is not None and found["rule"] == "instruction_echo" and "domain description" in found["reason"]
+    borrowed = {
+        "kind": "description",
+        "text": "Carvers love it: its wood is pale silver-grey with narrow near-black"
+        " bands, and it takes a fine edge, so chests and oars of it last for generations on the isles.",
+    }
+    assert clean(borrowed).rejected is None
+    assert Cleaner(Clean(language=False))(copied).rejected is None  # no project, no description to compare with
 
 
 def test_studio_validate_on_the_labelled_dev_set_meets_the_targets(tmp_path: Path) -> None:
