@@ -8,6 +8,7 @@ Stages hand work to each other only as files in the run folder, listed in the ma
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -46,7 +47,10 @@ def resolve_target(project: Project, say: Say = say_stderr, start: bool = True) 
     if e.base_url:
         if not e.model:
             raise StudioError("endpoint.model is required when endpoint.base_url is set", None, "endpoint.model")
-        return Target(e.base_url, e.model, os.environ.get(e.api_key_env) or None, Target.kind_of(e.base_url))
+        urls = [e.base_url] if isinstance(e.base_url, str) else e.base_url
+        kind = "loopback" if all(Target.kind_of(u) == "loopback" for u in urls) else "remote"
+        fleet = tuple(urls) if len(urls) > 1 else ()
+        return Target(urls[0], e.model, os.environ.get(e.api_key_env) or None, kind, fleet)
     from studio.serve import llm
 
     if not start:
@@ -72,7 +76,7 @@ def judge_target(project: Project, say: Say = say_stderr, start: bool = True) ->
     if not project.endpoint.base_url and not j.force:
         return None
     t = resolve_target(project, say, start)
-    return Target(t.base_url, j.model, t.api_key, t.kind) if j.model else t
+    return dataclasses.replace(t, model=j.model) if j.model else t
 
 
 def builders(

@@ -106,7 +106,11 @@ class Generate(Strict):
 class Endpoint(Strict):
     """Where requests go. No base_url: the bundled local model, started on demand."""
 
-    base_url: str | None = Field(default=None, description="an OpenAI-compatible endpoint (none: the bundled model)")
+    base_url: str | list[str] | None = Field(
+        default=None,
+        description="an OpenAI-compatible endpoint, or a list of servers of one model (a fleet: each request goes "
+        "to the one with most room, a failing one is taken out for a while); none: the bundled model",
+    )
     model: str | None = Field(default=None, description="the model to ask (required with base_url)")
     api_key_env: str = Field(default="OPENAI_API_KEY", description="environment variable holding the API key")
     structured_output: Literal["auto", "json_schema", "json_object", "text"] = Field(
@@ -132,6 +136,23 @@ class Endpoint(Strict):
     batch_max_bytes: int = Field(
         default=200_000_000, ge=1, description="largest batch file, in bytes (OpenAI's limit: 200 MB)"
     )
+
+    @field_validator("base_url")
+    @classmethod
+    def _one_or_a_fleet(cls, value: str | list[str] | None) -> str | list[str] | None:
+        if isinstance(value, list):
+            if not value:
+                raise ValueError("an empty list: give one base_url, or several for a fleet")
+            if len(set(value)) != len(value):
+                raise ValueError("a base_url is listed twice")
+            return value[0] if len(value) == 1 else value
+        return value
+
+    @model_validator(mode="after")
+    def _batch_goes_to_one(self) -> Endpoint:
+        if self.batch and isinstance(self.base_url, list):
+            raise ValueError("batch: true sends each batch to one endpoint: give one base_url")
+        return self
 
 
 class Sampling(Strict):

@@ -256,6 +256,7 @@ class Server:
         record: bool = False,
         work_ms: float = 0.0,
         strict_refuses: tuple[str, ...] = OPENAI_STRICT_REFUSES,
+        slots: int = 0,
     ):
         self.latency, self.fault_rate, self.faults = latency, fault_rate, faults
         self.rng = random.Random(seed)
@@ -266,6 +267,9 @@ class Server:
         self.score_from = re.compile(score_from, re.DOTALL) if score_from else None
         self.record, self.work_ms = record, work_ms
         self.strict_refuses = set(strict_refuses)
+        # As llama-server or vLLM at capacity: `slots` requests are served at a time, the others wait in a queue
+        # (no 429); 0: all at once.
+        self.slots = asyncio.Semaphore(slots) if slots else None
         self.schema_refusals = 0  # 400s for a strict schema the server does not take
         self.chats: list[dict[str, Any]] = []  # every chat request, with --record
         self.arrivals: defaultdict[str, list[float]] = defaultdict(list)  # body hash -> arrival of each attempt
@@ -457,7 +461,11 @@ class Server:
             fault = self.rng.choice(self.faults) if self.faults and self.rng.random() < self.fault_rate else None
         if fault:
             self.injected[fault] += 1
-        await asyncio.sleep(self.slow_s if fault == "slow" else self.latency)
+        if self.slots:
+            async with self.slots:
+                await asyncio.sleep(self.slow_s if fault == "slow" else self.latency)
+        else:
+            await asyncio.sleep(self.slow_s if fault == "slow" else self.latency)
         if fault == "429":
             self.send(writer, 429, {"error": {"message": "rate limited"}}, self.retry_headers())
         elif fault == "500":
@@ -789,6 +797,7 @@ async def main(args: argparse.Namespace) -> None:
         record=args.record,
         work_ms=args.work_ms,
         strict_refuses=tuple(k for k in (*OPENAI_STRICT_REFUSES, *args.strict_refuses.split(",")) if k),
+        slots=args.slots,
     )
     server.batch_api = BatchAPI(
         server,
@@ -816,6 +825,7 @@ if __name__ == "__main__":
     p.add_argument("--modes", default="json_object,text", help="response_format types it accepts")
     p.add_argument("--retry-after-form", choices=RETRY_AFTER_FORMS, default="seconds", help="how a 429 says to wait")
     p.add_argument("--max-in-flight", type=int, default=0, help="429 to requests beyond this many (0: no limit)")
+    p.add_argument("--slots", type=int, default=0, help="serve this many at a time, queue the rest (0: all at once)")
     p.add_argument("--text-wrap", choices=sorted(TEXT_WRAPS), help="wrap text-mode replies in prose or a fence")
     p.add_argument("--fault-first", type=int, default=0, help="a fault for the first N attempts of every first request")
     p.add_argument("--reply", help="answer every chat completion with this text")

@@ -41,6 +41,15 @@ def _edit(path: Path, edit) -> Path:
             "sampling.text_pattern: the class [^{}] lets a quote end the JSON string",
         ),
         (lambda r: r["sampling"].update(text_pattern="^[A-Z"), "sampling.text_pattern: not a regular expression"),
+        (lambda r: r["endpoint"].update(base_url=[]), "endpoint.base_url: an empty list"),
+        (
+            lambda r: r["endpoint"].update(base_url=["http://a:8000/v1", "http://a:8000/v1"], model="m"),
+            "endpoint.base_url: a base_url is listed twice",
+        ),
+        (
+            lambda r: r["endpoint"].update(base_url=["http://a:8000/v1", "http://b:8000/v1"], model="m", batch=True),
+            "endpoint: batch: true sends each batch to one endpoint",
+        ),
     ],
 )
 def test_a_mistake_is_one_line_naming_file_line_and_key(tmp_path: Path, edit, expected: str) -> None:

@@ -184,7 +184,7 @@ async def _run(
     settings: Endpoint,
     say: Callable[[str], None],
 ) -> dict[str, str]:
-    api = client.openai
+    api = client.fleet.members[0].openai  # a batch goes to one endpoint: a fleet is refused in batch mode
     chunks = open_chunks(cache)
     if chunks:
         held = sum(len(c.keys) for c in chunks)

@@ -25,6 +25,7 @@ from typing import Any
 import openai
 
 from studio.generation.cache import ReplyCache
+from studio.generation.fleet import Fleet, Member
 from studio.generation.limits import AdaptiveConcurrency, RateLimit
 from studio.project import Endpoint
 from studio.schema import map_subschemas
@@ -242,7 +243,7 @@ def extract_json(text: str) -> Any:
 class Client:
     def __init__(
         self,
-        base_url: str,
+        base_url: str | tuple[str, ...],
         model: str,
         api_key: str | None,
         *,
@@ -254,13 +255,24 @@ class Client:
         retry_after_cap_s: float = 60.0,
         say: Callable[[str], None] | None = None,
     ):
-        self.base_url, self.model = base_url, model
+        """`base_url`: one endpoint, or a fleet's; `concurrency`: the ceiling of requests in flight, per endpoint."""
+        self.model = model
         self.timeout, self.max_attempts = timeout, max_attempts
         self.retry_after_cap_s, self.say = retry_after_cap_s, say
         self._said_cap = False  # the cap is said once per client, not at every 429
+        urls = (base_url,) if isinstance(base_url, str) else base_url
         # Local servers need no key, but the client insists on one.
-        self.openai = openai.AsyncOpenAI(base_url=base_url, api_key=api_key or "no-key", timeout=timeout, max_retries=0)
-        self.concurrency = AdaptiveConcurrency(concurrency)
+        self.fleet = Fleet(
+            [
+                Member(
+                    url,
+                    openai.AsyncOpenAI(base_url=url, api_key=api_key or "no-key", timeout=timeout, max_retries=0),
+                    AdaptiveConcurrency(concurrency, paced=len(urls) > 1),
+                )
+                for url in urls
+            ],
+            say,
+        )
         self.rpm = RateLimit(rpm) if rpm else None
         self.tpm = RateLimit(tpm) if tpm else None
         self.counts = {
@@ -286,27 +298,26 @@ class Client:
                 await self.rpm.take(1)
             if self.tpm:
                 await self.tpm.take(estimate)
-            delay = None
+            delay, failed = None, None  # failed: why the endpoint itself failed
+            member = await self.fleet.take()
             t0 = time.monotonic()
             try:
-                async with self.concurrency:
-                    self.counts["requests"] += 1
-                    t0 = time.monotonic()
-                    # The client's timeout bounds each read; this bounds the whole exchange (no trickling).
-                    async with asyncio.timeout(self.timeout):
-                        response = await self.openai.chat.completions.with_raw_response.create(
-                            model=self.model, messages=messages, **request_params(params)
-                        )
-                        body = json.loads(await response.http_response.aread())
-                    seconds = time.monotonic() - t0
+                self.counts["requests"] += 1
+                # The client's timeout bounds each read; this bounds the whole exchange (no trickling).
+                async with asyncio.timeout(self.timeout):
+                    response = await member.openai.chat.completions.with_raw_response.create(
+                        model=self.model, messages=messages, **request_params(params)
+                    )
+                    body = json.loads(await response.http_response.aread())
+                seconds = time.monotonic() - t0
                 reply = _reply(body, seconds, attempts)
                 if self.tpm:
                     self.tpm.refund(estimate - reply.tokens_in - reply.tokens_out)
-                self.concurrency.succeeded()
+                self.fleet.succeeded(member, t0, seconds, reply.tokens_out)
                 return reply
             except openai.RateLimitError as e:
                 self.counts["throttled"] += 1
-                self.concurrency.throttled(sent_at=t0)
+                self.fleet.throttled(member, sent_at=t0)
                 delay, last = self._capped(retry_after(e)), f"HTTP 429 rate limited: {_message(e)}"
             except openai.APIStatusError as e:
                 if (e.status_code < 500 and e.status_code not in (408, 409)) or _BROKEN_OUTPUT.search(_message(e)):
@@ -318,18 +329,24 @@ class Client:
                     ) from None
                 self.counts["server_errors"] += 1
                 delay, last = self._capped(retry_after(e)), f"HTTP {e.status_code}: {_message(e)}"
+                failed = f"HTTP {e.status_code}"
             except (openai.APITimeoutError, TimeoutError):
                 self.counts["timeouts"] += 1
-                last = f"timed out after {self.timeout:g} s"
+                last = failed = f"timed out after {self.timeout:g} s"
             except openai.APIConnectionError as e:
                 self.counts["connection_errors"] += 1
                 last = f"connection error: {e.__cause__ or e}"
+                failed = "connection error"
             except MALFORMED as e:
                 self.counts["malformed"] += 1
                 last = f"malformed response body: {e}"
+            finally:
+                await self.fleet.give(member)
+            elsewhere = failed is not None and self.fleet.failed(member, failed, sent_at=t0)
             if attempts < limit:
                 self.counts["retries"] += 1
-                await asyncio.sleep(delay if delay is not None else backoff(attempts))
+                if not elsewhere:  # another endpoint takes the retry at once; this one waits out its cool-down
+                    await asyncio.sleep(delay if delay is not None else backoff(attempts))
         raise RequestFailed(f"gave up after {attempts} attempts; last error: {last}", attempts, retryable=True)
 
     def _capped(self, delay: float | None) -> float | None:
@@ -360,14 +377,15 @@ class Client:
         return "text"
 
     async def close(self) -> None:
-        await self.openai.close()
+        await self.fleet.close()
 
 
 def endpoint_client(target: Target, e: Endpoint, say: Callable[[str], None] | None) -> tuple[Client, int]:
-    """A client for `target` under the project's endpoint settings, and its ceiling of requests in flight."""
+    """A client for `target` under the project's endpoint settings, and its ceiling of requests in flight (each
+    endpoint of a fleet has its own)."""
     ceiling = e.concurrency or DEFAULT_CONCURRENCY.get(target.kind, 16)
     client = Client(
-        target.base_url,
+        target.base_urls,
         target.model,
         target.api_key,
         timeout=e.timeout_s,
@@ -378,7 +396,7 @@ def endpoint_client(target: Target, e: Endpoint, say: Callable[[str], None] | No
         retry_after_cap_s=e.retry_after_cap_s,
         say=say,
     )
-    return client, ceiling
+    return client, ceiling * len(target.base_urls)
 
 
 def mode_key(target: Target) -> str:

@@ -293,6 +293,7 @@ class Generator:
                 "tokens": {"in": self.spend.tokens_in, "out": self.spend.tokens_out},
                 "cost_usd": self.spend.cost(),
                 "client": dict(self.client.counts),
+                **({"fleet": self.client.fleet.by_endpoint()} if self.target.fleet else {}),
                 "items_per_s": round(c["made"] / seconds, 2) if seconds else None,
                 "budget_stop": str(self.state.stopped) if self.state.stopped else None,
             },

@@ -9,6 +9,7 @@ import httpx
 import openai
 
 from studio.generation.client import backoff, retry_after
+from studio.generation.fleet import Fleet, Member
 from studio.generation.limits import AdaptiveConcurrency, RateLimit
 
 
@@ -33,20 +34,42 @@ def test_429s_halve_concurrency_and_successes_bring_it_back() -> None:
 
 def test_concurrency_bounds_requests_in_flight() -> None:
     async def scenario() -> int:
-        limit, peak, in_flight = AdaptiveConcurrency(3), 0, 0
+        fleet, peak, in_flight = Fleet([Member("http://127.0.0.1:9/v1", None, AdaptiveConcurrency(3))]), 0, 0
 
         async def request() -> None:
             nonlocal peak, in_flight
-            async with limit:
-                in_flight += 1
-                peak = max(peak, in_flight)
-                await asyncio.sleep(0.01)
-                in_flight -= 1
+            member = await fleet.take()
+            in_flight += 1
+            peak = max(peak, in_flight)
+            await asyncio.sleep(0.01)
+            in_flight -= 1
+            await fleet.give(member)
 
         await asyncio.gather(*(request() for _ in range(20)))
         return peak
 
     assert asyncio.run(scenario()) == 3
+
+
+def test_a_server_that_queues_brings_the_limit_down_and_a_steady_one_does_not() -> None:
+    """No 429 from a server that queues: its replies slow down per token as requests wait for its two slots."""
+    queueing, steady = AdaptiveConcurrency(16, paced=True), AdaptiveConcurrency(16, paced=True)
+    limits = []
+    for n in range(300):
+        tokens = 40 + (n * 37) % 160  # replies of 40 to 200 tokens, at 10 ms a token when served at once
+        sent = time.monotonic()
+        # Of the requests in flight, the first two are served at once, the others wait about a reply's time
+        # (a second) for each two ahead of them.
+        waited = 1.0 * ((n % int(queueing.limit)) // 2)
+        queueing.succeeded(sent, 0.01 * tokens + waited, tokens)
+        steady.succeeded(sent, 0.01 * tokens + 0.05, tokens)  # a steady overhead, and no queue
+        limits.append(queueing.limit)
+    assert max(limits[100:]) <= 6  # was 16: every request beyond the slots waited in the server's queue
+    assert steady.limit == 16
+    lone = AdaptiveConcurrency(16)  # a lone endpoint does not watch the pace
+    for n in range(50):
+        lone.succeeded(time.monotonic(), 0.01 + 1.0 * (n % 16), 10)
+    assert lone.limit == 16
 
 
 def test_rate_limit_spreads_requests_past_the_burst() -> None:
