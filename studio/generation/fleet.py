@@ -66,7 +66,7 @@ class Fleet:
     async def give(self, member: Member) -> None:
         async with self._changed:
             member.limit.in_flight -= 1
-            self._changed.notify_all()
+            self._changed.notify()  # one room freed, one waiter: any waiter can take any server's room
 
     def succeeded(self, member: Member, sent_at: float, seconds: float, tokens: int) -> None:
         if member.failures and len(self.members) > 1 and self.say:
