@@ -507,6 +507,7 @@ def add_tune(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     _project_flags(p)
     p.add_argument("--data", type=Path, metavar="FILE", help="train on this records JSONL instead of 05-curated.jsonl")
+    p.add_argument("--devices", type=int, metavar="N", help="train in N processes under torchrun (train.devices)")
     p.add_argument("--force", action="store_true", help="train again even if settings and data are unchanged")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     _partial_flag(p)
@@ -521,6 +522,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
         force=args.force,
         show_progress=not args.no_progress,
         allow_partial=args.allow_partial,
+        devices=args.devices,
     )
     run_dir = Path(r["run_dir"])
     if r.get("skipped"):

@@ -372,10 +372,12 @@ def tune(
     show_progress: bool = True,
     allow_partial: bool = False,
     say: Say = say_stderr,
+    devices: int | None = None,
 ) -> dict[str, Any]:
     """Fine-tune the project's model on the run's 05-curated.jsonl (or `data`, any records JSONL): splits/,
-    model/ and the manifest's `tune` entry. Skipped when settings and data are unchanged (unless `force`)."""
-    p = open_project(project)
+    model/ and the manifest's `tune` entry. Skipped when settings and data are unchanged (unless `force`).
+    `devices`: train in that many processes (overrides train.devices)."""
+    p = open_project(project, **{"train.devices": devices})
     return run_one("tune", p, open_run(p, run), force, allow_partial, show_progress, say, data=data)
 
 

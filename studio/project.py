@@ -554,6 +554,21 @@ class Train(Strict):
     )
     search: Search = Field(default_factory=Search, description="optional hyperparameter search")
     eval: Evaluation = Field(default_factory=Evaluation, description="studio eval settings")
+    devices: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="processes to train in, under torchrun (DDP): CPU processes, or one per GPU; batch_size is "
+        "split between them",
+    )
+
+    @model_validator(mode="after")
+    def _devices_share_the_batch(self) -> Train:
+        if self.batch_size % self.devices:
+            raise ValueError(f"batch_size {self.batch_size} does not split between {self.devices} devices")
+        if self.devices > 1 and self.search.trials:
+            raise ValueError("search runs in one process: set devices: 1 to search")
+        return self
 
 
 class Share(Strict):

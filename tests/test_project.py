@@ -50,6 +50,7 @@ def _edit(path: Path, edit) -> Path:
             lambda r: r["endpoint"].update(base_url=["http://a:8000/v1", "http://b:8000/v1"], model="m", batch=True),
             "endpoint: batch: true sends each batch to one endpoint",
         ),
+        (lambda r: r.update(train={"devices": 3}), "train: batch_size 8 does not split between 3 devices"),
     ],
 )
 def test_a_mistake_is_one_line_naming_file_line_and_key(tmp_path: Path, edit, expected: str) -> None:

@@ -17,14 +17,18 @@ import json
 import math
 import os
 import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from studio.errors import StudioError
 from studio.project import Project, Train
+from studio.records import write_json
 from studio.runs import Run
 from studio.stage import Context, Outcome, Stage
 from studio.tables import read_rows
@@ -94,6 +98,8 @@ def report_to(settings: Train) -> list[str]:
 def training_args(
     settings: Train, output: Path, steps_per_epoch: int, has_validation: bool, show_progress: bool, search: bool = False
 ) -> Any:
+    """`settings.batch_size` is the items of one step over all devices: each of `settings.devices` processes
+    takes its share, so the same settings make the same updates on one process or several."""
     from transformers import TrainingArguments
 
     every = max(1, steps_per_epoch // settings.evals_per_epoch)
@@ -105,8 +111,8 @@ def training_args(
         learning_rate=learning_rate(settings),
         warmup_steps=settings.warmup_ratio,
         weight_decay=settings.weight_decay,
-        per_device_train_batch_size=settings.batch_size,
-        per_device_eval_batch_size=settings.batch_size,
+        per_device_train_batch_size=settings.batch_size // settings.devices,
+        per_device_eval_batch_size=settings.batch_size // settings.devices,
         gradient_accumulation_steps=settings.gradient_accumulation,
         eval_strategy="steps" if has_validation else "no",
         eval_steps=every,
@@ -122,6 +128,7 @@ def training_args(
         bf16=precision == "bf16",
         fp16=precision == "fp16",
         use_cpu=model.device() == "cpu",
+        ddp_backend=("gloo" if model.device() == "cpu" else "nccl") if settings.devices > 1 else None,
         # Without packing, items of like length share a batch: less padding.
         train_sampling_strategy="random" if settings.packing else "group_by_length",
         report_to=report_to(settings),
@@ -203,48 +210,25 @@ def run_tune(ctx: Context, source: Path) -> dict[str, Any]:
 
     threads = model.threads(settings.threads)
     chosen, why = model.chosen_precision(settings.precision)
-    say(f"tune: {chosen} on {model.device()}, {threads} thread(s): {why}")
-    has_validation = tokenized["validation"].num_rows > 0
+    spread = f" in each of {settings.devices} processes (torchrun, DDP)" if settings.devices > 1 else ""
+    say(f"tune: {chosen} on {model.device()}, {threads} thread(s){spread}: {why}")
     steps_per_epoch = math.ceil(tokenized["train"].num_rows / (settings.batch_size * settings.gradient_accumulation))
-    collate = data.collator(tokenizer, settings.task, settings.packing)
+    model_dir = ctx.output("model")
+    resumed_at = 0.0
+    if resume:
+        resumed_at = json.loads((resume / "trainer_state.json").read_text()).get("epoch") or 0.0
+        say(f"tune: resuming from the last checkpoint, {resume}")
     with tracking(run):  # TensorBoard and MLflow write into the run folder
         best_params = {}
         if settings.search.trials:
+            collate = data.collator(tokenizer, settings.task, settings.packing)
             best_params = search(settings, base, labels, tokenized, collate, checkpoints, steps_per_epoch, say)
             settings = settings.model_copy(update=best_params)
-        # train.seed decides the weights a run starts from (LoRA's A matrices, a new classifier head), not
-        # whatever the process drew from torch's generator before.
-        from transformers import set_seed
-
-        set_seed(settings.seed)
-        net = prepare(model.load_model(base, settings.task, labels), settings)
-        blocks = len(model.transformer_blocks(net))
-        trainer = _trainer(
-            net,
-            training_args(settings, checkpoints, steps_per_epoch, has_validation, ctx.show_progress),
-            tokenized,
-            collate,
-            settings.early_stopping_patience if has_validation else None,
-            ctx.show_progress,
-        )
-        before = trainer.evaluate()["eval_loss"] if has_validation else None
-        resumed_at = 0.0
-        if resume:
-            resumed_at = json.loads((resume / "trainer_state.json").read_text()).get("epoch") or 0.0
-            say(f"tune: resuming from the last checkpoint, {resume}")
-        result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
-        after = trainer.evaluate()["eval_loss"] if has_validation else None
-
-    parameters = {
-        "trainable": sum(p.numel() for p in net.parameters() if p.requires_grad),
-        "total": sum(p.numel() for p in net.parameters()),
-    }
-    model_dir = ctx.output("model")
-    _save(trainer.model, tokenizer, settings, model_dir)
+        job = Job(settings, base, labels, checkpoints, steps_per_epoch, resume, ctx.show_progress, model_dir)
+        fitted = fit(job, tokenized) if settings.devices == 1 else fit_across(job, tokenized, threads)
     shutil.rmtree(checkpoints, ignore_errors=True)
-    state = trainer.state
-    trained_tokens = tokens["train"]["tokens"] * (state.epoch - resumed_at)  # by this process
-    frozen = frozen_blocks(settings, blocks)
+    trained_tokens = tokens["train"]["tokens"] * (fitted["epoch"] - resumed_at)  # by this run
+    frozen = frozen_blocks(settings, fitted["blocks"])
     entry = {
         "task": settings.task,
         "method": settings.method,
@@ -262,23 +246,112 @@ def run_tune(ctx: Context, source: Path) -> dict[str, Any]:
         "counts": {**counts, "dropped": {k: v for k, v in dropped.items() if v}, "moved_from_test": len(moved)},
         "decontaminated": moved,
         "tokens": tokens,
-        "parameters": parameters,
-        "blocks": blocks,
+        "parameters": fitted["parameters"],
+        "blocks": fitted["blocks"],
         "frozen_blocks": frozen,
-        "steps": state.global_step,
-        "epochs": round(state.epoch, 3),
-        "stopped_early": state.global_step < state.max_steps,
+        "devices": settings.devices,
+        "steps": fitted["steps"],
+        "epochs": round(fitted["epoch"], 3),
+        "stopped_early": fitted["steps"] < fitted["max_steps"],
         "resumed": resume is not None,
-        "losses": _curves(state.log_history),
-        "validation_loss": {"before": before, "after": after},
+        "losses": _curves(fitted["log_history"]),
+        "validation_loss": {"before": fitted["before"], "after": fitted["after"]},
         "validation_perplexity": None
         if settings.task == "classification"
-        else {"before": _exp(before), "after": _exp(after)},
-        "train_seconds": round(result.metrics["train_runtime"], 2),
-        "train_tokens_per_s": round(trained_tokens / max(result.metrics["train_runtime"], 1e-9), 1),
+        else {"before": _exp(fitted["before"]), "after": _exp(fitted["after"])},
+        "train_seconds": round(fitted["train_runtime"], 2),
+        "train_tokens_per_s": round(trained_tokens / max(fitted["train_runtime"], 1e-9), 1),
     }
     card.write(model_dir, run, {**entry, "inputs": [source.name], "seconds": round(time.monotonic() - started, 2)})
     return entry
+
+
+@dataclass
+class Job:
+    """What the training itself needs, in one process or in each of several."""
+
+    settings: Train
+    base: str
+    labels: list[str]
+    checkpoints: Path
+    steps_per_epoch: int
+    resume: Path | None
+    show_progress: bool
+    model_dir: Path
+
+    def to_dict(self) -> dict[str, Any]:
+        plain = {k: str(v) if isinstance(v, Path) else v for k, v in vars(self).items()}
+        return {**plain, "settings": self.settings.model_dump(mode="json")}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Job:
+        paths = {k: Path(d[k]) if d[k] else None for k in ("checkpoints", "resume", "model_dir")}
+        return cls(**{**d, **paths, "settings": Train.model_validate(d["settings"])})
+
+
+def fit(job: Job, tokenized: dict[str, Any]) -> dict[str, Any]:
+    """Train the base model on the tokenized splits (resuming from `job.resume`), keep the best checkpoint,
+    save the model in `job.model_dir` (the first process of several), and return what the manifest records."""
+    from transformers import set_seed
+
+    settings = job.settings
+    has_validation = tokenized["validation"].num_rows > 0
+    tokenizer = model.load_tokenizer(job.base)
+    # train.seed decides the weights a run starts from (LoRA's A matrices, a new classifier head), not
+    # whatever the process drew from torch's generator before.
+    set_seed(settings.seed)
+    net = prepare(model.load_model(job.base, settings.task, job.labels), settings)
+    trainer = _trainer(
+        net,
+        training_args(settings, job.checkpoints, job.steps_per_epoch, has_validation, job.show_progress),
+        tokenized,
+        data.collator(tokenizer, settings.task, settings.packing),
+        settings.early_stopping_patience if has_validation else None,
+        job.show_progress,
+    )
+    before = trainer.evaluate()["eval_loss"] if has_validation else None
+    result = trainer.train(resume_from_checkpoint=str(job.resume) if job.resume else None)
+    after = trainer.evaluate()["eval_loss"] if has_validation else None
+    if trainer.is_world_process_zero():
+        _save(trainer.model, tokenizer, settings, job.model_dir)
+    state = trainer.state
+    return {
+        "parameters": {
+            "trainable": sum(p.numel() for p in net.parameters() if p.requires_grad),
+            "total": sum(p.numel() for p in net.parameters()),
+        },
+        "blocks": len(model.transformer_blocks(net)),
+        "steps": state.global_step,
+        "max_steps": state.max_steps,
+        "epoch": state.epoch,
+        "log_history": state.log_history,
+        "before": before,
+        "after": after,
+        "train_runtime": result.metrics["train_runtime"],
+    }
+
+
+def fit_across(job: Job, tokenized: dict[str, Any], threads: int) -> dict[str, Any]:
+    """`fit` in `settings.devices` processes under torchrun (DDP; gloo on CPUs, NCCL on GPUs), each with its
+    share of the threads. The splits go to the processes on disk; the first one writes what `fit` returned."""
+    folder = job.checkpoints / "across"
+    shutil.rmtree(folder, ignore_errors=True)
+    for name, split in tokenized.items():
+        split.save_to_disk(str(folder / name))
+    n = job.settings.devices
+    share = max(1, threads // n)
+    write_json(folder / "job.json", {"job": job.to_dict(), "parent": os.getpid(), "threads": share})
+    env = {**os.environ, "OMP_NUM_THREADS": str(share)}
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={n}"]
+    done = subprocess.run([*command, "-m", "studio.train.worker", str(folder)], env=env, check=False)
+    fitted = folder / "fitted.json"
+    if done.returncode != 0 or not fitted.exists():
+        raise StudioError(
+            f"training in {n} processes failed (torchrun exit code {done.returncode}): the lines above say why",
+            None,
+            "train.devices",
+        )
+    return json.loads(fitted.read_text())
 
 
 def seed_texts(project: Project) -> list[str]:
