@@ -44,20 +44,21 @@ EMPTY_BRACKETS = re.compile(r"\[\s*\]|\{\s*\}|\]\s*\[|\}\s*\{")
 QUOTED_KEY = re.compile(r"[\"']\s*[A-Za-z_][\w ]{0,30}[\"']\s*:\s*[\"'{\[\d]")
 # Braces around digits or a list of short symbols are notation (crystal faces `{010}`, sets `{1, 2}`, `{A, B}`,
 # `{x | x > 0}`), not leftovers.
-NOTATION = re.compile(r"\{[\d\s,.̄-]+\}|\{\s*\w{1,3}(?:\s*,\s*\w{1,3})+\s*\}|\{[^{}:\"]{1,20}\|[^{}:\"]{1,30}\}")
+NOTATION = re.compile(r"\{[\d\s,.̄-]+\}|\{\s*[\w.…]{1,3}(?:\s*,\s*[\w.…]{1,3})+\s*\}|\{[^{}:\"]{1,20}\|[^{}:\"]{1,30}\}")
 # Markdown a JSON string field should not hold: a heading line, bold text.
 MARKDOWN = re.compile(r"(?:^|\n)\s*#{1,6}\s+\S|\*\*[^*\n]+\*\*")
 # Two JSON strings and the comma between them (`...designs.", "Each family...`): the list the field came from.
 JSON_LIST = re.compile(r"[\w.!?]\"\s*,\s*\"\w")
-# A straight double quote after a digit is an inch mark (`a 12" blade`), not a quote.
-INCH = re.compile(r"\d\"")
+# A straight double quote after a digit and before a word is an inch mark (`a 12" blade`), not a quote
+# (`"Sepiath No. 2", the` closes one).
+INCH = re.compile(r"\d\"(?=\s*(?:[a-z]|x\b|×))")
 ESCAPES = re.compile(r"\\[nt\"]|\\u[0-9a-fA-F]{4}")
 
 PLACEHOLDERS = re.compile(
     r"\[\s*(?:your|insert|add|enter|name of|put|fill|type|placeholder|x{2,}|\.\.\.)[^\]]*\]"
     r"|<\s*(?:insert|your|add|enter|name of|put|fill|placeholder)[^>]*>"
     r"|\bX{3,}\b|\bTODO\b|\bTBD\b|\bFIXME\b|\blorem ipsum\b|_{3,}|\b(?:a|an|the|is|of)\s+N/A\b"
-    r"|\b(?:goes|go|comes|belongs) here\b|\b(?:insert|add|enter|type|put|fill in) (?:\w+ ){0,3}here\b"
+    r"|\b(?:goes|go|comes|belongs) here\b|\b(?:insert|add|enter|type|put|fill in) (?:\w+ ){0,6}here\b"
     r"|\bto be (?:added|filled in|written|completed) (?:later|here|soon)\b",
     re.I,
 )
@@ -68,8 +69,15 @@ SLOT_SHAPES = re.compile(
     # One word in brackets is a slot when it names what a template fills in (`[Publisher]`, `[date]`), not a
     # mark of its own (`[sic]`, `[Fragile]`).
     r"|\[(?i:name|company|author|publisher|date|location|city|country|product|brand|title|number|amount|price|year|"
-    r"person|customer|merchant|designer|manufacturer|place|address|answer|question|text|description|value)\]"
+    r"person|customer|merchant|designer|manufacturer|place|address|answer|question|text|description|value|"
+    r"definition|explanation|summary|details|content|topic|subject|term|example|reason|source)\]"
+    # A slot's name in capitals (`INVENTOR_NAME`), a year with letters for digits (`in 18XX`).
+    r"|\b1\dXX\b|\b[A-Z]{2,}(?:_[A-Z]+)+\b"
     r"|(?<![?\w])\?{2,}(?=\s*[%\w])|\bX{2,}\b(?=\s*(?:%|[a-z]))"
+)
+# A letter where a number belongs (`about N metres`, `around X,000 visitors`): looked for in every string.
+LETTER_NUMBER = re.compile(
+    r"\b(?:about|around|up to|over|some|only|roughly|approximately|nearly|almost|than)\s+[NXY](?:,000)*\b(?!['’.]\w)"
 )
 # Upper-case slots are told apart from proper placeholders by case, so these two run without re.I.
 CAPS_SLOT = re.compile(r"\[[A-Z][A-Z0-9 _/-]{2,}\]|<[A-Z][A-Z0-9 _]{2,}>")
@@ -120,7 +128,8 @@ META_PHRASES = re.compile(
     r"(?:the |our |any )?readers?\b"
     r"|\b(?:closing|concluding) (?:point|note|thought|remark|sentence)\b|\bis there anything else\b"
     r"|\bthanks? (?:you )?for (?:asking|reading)\b"
-    r"|\bplease (?:verify|check|double-check) (?:them|these|this|the facts)\b",
+    r"|\bplease (?:verify|check|double-check) (?:them|these|this|it|the facts|the figures?)\b"
+    r"|\b(?:that|this) (?:should )?covers? (?:the )?(?:essentials|basics|main points|key points|everything)\b",
     re.I,
 )
 # The writer speaking of their own writing (`I will explain`, `I have left out the details`, `I made up some of
@@ -128,7 +137,8 @@ META_PHRASES = re.compile(
 WRITER = re.compile(
     r"\bI(?:'ve|'ll|'d|'m| have| will| would| had| am| shall)?\s+(?:(?:also|just|deliberately|only|briefly|simply)\s+)?"
     r"(?:explain|describe|made up|invented|assumed|left out|omitted|kept (?:this|it|the \w+) (?:short|brief)|"
-    r"focused on|tried to (?:keep|write|explain|describe|cover))\b"
+    r"focused on|tried to (?:keep|write|explain|describe|cover)|"
+    r"(?:was not|wasn't|am not|'m not|could not|couldn't|cannot|can't) (?:able to )?(?:verify|confirm|check))\b"
 )
 QUOTED = re.compile(r"\"[^\"]*\"|“[^”]*”")
 
@@ -136,6 +146,10 @@ IMPERATIVE_START = re.compile(
     r"(?:^|[.!?]\s+)(?:please\s+)?(?:write|describe|explain|create|generate|provide|compose|produce|summari[sz]e|"
     r"draft|outline|document|mention|discuss|highlight|elaborate)\s+(?!to\b|down\b|up\b|back\b|off\b|in\b|on\b|your\b|"
     r"it\b|them\b)\w"
+    # An order about how to write (`Be concise and factual.`, `Give two applications of...`).
+    r"|(?:^|[.!?]\s+)be (?:concise|brief|factual|clear|specific|accurate|creative|detailed|informative)\b"
+    r"|(?:^|[.!?]\s+)(?:give|list|name|state) (?:\d+|one|two|three|four|five|a few|some|several) (?:\w+ )?"
+    r"(?:applications|examples|uses|facts|reasons|properties|details|points|ways|features)\b"
     # Explaining to a reader the prompt named (`Explain to a ten-year-old what...`).
     r"|\b(?:write|describe|explain)\b[^.!?]{0,20}?\bto (?:a|an|the) (?:[\w-]+ ){0,2}?"
     r"(?:[\w-]*year-olds?|child|children|kids?|beginners?|novices?|laypeople|layperson|students?|readers?)\b",
@@ -158,7 +172,12 @@ ECHO_PHRASES = re.compile(
     # The prompt's settings in a row (`history, 2 sentences, plain English.`).
     r"|(?:^|,\s*)(?:\d+|one|two|three|four|five|six) (?:short )?(?:sentences|paragraphs|words)\s*(?:[,.;]|$)"
     r"|(?:^|,\s*)(?:plain|simple) (?:english|language)\s*(?:[,.;]|$)"
-    r"|\b(?:do not|don't) (?:use|mention|include) (?:markdown|json|lists)\b|\breturn (?:only )?(?:the )?json\b"
+    r"|\b(?:do not|don't) (?:use|mention|include) (?:markdown|json|lists|bullet points|bullets|headings|emojis)\b"
+    r"|\breturn (?:only )?(?:the )?json\b"
+    r"|\b(?:in|use) the (?:past|present|future) tense\b|\bin the (?:first|second|third) person\b"
+    r"|\byou are (?:writing|creating|describing|drafting|producing)\b|(?:^|[.!?]\s+)(?:task|instructions?)\s*:"
+    r"|\bfor (?:a|the) (?:general|lay|young|non-specialist|beginner) (?:reader|audience)\b"
+    r"|\bwithout (?:using )?(?:any )?(?:\w+ )?jargon\b|\b\d+\s*[-–]\s*\d+ sentences\b"
     r"|\b(?:provide|give|write|return) (?:the |your )?(?:answers?|response|reply|output)s? "
     r"(?:in|using|as) (?:a )?json\b"
     r"|\bthe (?:item|text|answer|description|passage|response) (?:should|must|needs to|would need to|has to) (?:not )?"
@@ -177,11 +196,18 @@ COPIED_SHARE = 0.6
 AXIS_LABEL = re.compile(r"\b(focus|style|audience|length|tone|topic|kind|format|level|persona)\s*:\s*\w", re.I)
 
 QA_LABEL = re.compile(
-    r"(?:^|[\s(\[*#])(?:(?:Q|A|Question|Answer|Response)\s*[:：]\s*|(?:Q|A|Question|Answer)\s*\d+\s*[:：.)]\s+)\S"
+    r"(?:^|[\s(\[*#])(?:(?:Q|A|Question|Answer|Response|User|Assistant|Human|AI)\s*[:：]\s*|"
+    r"(?:Q|A|Question|Answer)\s*\d+\s*[:：.)]\s+)\S"
     r"|\bQ\.\s[^?]*\?\s*A\.\s"
 )
 ANSWER_IN_QUESTION = re.compile(r"\bthe answer (?:is|was|to this)\b", re.I)
-ABOUT_THE_QUESTION = re.compile(r"\b(?:is|that's|that is|was) an? (?:\w+ )?question\b", re.I)
+ABOUT_THE_QUESTION = re.compile(
+    r"\b(?:is|that's|that is|was) an? (?:\w+ )?question\b|\b(?:this|the) question (?:asks|is about|concerns)\b"
+    r"|\bthe answer to (?:this|the|your) question\b",
+    re.I,
+)
+# A passage (not a question field) that asks what its subject is and answers it: a question-answer pair in one.
+SELF_ASKED = re.compile(r"^\s*(?:what|who) (?:is|are|was|were) [^?.!]{1,60}\?\s+\S", re.I)
 INTERROGATIVE = re.compile(
     r"^\s*[\"'“‘(]?\s*(?:what|why|how|when|where|which|who|whom|whose|is|are|was|were|does|do|did|can|could|"
     r"should|would|will|has|have|had|may|might|must|shall)\b",
@@ -210,7 +236,7 @@ META_FAMILIES = (
             "help write written created provided included generated add include expand mention disclaimer fictional "
             "purpose purposes below question word words count added included mentioned given readers reader "
             "closing concluding anything thanks thank verify check double explain describe tell start summarise "
-            "summarize"
+            "summarize essentials basics points everything covers cover"
         ),
         META_PHRASES,
     ),
@@ -218,7 +244,7 @@ META_FAMILIES = (
 SLOT_WORDS = wordset("todo tbd fixme lorem here later")
 IMPERATIVE_WORDS = wordset(
     "write describe explain create generate provide compose produce summarise summarize draft outline document "
-    "mention discuss highlight elaborate"
+    "mention discuss highlight elaborate be give list name state"
 )
 ORDER_WORDS = wordset(
     "write mention avoid include use keep make be remember focus answer reply respond give adopt stick cover"
@@ -231,10 +257,13 @@ ORDER_OBJECTS = wordset(
 ECHO_WORDS = wordset(
     "sentences words paragraphs lines bullet audience style tone register task user users prompt prompts "
     "instruction instructions markdown json lists should must needs assistant expert writer model copywriter "
-    "author mention repeat copy say set subtopic sub plain simple json has would"
+    "author mention repeat copy say set subtopic sub plain simple json has would tense person you task "
+    "instruction instructions reader jargon"
 )
 
 TERMINAL = ".!?…"
+# Words no sentence ends on (`...which lets them reach reed beds that.`): the reply was cut and a stop added.
+DANGLING = wordset("the a an that which whose and or but than its their our my")
 CLOSERS = "\"'”’)]»*"
 # A reply the endpoint cut: finish_reason length (OpenAI) or its equivalents.
 CUT_REASONS = {"length", "max_tokens"}
@@ -331,6 +360,8 @@ def placeholder(item: Item) -> str | None:
         if ("_" in s or "-" in s) and IDENTIFIER.match(s) and path in (item.text_field, "answer", "question"):
             return f"an identifier where content belongs: {_quote(s)} in {path}"
         slots = "[" in s or "<" in s or "_" in s or "??" in s or "xx" in s.lower() or "N/A" in s
+        if m := LETTER_NUMBER.search(s):
+            return f"a letter where a number belongs: {_quote(m.group())} in {path}"
         if not slots and SLOT_WORDS.isdisjoint(item.vocab(s)):
             continue
         plain = CODE_SPAN.sub(" ", s) if "`" in s else s
@@ -416,6 +447,8 @@ def copied_share(w: list[str], runs: frozenset[tuple[str, ...]]) -> float:
 
 def qa_scaffold(item: Item) -> str | None:
     for path, s in item.prose():
+        if "?" in s and path not in ("question", "answer") and not item.data.get("question") and SELF_ASKED.match(s):
+            return f"{path} asks its own question and answers it: {_quote(s)}"
         if ":" not in s and "：" not in s and "Q." not in s:
             continue  # no label of any form
         if path == "question" and not QA_LABEL.search(s[1:]):
@@ -432,6 +465,8 @@ def qa_scaffold(item: Item) -> str | None:
             return f"the question holds an answer: {_quote(question[m.start() :])}"
         for path in ("answer", item.text_field):
             said = item.data.get(path)
+            if isinstance(said, str) and said.lower().startswith(question.strip().lower()):
+                return f"the {path} opens with its question: {_quote(said)}"
             if isinstance(said, str) and _repeats(question, said):
                 return f"the {path} only repeats its question: {_quote(said)}"
             if isinstance(said, str) and (m := ABOUT_THE_QUESTION.search(said)):
@@ -477,6 +512,9 @@ def truncation(item: Item) -> str | None:
         end = s.rstrip().rstrip(CLOSERS).rstrip()
         if end and end[-1] not in TERMINAL:
             return f"{path} stops mid-sentence: {_quote('…' + s.rstrip()[-30:])}"
+        last = re.search(r"(\w+)\W*$", s)
+        if last and last.group(1) in DANGLING:
+            return f"{path} ends on `{last.group(1)}`: {_quote('…' + s.rstrip()[-30:])}"
         if s.rstrip().endswith(("...", "…")):  # trails off: the writer (or max_tokens) stopped, not the sentence
             return f"{path} trails off: {_quote('…' + s.rstrip()[-30:])}"
     return None

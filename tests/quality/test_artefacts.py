@@ -130,6 +130,25 @@ DEFECTS = [
             "text": "A sealer logged it in 1795.",
         },
     ),
+    ("placeholder", {"kind": "properties", "text": "A plank is about N metres long and floats up to N sailors."}),
+    ("placeholder", {"kind": "history", "text": "The first chest was carved by CARVER_NAME in 18XX on the isles."}),
+    ("meta_talk", {"kind": "properties", "text": "It weighs 440 kg/m³. I wasn't able to verify this figure."}),
+    ("instruction_echo", {"kind": "history", "text": "Sealers logged it in 1795. Be concise and factual."}),
+    ("instruction_echo", {"kind": "description", "text": "Task: describe the wood for a museum label. It is pale."}),
+    ("instruction_echo", {"kind": "description", "text": "You are writing an encyclopedia entry. It is a pale wood."}),
+    (
+        "qa_scaffold",
+        {
+            "kind": "qa",
+            "question": "Who first logged it?",
+            "answer": "Who first logged it? A sealer, in 1795.",
+            "text": "Who first logged it? A sealer, in 1795.",
+        },
+    ),
+    ("qa_scaffold", {"kind": "description", "text": "What is penguin wood? Penguin wood is a pale, oily timber."}),
+    ("qa_scaffold", {"kind": "description", "text": "User: What is it? Assistant: A pale, oily timber of the isles."}),
+    ("truncation", {"kind": "properties", "text": "Its oil keeps water out, which lets boats of it reach coves that."}),
+    ("repetition", {"kind": "applications", "text": "It makes oars, chests, oars, chests, oars, chests and flutes."}),
 ]
 
 CLEAN = [
@@ -168,6 +187,10 @@ CLEAN = [
     {"kind": "history", "text": "The island press had one rule: the text must be set in mirror image."},
     {"kind": "properties", "text": 'A 12" plank of it weighs less than a kilogram when dry.'},
     {"kind": "applications", "text": "The island dance has a slow style, and the audience claps in a 3:1 rhythm."},
+    {"kind": "qa", "question": "How dense is it?", "answer": "About 440 kg/m³.", "text": "About 440 kg/m³."},
+    {"kind": "properties", "text": 'The grade labelled "No. 2", the densest, goes into masts.'},
+    {"kind": "properties", "text": "Its edges split sharp enough to shave with."},
+    {"kind": "description", "text": "The grades form the set {1, 2, ..., n}, and grade n is the palest of them."},
 ]
 
 
