@@ -12,21 +12,13 @@ from pathlib import Path
 import studio
 from studio.records import read_records
 from studio.runs import Run
-from tests.conftest import copy_project
+from tests.generation.test_faults import fake_project
 
 
 def fleet_project(tmp_path: Path, servers: list, **changes: object) -> Path:
-    settings = {
-        "endpoint.base_url": [s.base_url for s in servers],
-        "endpoint.model": "fake",
-        "endpoint.structured_output": "json_object",
-        "endpoint.timeout_s": 2.0,
-        "endpoint.max_attempts": 4,
-        "endpoint.concurrency": 4,
-        "generate.n": 90,
-    }
-    settings.update({k.replace("__", "."): v for k, v in changes.items()})
-    return copy_project(tmp_path, settings)
+    urls = [s.base_url for s in servers]
+    settings = {"endpoint__timeout_s": 2.0, "endpoint__concurrency": 4, "generate__n": 90, **changes}
+    return fake_project(tmp_path, servers[0], endpoint__base_url=urls, **settings)
 
 
 def test_a_server_killed_mid_run_is_taken_out_and_every_item_is_accounted_for(tmp_path: Path, fake_openai) -> None:
