@@ -48,6 +48,11 @@ def _gate_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, metavar="DIR", help="where a FILE's results go (default: the FILE's folder)")
     p.add_argument("--id-field", default="id", metavar="F", help="the key holding a plain line's id (default: id)")
     p.add_argument("--force", action="store_true", help="run again even if the run's stage is up to date")
+    p.add_argument(
+        "--engine",
+        choices=["local", "ray"],
+        help="ray: run as Ray Data jobs (a local Ray, or the cluster RAY_ADDRESS names); default: the project's",
+    )
     _partial_flag(p)
 
 
@@ -212,6 +217,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         force=args.force,
         workers=args.workers,
         allow_partial=args.allow_partial,
+        engine=args.engine,
     )
     c, paths = result["counts"], result["files"]
     if result.get("skipped"):
@@ -271,6 +277,7 @@ def cmd_dedup(args: argparse.Namespace) -> int:
         force=args.force,
         show_progress=True,
         allow_partial=args.allow_partial,
+        engine=args.engine,
     )
     c, paths = result["counts"], result["files"]
     if result.get("skipped"):

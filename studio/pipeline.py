@@ -300,16 +300,20 @@ def validate(
     force: bool = False,
     workers: int = 1,
     allow_partial: bool = False,
+    engine: str | None = None,
+    say: Say = say_stderr,
 ) -> dict[str, Any]:
     """Validate and clean. With `file`: any JSONL into out/valid.jsonl and out/invalid.jsonl (default: the
     file's folder). Without: the run's 01-generated.jsonl into 02-valid.jsonl and 02-invalid.jsonl.
-    `workers` > 1 checks large files in that many processes."""
+    `workers` > 1 checks large files in that many processes; `engine` ray: as a Ray Data job (overrides the
+    project's `engine`)."""
     from studio.quality.validate import validate_standalone
 
     if file is not None:
-        return validate_standalone(file, optional_project(project), schema, out, id_field, clean, workers)
-    p = open_project(project or DEFAULT_PROJECT)
-    return run_one("validate", p, open_run(p, run), force, allow_partial, clean=clean, workers=workers)
+        p = optional_project(project)
+        return validate_standalone(file, p, schema, out, id_field, clean, workers, engine, say)
+    p = open_project(project or DEFAULT_PROJECT, engine=engine)
+    return run_one("validate", p, open_run(p, run), force, allow_partial, say=say, clean=clean, workers=workers)
 
 
 def dedup(
@@ -326,17 +330,19 @@ def dedup(
     show_progress: bool = False,
     allow_partial: bool = False,
     say: Say = say_stderr,
+    engine: str | None = None,
 ) -> dict[str, Any]:
     """Drop exact, near and semantic duplicates, also of earlier corpora (`against`: JSONL files or run
     folders). With `file`: any JSONL into out/unique.jsonl and out/duplicates.jsonl. Without: the run's
-    02-valid.jsonl into 03-unique.jsonl and 03-duplicates.jsonl."""
+    02-valid.jsonl into 03-unique.jsonl and 03-duplicates.jsonl. `engine` ray: MinHash signatures as a Ray
+    Data job (overrides the project's `engine`)."""
     from studio.quality.dedup import dedup_standalone
 
     earlier = [Path(a) for a in against or []]
     if file is not None:
         p = optional_project(project)
-        return dedup_standalone(file, p, earlier, out, id_field, text_field, semantic, keep, show_progress, say)
-    p = open_project(project or DEFAULT_PROJECT)
+        return dedup_standalone(file, p, earlier, out, id_field, text_field, semantic, keep, show_progress, say, engine)
+    p = open_project(project or DEFAULT_PROJECT, engine=engine)
     options = {"against": earlier, "semantic": semantic, "keep": keep}
     return run_one("dedup", p, open_run(p, run), force, allow_partial, show_progress, say, **options)
 

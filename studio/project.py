@@ -588,6 +588,11 @@ class Share(Strict):
 
 class Project(Strict):
     domain: Domain
+    engine: Literal["local", "ray"] = Field(
+        default="local",
+        description="where validate and dedup run: local (this process), or ray (Ray Data jobs on a local Ray "
+        "studio starts, or on the cluster RAY_ADDRESS names); the same decisions either way",
+    )
     schema_: Path = Field(
         alias="schema",
         description="the JSON Schema (Draft 2020-12) of an item; kinds of item "

@@ -83,10 +83,15 @@ def ranking(texts: list[str], scores: list[float | None], keep: str) -> np.ndarr
 
 
 def deduplicate(
-    texts: list[str], rank: np.ndarray, settings: Dedup, fixed: int = 0, progress: bool = False
+    texts: list[str],
+    rank: np.ndarray,
+    settings: Dedup,
+    fixed: int = 0,
+    progress: bool = False,
+    engine: str = "local",
 ) -> Decisions:
     """Decide every text. The first `fixed` texts are earlier corpora (ranked first, never dropped); `rank`
-    orders the others."""
+    orders the others. `engine` ray: MinHash signatures as a Ray Data job."""
     n = len(texts)
     full_rank = np.concatenate([np.arange(fixed), fixed + rank]).astype(np.int64)
     d = Decisions(n)
@@ -102,7 +107,7 @@ def deduplicate(
         t0 = time.perf_counter()
         alive = np.flatnonzero(d.kept)
         first = int(np.searchsorted(alive, fixed))  # earlier corpora come first
-        pairs, sims = minhash.near_pairs([texts[i] for i in alive], settings.minhash, full_rank[alive], first)
+        pairs, sims = minhash.near_pairs([texts[i] for i in alive], settings.minhash, full_rank[alive], first, engine)
         drop_in_order(d, alive[pairs], sims, full_rank, fixed, "minhash")
         d.seconds["minhash"] = round(time.perf_counter() - t0, 3)
     if settings.semantic.enabled:
@@ -162,6 +167,7 @@ def dedup_items(
     settings: Dedup,
     against: list[Corpus] | None = None,
     progress: bool = False,
+    engine: str = "local",
 ) -> dict[str, Any]:
     """Decide every item; returns the kept and dropped lines, counts and diversity figures."""
     against = against or []
@@ -169,7 +175,7 @@ def dedup_items(
     scores = [_score(item, settings.score) for item in items]
     rank = ranking(texts, scores, settings.keep)
     all_texts = [c.texts[i] for c, i in earlier] + texts
-    d = deduplicate(all_texts, rank, settings, fixed=len(earlier), progress=progress)
+    d = deduplicate(all_texts, rank, settings, fixed=len(earlier), progress=progress, engine=engine)
     fixed = len(earlier)
 
     def who(k: int) -> dict[str, Any]:
@@ -236,9 +242,11 @@ def dedup_file(
     text_field: str = "text",
     progress: bool = False,
     say: Callable[[str], None] | None = None,
+    engine: str = "local",
 ) -> dict[str, Any]:
     """Deduplicate the records of one file (against earlier corpora) into unique and duplicates files.
-    `say` hears how ids were made up for lines without one; repeated ids are a StudioError."""
+    `say` hears how ids were made up for lines without one; repeated ids are a StudioError. `engine`: local
+    or ray."""
     path = Path(path)
     for target in (unique_path, duplicates_path):
         if Path(target).resolve() == path.resolve():
@@ -247,7 +255,11 @@ def dedup_file(
     items, texts = load_texts(path, id_field, text_field)
     check_ids(items, path, id_field, say)
     corpora = [corpus(p, id_field, text_field) for p in against or []]
-    result = dedup_items(items, texts, settings, corpora, progress)
+    if engine == "ray":
+        from studio.quality import ray_jobs
+
+        ray_jobs.connect(say)
+    result = dedup_items(items, texts, settings, corpora, progress, engine)
     write_jsonl(unique_path, result.pop("kept"))
     write_jsonl(duplicates_path, result.pop("dropped"))
     seconds = time.perf_counter() - t0
@@ -299,9 +311,10 @@ def dedup_standalone(
     keep: str | None = None,
     progress: bool = False,
     say: Callable[[str], None] | None = None,
+    engine: str | None = None,
 ) -> dict[str, Any]:
     """Any JSONL file into out/unique.jsonl and out/duplicates.jsonl (default: the file's folder); `say` hears
-    how ids were made up for lines without one."""
+    how ids were made up for lines without one. `engine`: local or ray (default: the project's)."""
     file = Path(file)
     settings = settings_for(project, semantic, keep)
     earlier = [project.path(p) for p in settings.against] if project else []
@@ -317,6 +330,7 @@ def dedup_standalone(
         text_field,
         progress,
         say,
+        engine or (project.engine if project else "local"),
     )
 
 
@@ -357,6 +371,8 @@ class DedupStage(Stage):
             "id",
             p.quality.text_field,
             ctx.show_progress,
+            ctx.say,
+            p.engine,
         )
         details = {k: result[k] for k in ("seconds_by_method", "diversity")}
         return Outcome(result["counts"], details=details)

@@ -210,13 +210,20 @@ def jaccard(shingles: Shingles, pairs: np.ndarray) -> np.ndarray:
 
 
 def near_pairs(
-    texts: list[str], settings: MinHashDedup, rank: np.ndarray, first: int = 0
+    texts: list[str], settings: MinHashDedup, rank: np.ndarray, first: int = 0, engine: str = "local"
 ) -> tuple[np.ndarray, np.ndarray]:
     """Pairs of texts with a Jaccard similarity of shingles at or above the threshold, and the similarities;
     pairs of two texts before `first` (an earlier corpus) are not wanted. Candidates whose signatures agree
-    far less than the threshold are let go before the exact check."""
+    far less than the threshold are let go before the exact check. `engine` ray: the signatures are made in
+    chunks as a Ray Data job (a text's signature is its own: the same array)."""
     sh = shingle(texts, settings.shingle, settings.ngram)
-    sig = signatures(sh, settings.permutations, settings.seed)
+    if engine == "ray" and texts:
+        from studio.quality import ray_jobs
+
+        chunks = [texts[i : i + SIGN_CHUNK] for i in range(0, len(texts), SIGN_CHUNK)]
+        sig = np.concatenate(ray_jobs.ordered_map(lambda chunk: _signed(chunk, settings), chunks))
+    else:
+        sig = signatures(sh, settings.permutations, settings.seed)
     bands, rows = bands_for(settings.threshold, settings.permutations)
     pairs = candidate_pairs(sig, bands, rows, rank)
     pairs = pairs[pairs.max(axis=1) >= first] if len(pairs) else pairs
@@ -235,3 +242,11 @@ def near_pairs(
     sims = jaccard(sh, pairs)
     keep = sims >= settings.threshold
     return pairs[keep], sims[keep]
+
+
+# Texts a Ray task signs at a time.
+SIGN_CHUNK = 20_000
+
+
+def _signed(texts: list[str], settings: MinHashDedup) -> np.ndarray:
+    return signatures(shingle(texts, settings.shingle, settings.ngram), settings.permutations, settings.seed)

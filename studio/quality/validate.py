@@ -15,7 +15,7 @@ import itertools
 import multiprocessing
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -130,9 +130,12 @@ def validate_file(
     clean: bool = True,
     workers: int = 1,
     domain: str = "",
+    engine: str = "local",
+    say: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Check every line of `path`; write the kept and the dropped lines. Returns counts and the top failures.
-    `domain`: the project's domain description (an item copied from it is an echo of the prompt).
+    `domain`: the project's domain description (an item copied from it is an echo of the prompt). `engine`:
+    local, or ray (the batches checked as a Ray Data job, the same decisions).
     With `workers` > 1, batches of lines are checked by that many processes (in order): worth it for large
     files on idle cores, a loss on cores already busy."""
     path = Path(path)
@@ -144,7 +147,13 @@ def validate_file(
     t0 = time.perf_counter()
     validator = Validator(schema, settings, records_only, clean, domain)
     outcome = Tally()
-    if workers > 1:
+    if engine == "ray":
+        from studio.quality import ray_jobs
+
+        check = _remote_check(schema.schema, schema.source, settings, records_only, clean, domain, id_field)
+        for part in ray_jobs.ordered_map(check, list(batches(path)), say):
+            outcome.add(part)
+    elif workers > 1:
         # fork: the workers inherit the compiled validators instead of unpickling them.
         with multiprocessing.get_context("fork").Pool(workers, _start_worker, (validator, id_field)) as pool:
             for part in pool.imap(_check_batch, batches(path)):
@@ -171,6 +180,18 @@ def batches(path: Path, size: int = 2000) -> Iterator[list[tuple[int, bytes]]]:
             yield batch
 
 
+def _remote_check(
+    schema: dict[str, Any], source: str, settings: Quality, records_only: bool, clean: bool, domain: str, id_field: str
+) -> Callable[[list[tuple[int, bytes]]], Tally]:
+    """What a Ray task runs on a batch: a Validator made where it runs, from plain settings (compiled schemas
+    and patterns are made again there, not shipped)."""
+
+    def check(batch: list[tuple[int, bytes]]) -> Tally:
+        return Validator(DomainSchema(schema, source), settings, records_only, clean, domain).lines(batch, id_field)
+
+    return check
+
+
 _worker: tuple[Validator, str] | None = None
 
 
@@ -193,9 +214,12 @@ def validate_standalone(
     id_field: str = "id",
     clean: bool = True,
     workers: int = 1,
+    engine: str | None = None,
+    say: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Any JSONL file, checked against `schema` (default: the project's), into out/valid.jsonl and
-    out/invalid.jsonl (default: the file's folder). Without a project, the default cleaning rules apply."""
+    out/invalid.jsonl (default: the file's folder). Without a project, the default cleaning rules apply.
+    `engine`: local or ray (default: the project's)."""
     file = Path(file)
     if schema is None and project is None:
         raise StudioError("no schema: give --schema FILE, or a project file with --project", None, "--schema")
@@ -212,6 +236,8 @@ def validate_standalone(
         clean=clean,
         workers=workers,
         domain=project.domain.description if project else "",
+        engine=engine or (project.engine if project else "local"),
+        say=say,
     )
 
 
@@ -258,5 +284,7 @@ class ValidateStage(Stage):
             clean=self.clean,
             workers=self.workers,
             domain=ctx.project.domain.description,
+            engine=ctx.project.engine,
+            say=ctx.say,
         )
         return Outcome(result["counts"], details={"top_failures": result["top_failures"]})
