@@ -1,21 +1,15 @@
-"""Quality gate on three hand-labelled sets: recall per kind of generator artefact, false flags on clean items.
+"""Quality gate on five hand-labelled sets: recall per kind of generator artefact, false flags on clean items.
 
     .venv/bin/python benchmarks/quality.py [--set FILE.jsonl] [--no-write]
 
 Every set is studio records written by hand, each with a label: `clean`, or the one artefact it carries
 (residue, placeholder, meta_talk, instruction_echo, qa_scaffold, truncated, repetition), and a note.
 
-- The dev set (benchmarks/data/quality_set.jsonl, 320 items) is the set the rules were first tuned on: six
-  domains, 40% penguin wood, clean hard cases a careless rule would flag.
-- The second dev set (benchmarks/data/quality_heldout.jsonl, 212 items) was written as a held-out set after
-  the rules and measured so (recall 0.838, false flags 0.028), then used to tune them on 2026-12-02: since then
-  its numbers are optimistic too. Seven other domains.
-- The held-out set (benchmarks/data/quality_fresh.jsonl, 240 items) was written on 2026-12-02 by a writer who
-  had not read the rules, and has never been used to tune them: 120 clean items (57 hard cases: citations,
-  set notation, code with braces and backticks, config sections in brackets, acronyms, texts ending on a quote
-  or a parenthesis) and 120 artefacts (15 of each kind, and 15 subtle ones: meta talk in mid-text, a single
-  stray brace, a markdown heading). 24 domains none of the other sets has. Its numbers are the ones to quote;
-  a rule changed to fix one of its misses makes it a dev set.
+- The dev set (benchmarks/data/quality_set.jsonl) is the set the rules were first tuned on.
+- Each later set (quality_heldout, quality_fresh, quality_fresh2, quality_fresh3) was written by a writer who
+  had not read the rules, measured once as it came (that first figure is the honest one), and then used to
+  widen the rules, which makes it a dev set, except the last, quality_fresh3, the held-out set. A rule
+  changed to fix one of its misses makes it a dev set too.
 
 The records go, without their labels, through `validate_file` exactly as `studio validate FILE` runs it:
 `Quality()` defaults and a permissive schema (kind and text required), so that only the cleaning rules
@@ -44,15 +38,15 @@ from studio.quality.validate import validate_file  # noqa: E402
 from studio.records import canonical_json  # noqa: E402
 from studio.schema import DomainSchema  # noqa: E402
 
-DEV = ROOT / "benchmarks/data/quality_set.jsonl"
-DEV2 = ROOT / "benchmarks/data/quality_heldout.jsonl"
-HELDOUT = ROOT / "benchmarks/data/quality_fresh.jsonl"
+DATA = ROOT / "benchmarks/data"
 SETS = [  # (path, heading of its table): the held-out set's table is the one to quote
-    (DEV, "Dev set (`quality_set.jsonl`): the set the rules were tuned on, so its numbers are optimistic"),
-    (DEV2, "Second dev set (`quality_heldout.jsonl`): held out until 2026-12-02, tuned on since"),
+    (DATA / "quality_set.jsonl", "Dev set (`quality_set.jsonl`): the set the rules were tuned on"),
+    (DATA / "quality_heldout.jsonl", "Second dev set (`quality_heldout.jsonl`): held out until 2026-12-02"),
+    (DATA / "quality_fresh.jsonl", "Third dev set (`quality_fresh.jsonl`): held out until 2026-12-02"),
+    (DATA / "quality_fresh2.jsonl", "Fourth dev set (`quality_fresh2.jsonl`): measured once, then tuned on"),
     (
-        HELDOUT,
-        "Held-out set (`quality_fresh.jsonl`): written without reading the rules, and never used to tune them",
+        DATA / "quality_fresh3.jsonl",
+        "Held-out set (`quality_fresh3.jsonl`): written after the last rule change, never used to tune them",
     ),
 ]
 START, END = markers("quality-benchmark")
@@ -60,21 +54,27 @@ CATEGORIES = ["residue", "placeholder", "meta_talk", "instruction_echo", "qa_sca
 TARGETS = "targets: recall >= 0.95, false flags <= 0.03"
 HEADING = f"""## Quality gate: `benchmarks/quality.py`
 
-`.venv/bin/python benchmarks/quality.py` (three hand-labelled sets, 772 items; a few seconds). One table per set.
+`.venv/bin/python benchmarks/quality.py` (five hand-labelled sets, 1,272 items; a few seconds). One table per set.
+Each set after the first was written by a writer who had not read the rules, measured once as it came, and
+then (but for the last) used to widen the rules; from then on its numbers are optimistic. The figure to quote
+is each set's first measurement, and above all the last set's.
 
-- **Dev set** (the rules were tuned on it): `benchmarks/data/quality_set.jsonl`, 320 items written by hand
-  apart from the rules: 145 clean items (hard cases among them: units and parentheses, quoted questions, code
-  spans and a JSON example in API docs, [sic] and citations, texts ending on A.D. or a quote, a support answer
-  saying "Here is how to descale it:") and 25 of each artefact small models leave in generated JSON items. Six
-  domains, 40% penguin wood.
-- **Second dev set**: `benchmarks/data/quality_heldout.jsonl`, 212 items (107 clean, 15 of each artefact, seven
-  other domains). It was the held-out set until 2026-12-02 (recall 0.838, false flags 0.028 then); its misses
-  were used to widen the rules that day, so its numbers are now optimistic as well.
-- **Held-out set** (written without reading the rules; never used to tune them):
-  `benchmarks/data/quality_fresh.jsonl`, 240 items: 120 clean (57 hard cases: citations, `{{A, B}}` set
-  notation, code and JSON in backticks, `[rotate]` config sections, acronyms, texts ending on a quote or a
-  parenthesis) and 120 artefacts, 15 of each kind and 15 subtle ones (meta talk in mid-text, one stray brace
-  at the end, a markdown heading). 24 domains the other sets do not have. Its numbers are the ones to quote.
+- **Dev set**: `benchmarks/data/quality_set.jsonl`, 320 items: 145 clean (hard cases among them: units and
+  parentheses, quoted questions, code spans and a JSON example in API docs, [sic] and citations, texts ending
+  on A.D. or a quote, a support answer saying "Here is how to descale it:") and 25 of each artefact small
+  models leave in generated JSON items. Six domains, 40% penguin wood.
+- **Second dev set**: `benchmarks/data/quality_heldout.jsonl`, 212 items (107 clean, 15 of each artefact,
+  seven other domains). First measured: recall 0.838, false flags 0.028.
+- **Third dev set**: `benchmarks/data/quality_fresh.jsonl`, 240 items: 120 clean (57 hard cases: citations,
+  `{{A, B}}` set notation, code and JSON in backticks, `[rotate]` config sections, acronyms, texts ending on a
+  quote or a parenthesis) and 120 artefacts (15 subtle ones: meta talk in mid-text, one stray brace at the
+  end, a markdown heading), 24 domains. First measured: recall 0.833, false flags 0.025.
+- **Fourth dev set**: `benchmarks/data/quality_fresh2.jsonl`, 300 items: 150 clean (81 hard cases, short qa
+  answers among them) and 150 artefacts (10 subtle), 30 domains. First measured: recall 0.807, false flags
+  0.040 (4 of the 6 were the length rule on answers like "About 5.5.").
+- **Held-out set**: `benchmarks/data/quality_fresh3.jsonl`, 200 items: 100 clean (57 hard cases) and 100
+  artefacts (about 14 of each kind), 20 domains none of the other sets has; written after the rules last
+  changed, never used to tune them. First measured (2026-12-03): recall 0.940, false flags 0.020.
 
 The items go, labels removed, through `validate_file` as `studio validate FILE` runs it (`Quality()`
 defaults, a schema that accepts any item with a kind and a text); flagged means dropped, by any rule.
