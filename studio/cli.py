@@ -396,7 +396,11 @@ def cmd_run(args: argparse.Namespace) -> int:
             "`studio run` again: it pulls the reviewers' decisions and tunes on what they accepted"
         )
     out(f"dataset: {run_dir / FILES['dataset']}   model: {run_dir / FILES['model']}")
-    out(f"next:    studio llm serve --model {run_dir}  (chat with the tuned model)")
+    tuned = (result.get("tune") or {}).get("fine_tuned_model")
+    if tuned:
+        out(f"next:    ask {tuned} through the API (model/README.md shows how)")
+    else:
+        out(f"next:    studio llm serve --model {run_dir}  (chat with the tuned model)")
     return 0
 
 
@@ -532,8 +536,12 @@ def cmd_tune(args: argparse.Namespace) -> int:
         devices=args.devices,
     )
     run_dir = Path(r["run_dir"])
+    if not r["complete"]:
+        return stopped(args, r)
     if r.get("skipped"):
         out("tune is up to date (same settings and data); --force trains again")
+    elif r.get("backend") == "openai":
+        out(f"tuned {r['base_model']} through the fine-tuning API into {r['fine_tuned_model']} (job {r['job']})")
     else:
         ppl = r["validation_perplexity"]
         out(
@@ -543,7 +551,8 @@ def cmd_tune(args: argparse.Namespace) -> int:
         )
     out(f"model:  {run_dir / FILES['model']} (model card: README.md in it)")
     out(f"splits: {run_dir / FILES['splits']}")
-    serve = "" if r["task"] == "classification" else f"; studio llm serve --model {run_dir.name}"
+    local = r["task"] != "classification" and r.get("backend") != "openai"
+    serve = f"; studio llm serve --model {run_dir.name}" if local else ""
     out(f"next:   studio eval --run {run_dir.name}{serve}")
     return 0
 

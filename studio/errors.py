@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 
 class StudioError(Exception):
@@ -32,3 +33,11 @@ class RunStopped(Exception):
     def __init__(self, stage: str, why: str, command: str | None = None):
         self.stage, self.why, self.command = stage, why, command
         super().__init__(f"{stage} stopped: {why}")
+
+
+def api_error(e: Any) -> str:
+    """An OpenAI-compatible API's refusal (an openai.APIStatusError) as one line: its status and message."""
+    body = e.body if isinstance(e.body, dict) else {}
+    error = body.get("error", body) if isinstance(body, dict) else {}
+    message = error.get("message") if isinstance(error, dict) else None
+    return f"HTTP {e.status_code}: {message or e.message}"

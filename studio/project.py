@@ -486,8 +486,30 @@ class Evaluation(Strict):
     batch_size: int = Field(default=16, ge=1, description="sequences per batch when scoring perplexity")
 
 
+class OpenAITuning(Strict):
+    """train.backend openai: OpenAI's fine-tuning API (or a provider that implements its files and jobs)."""
+
+    base_url: str | None = Field(
+        default=None,
+        description="the fine-tuning API; none: endpoint.base_url, and without one https://api.openai.com/v1",
+    )
+    api_key_env: str = Field(default="OPENAI_API_KEY", description="environment variable holding the API key")
+    suffix: str | None = Field(default=None, max_length=64, description="added to the tuned model's name")
+    n_epochs: int | Literal["auto"] = Field(
+        default="auto", description="passes over the training file; auto: the API's"
+    )
+    poll_s: float = Field(default=30.0, gt=0, description="seconds between looks at a running job")
+
+
 class Train(Strict):
     """studio tune and studio eval: a causal LM or a classifier, tuned on the curated items."""
+
+    backend: Literal["hf", "openai"] = Field(
+        default="hf",
+        description="hf: Hugging Face Trainer on this machine; openai: a job on OpenAI's fine-tuning API "
+        "(train.openai), which takes the chat task and train.base_model as the API names it",
+    )
+    openai: OpenAITuning = Field(default_factory=OpenAITuning, description="train.backend openai")
 
     task: Literal["text", "chat", "classification"] = Field(
         default="chat",
@@ -569,6 +591,13 @@ class Train(Strict):
             raise ValueError(f"batch_size {self.batch_size} does not split between {self.devices} devices")
         if self.devices > 1 and self.search.trials:
             raise ValueError("search runs in one process: set devices: 1 to search")
+        if self.backend == "openai":
+            if self.task != "chat":
+                raise ValueError(f"backend openai tunes the chat task, not {self.task}")
+            if not self.base_model:
+                raise ValueError("backend openai needs base_model: the API's name of the model to tune")
+            if self.devices > 1 or self.search.trials:
+                raise ValueError("backend openai: devices and search are the provider's (set devices: 1, no search)")
         return self
 
 

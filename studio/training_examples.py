@@ -50,3 +50,11 @@ def chat_pair(record: Record, settings: Train, domain: str) -> tuple[str, Any]:
     if settings.target == "item":
         response = json.dumps(record.data, ensure_ascii=False)
     return str(prompt), response
+
+
+def chat_messages(title: str, prompt: str, response: str | None = None) -> list[dict[str, str]]:
+    """OpenAI's chat turns of an example: the system turn, the prompt and, to learn from, the response. The
+    exported chat file, an OpenAI fine-tuning job and its evaluation all use these turns."""
+    system = f"You are an expert on {title}. Answer accurately and concisely."
+    turns = [{"role": "system", "content": system}, {"role": "user", "content": prompt}]
+    return turns + ([{"role": "assistant", "content": response}] if response is not None else [])

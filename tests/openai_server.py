@@ -35,6 +35,11 @@ batch in order (the last repeats); --batch-max-requests N and --batch-max-bytes 
 with OpenAI's 400; --batch-create-stall S waits S seconds before POST /v1/batches creates anything (and
 creates nothing if the client went away), --batch-create-delay S answers it S seconds after the batch was
 created. /_stats adds `batches` (created), `files` (uploaded) and `batch_sizes` (requests in each batch).
+
+Fine-tuning jobs (tests/openai_fine_tuning.py): --ft-outcomes succeeded|failed|cancelled, one per created job in
+order (the last repeats); --ft-steps N training steps, one per GET of a running job; --ft-429-rate R answers that
+share of fine-tuning requests 429; --ft-models lists the models that may be tuned. A succeeded job's model then
+answers chat completions from what it was tuned on. /_stats adds `fine_tuning_jobs` and `fine_tuning_429`.
 """
 
 from __future__ import annotations
@@ -54,6 +59,9 @@ from collections import Counter, defaultdict
 from email.parser import BytesParser
 from email.policy import HTTP
 from typing import Any
+
+from tests.openai_fine_tuning import OUTCOMES as FT_OUTCOMES
+from tests.openai_fine_tuning import FineTuningAPI
 
 TRANSPORT_FAULTS = ("429", "500", "slow", "drop", "truncated_body")
 # llama-server's 500 for a reply its own output parser could not read (the model left the format).
@@ -282,6 +290,7 @@ class Server:
         self.injected: Counter[str] = Counter()
         self.answered: Counter[str] = Counter()  # body hash -> 200s with a reply
         self.batch_api = BatchAPI(self)  # main() sets it up from the --batch-* flags
+        self.fine_tuning = FineTuningAPI(self.batch_api.files, ["fake"])  # and this from the --ft-* flags
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -334,6 +343,7 @@ class Server:
                     "injected": dict(self.injected),
                     "answered": dict(self.answered),
                     **self.batch_api.stats(),  # batches created, files uploaded, requests in each batch
+                    **self.fine_tuning.stats(),
                     "authorized": self.authorized,
                     "arrivals": self.arrivals,
                     "in_flight": {
@@ -348,12 +358,16 @@ class Server:
                 },
             )
         elif path == "/v1/models":
-            self.send(writer, 200, {"object": "list", "data": [{"id": "fake", "object": "model"}]})
+            names = ["fake", *self.fine_tuning.tuned]
+            self.send(writer, 200, {"object": "list", "data": [{"id": n, "object": "model"} for n in names]})
         elif path == "/v1/chat/completions":
             return await self.chat(json.loads(body), body, writer, headers)
         elif path.startswith(("/v1/files", "/v1/batches")):
             status, payload, raw = await self.batch_api.route(method, path, query, headers, body, reader)
             self.send(writer, status, payload, raw=raw)
+        elif path.startswith("/v1/fine_tuning/"):
+            status, payload = self.fine_tuning.route(method, path, query, body)
+            self.send(writer, status, payload, self.retry_headers() if status == 429 else None)
         else:
             self.send(writer, 404, {"error": {"message": f"no route {method} {path}"}})
         await writer.drain()
@@ -362,7 +376,8 @@ class Server:
     def completion(self, request: dict[str, Any], content_fault: str | None = None) -> dict[str, Any]:
         digest = hashlib.sha256(json.dumps(request["messages"], sort_keys=True).encode()).hexdigest()
         rng = random.Random(digest + str(request.get("seed")))
-        scripted = self.scripted(request)
+        learned = self.fine_tuning.reply(request)
+        scripted = learned if learned is not None else self.scripted(request)
         text = scripted if scripted is not None else json.dumps(instance(schema_of(request), rng))
         finish = "stop"
         if content_fault == "not_json":
@@ -807,6 +822,14 @@ async def main(args: argparse.Namespace) -> None:
         create_stall=args.batch_create_stall,
         create_delay=args.batch_create_delay,
     )
+    server.fine_tuning = FineTuningAPI(
+        server.batch_api.files,
+        args.ft_models.split(","),
+        outcomes=args.ft_outcomes.split(","),
+        steps=args.ft_steps,
+        rate_429=args.ft_429_rate,
+        seed=args.seed,
+    )
     listener = await asyncio.start_server(server.handle, "127.0.0.1", args.port, backlog=1024)
     print(listener.sockets[0].getsockname()[1], flush=True)
     async with listener:
@@ -847,7 +870,17 @@ if __name__ == "__main__":
     p.add_argument(
         "--batch-create-delay", type=float, default=0.0, help="seconds between creating a batch and answering"
     )
+    p.add_argument(
+        "--ft-outcomes",
+        default="succeeded",
+        help="how each created fine-tuning job ends, in order, the last repeating: " + ",".join(FT_OUTCOMES),
+    )
+    p.add_argument("--ft-steps", type=int, default=4, help="training steps of a job (one per GET while running)")
+    p.add_argument("--ft-429-rate", type=float, default=0.0, help="share of fine-tuning requests answered 429")
+    p.add_argument("--ft-models", default="fake,gpt-4o-mini-2024-07-18", help="models that may be fine-tuned")
     args = p.parse_args()
     if unknown := set(args.batch_outcomes.split(",")) - set(BatchAPI.OUTCOMES):
         p.error(f"--batch-outcomes: unknown {sorted(unknown)}")
+    if unknown := set(args.ft_outcomes.split(",")) - set(FT_OUTCOMES):
+        p.error(f"--ft-outcomes: unknown {sorted(unknown)}")
     asyncio.run(main(args))

@@ -51,6 +51,11 @@ def _edit(path: Path, edit) -> Path:
             "endpoint: batch: true sends each batch to one endpoint",
         ),
         (lambda r: r.update(train={"devices": 3}), "train: batch_size 8 does not split between 3 devices"),
+        (lambda r: r.update(train={"backend": "openai"}), "train: backend openai needs base_model: the API's name"),
+        (
+            lambda r: r.update(train={"backend": "openai", "base_model": "m", "task": "text"}),
+            "train: backend openai tunes the chat task, not text",
+        ),
     ],
 )
 def test_a_mistake_is_one_line_naming_file_line_and_key(tmp_path: Path, edit, expected: str) -> None:

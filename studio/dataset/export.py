@@ -16,7 +16,7 @@ from studio.records import Record, read_records, write_json, write_jsonl
 from studio.runs import Run
 from studio.schema import DomainSchema
 from studio.stage import Context, Outcome, Stage
-from studio.training_examples import chat_pair
+from studio.training_examples import chat_messages, chat_pair
 
 SPLITS = ("train", "validation", "test")
 
@@ -182,14 +182,7 @@ def openai_chat(project: Project, record: Record) -> dict[str, Any] | None:
     prompt, response = chat_pair(record, project.train, project.domain.name.replace("-", " "))
     if response is None:
         return None
-    system = f"You are an expert on {project.domain.title}. Answer accurately and concisely."
-    return {
-        "messages": [
-            {"role": "system", "content": system},
-            {"role": "user", "content": prompt},
-            {"role": "assistant", "content": response},
-        ]
-    }
+    return {"messages": chat_messages(project.domain.title, prompt, response)}
 
 
 def hub_token(project: Project) -> str | None:

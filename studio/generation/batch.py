@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 import openai
 from openai.types import Batch
 
-from studio.errors import StudioError
+from studio.errors import StudioError, api_error
 from studio.generation.cache import ReplyCache
 from studio.generation.client import AwaitingBatch, Client, Reply, RequestFailed, backoff
 from studio.generation.live import Step
@@ -273,7 +273,7 @@ async def _upload(
             timeout=max(settings.timeout_s, UPLOAD_TIMEOUT_S),
         )
     except openai.APIStatusError as e:
-        raise StudioError(f"the endpoint refused the batch file: {_message(e)}", None, "endpoint.batch") from None
+        raise StudioError(f"the endpoint refused the batch file: {api_error(e)}", None, "endpoint.batch") from None
     chunk = Chunk(id=f"{tag}-{secrets.token_hex(4)}", file_id=uploaded.id, keys=list(lines), recorded=time.time())
     # The intent, before create: from here on a killed run finds this chunk's batch instead of paying again.
     chunk.save(cache)
@@ -312,7 +312,7 @@ async def _create(
             chunk.forget(cache)
             raise StudioError(
                 f"the endpoint refused to create a batch of {len(chunk.keys)} request(s) from {chunk.file_id}:"
-                f" {_message(e)} (endpoint.batch_max_requests and batch_max_bytes size a batch file)",
+                f" {api_error(e)} (endpoint.batch_max_requests and batch_max_bytes size a batch file)",
                 None,
                 "endpoint",
             ) from None
@@ -388,10 +388,3 @@ def _result(row: dict[str, Any], batch_id: str) -> tuple[str, Reply | None, str 
     except (KeyError, IndexError, TypeError, AttributeError):
         return key, None, f"batch {batch_id}: a reply without a chat completion in it"
     return key, reply, None
-
-
-def _message(e: openai.APIStatusError) -> str:
-    body = e.body if isinstance(e.body, dict) else {}
-    error = body.get("error", body) if isinstance(body, dict) else {}
-    message = error.get("message") if isinstance(error, dict) else None
-    return f"HTTP {e.status_code}: {message or e.message}"

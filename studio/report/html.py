@@ -310,6 +310,7 @@ def training(stages: dict[str, Any]) -> str:
         ["task", tune.get("task")],
         ["method", tune.get("method")],
         ["base model", tune.get("base_model")],
+        *([["fine-tuned model", tune["fine_tuned_model"]]] if tune.get("fine_tuned_model") else []),
         ["steps", fmt(tune.get("steps"))],
         ["epochs", fmt(tune.get("epochs"))],
         ["training tokens/s", fmt(tune.get("train_tokens_per_s"))],

@@ -17,9 +17,24 @@ def write(
     folder: Path, run: Run, tune: dict[str, Any], evaluation: dict[str, Any] | None = None, path: Path | None = None
 ) -> Path:
     """The card of the model in `folder`, written to `path` (default: its README.md)."""
+    lines = _provider_lines(run, tune) if tune.get("backend") == "openai" else _local_lines(folder, run, tune)
+    lines += ["", "## Results", ""]
+    ppl = tune.get("validation_perplexity")
+    if ppl and ppl["after"] is not None:
+        lines.append(f"- validation perplexity: {ppl['before']} before, {ppl['after']} after tuning")
+    if evaluation:
+        lines += _eval_lines(evaluation)
+    else:
+        lines.append("- held-out test results: run `studio eval`")
+    lines += ["", "## Use", "", "```python", *_usage(folder, tune), "```", ""]
+    path = path or folder / "README.md"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def _local_lines(folder: Path, run: Run, tune: dict[str, Any]) -> list[str]:
     settings = tune["settings"]
     adapter = (folder / "adapter_config.json").exists()
-    tokens, counts = tune["tokens"], tune["counts"]
     # The Hub's card metadata names a base model by its Hub id; a folder of the user's own by its name only.
     base = hub_id(tune["base_model"])
     base_name = base or f"a local model folder, {Path(tune['base_model']).name}"
@@ -41,21 +56,7 @@ def write(
         f"- parameters: {tune['parameters']['trainable']:,} trained of {tune['parameters']['total']:,}",
         f"- precision: {tune['precision']} on {tune['device']}",
         "",
-        "## Data",
-        "",
-        f"- source: `{Path(tune['inputs'][0]).name}` of run `{run.name}`",
-        "- splits (seeded" + (f", stratified by `{settings['stratify']}`" if settings["stratify"] else "") + "):",
-    ]
-    for name in ("train", "validation", "test"):
-        lines.append(f"  - {name}: {counts[name]} items, {tokens[name]['tokens']:,} tokens")
-    for name, ids in counts.get("dropped", {}).items():
-        lines.append(f"  - left out of {name}: {len(ids)} items whose prompt fills max_length")
-    if counts.get("moved_from_test"):
-        lines.append(
-            f"  - moved from test to train: {counts['moved_from_test']} near copies of a training, validation or "
-            "seed example (the test split scores what the model did not see)"
-        )
-    lines += [
+        *_data_lines(run, tune),
         "",
         "## Training",
         "",
@@ -66,18 +67,53 @@ def write(
     ]
     if tune.get("search"):
         lines.append(f"- hyperparameter search: best {tune['search']}")
-    lines += ["", "## Results", ""]
-    ppl = tune["validation_perplexity"]
-    if ppl and ppl["after"] is not None:
-        lines.append(f"- validation perplexity: {ppl['before']} before, {ppl['after']} after tuning")
-    if evaluation:
-        lines += _eval_lines(evaluation)
-    else:
-        lines.append("- held-out test results: run `studio eval`")
-    lines += ["", "## Use", "", "```python", *_usage(tune, adapter), "```", ""]
-    path = path or folder / "README.md"
-    path.write_text("\n".join(lines), encoding="utf-8")
-    return path
+    return lines
+
+
+def _provider_lines(run: Run, tune: dict[str, Any]) -> list[str]:
+    """A model tuned by a job on OpenAI's fine-tuning API: it lives at the provider, under its name."""
+    hyper = tune.get("hyperparameters") or {}
+    return [
+        "---",
+        "tags: [studio, openai-fine-tuning, chat]",
+        "---",
+        "",
+        f"# {run.dir.parent.name} / {run.name}: a chat model tuned by studio through OpenAI's fine-tuning API",
+        "",
+        "## Base model and method",
+        "",
+        f"- base model: `{tune['base_model']}`",
+        f"- fine-tuned model: `{tune['fine_tuned_model']}` (at the provider; no weights here)",
+        f"- fine-tuning job: `{tune['job']}`",
+        "",
+        "## Data",
+        "",
+        *_data_lines(run, tune),
+        "",
+        "## Training",
+        "",
+        f"- {tune.get('steps') or 'unknown'} steps, {tune.get('trained_tokens') or 0:,} tokens trained",
+        "- hyperparameters: " + ", ".join(f"{k}={v}" for k, v in hyper.items()),
+    ]
+
+
+def _data_lines(run: Run, tune: dict[str, Any]) -> list[str]:
+    settings, counts, tokens = tune["settings"], tune["counts"], tune.get("tokens") or {}
+    lines = [
+        f"- source: `{Path(tune['inputs'][0]).name}` of run `{run.name}`",
+        "- splits (seeded" + (f", stratified by `{settings['stratify']}`" if settings["stratify"] else "") + "):",
+    ]
+    for name in ("train", "validation", "test"):
+        size = f", {tokens[name]['tokens']:,} tokens" if name in tokens else ""
+        lines.append(f"  - {name}: {counts[name]} items{size}")
+    for name, ids in counts.get("dropped", {}).items():
+        lines.append(f"  - left out of {name}: {len(ids)} items whose prompt fills max_length")
+    if counts.get("moved_from_test"):
+        lines.append(
+            f"  - moved from test to train: {counts['moved_from_test']} near copies of a training, validation or "
+            "seed example (the test split scores what the model did not see)"
+        )
+    return lines
 
 
 def _method(tune: dict[str, Any]) -> str:
@@ -120,7 +156,15 @@ def _eval_lines(e: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _usage(tune: dict[str, Any], adapter: bool) -> list[str]:
+def _usage(model_dir: Path, tune: dict[str, Any]) -> list[str]:
+    if tune.get("backend") == "openai":
+        return [
+            "from openai import OpenAI",
+            "reply = OpenAI().chat.completions.create(",
+            f'    model="{tune["fine_tuned_model"]}", messages=[{{"role": "user", "content": "..."}}]',
+            ")",
+        ]
+    adapter = (model_dir / "adapter_config.json").exists()
     # The folder as the run names it: an absolute path would point into this machine (or a staging folder).
     folder = "model"
     if tune["task"] == "classification":

@@ -52,7 +52,12 @@ class EvalStage(Stage):
         judge = self.start_judge() if self.judge and self.start_judge else None
         if self.judge and judge is None:
             ctx.say("eval: no judge's endpoint (see `judge` in the project file); the answers are not scored")
-        result = run_eval(ctx, judge)
+        if ctx.run.stage("tune").get("backend") == "openai":
+            from studio.train.openai_eval import run_openai_eval
+
+            result = run_openai_eval(ctx, judge)
+        else:
+            result = run_eval(ctx, judge)
         write_json(ctx.output("eval"), result)
         card.write(ctx.run.file("model"), ctx.run, ctx.run.stage("tune"), result, ctx.output("model_card"))
         perplexity = {k: v["all"] for k, v in result.get("perplexity", {}).items()}

@@ -152,7 +152,8 @@ class TuneStage(Stage):
         self.data = Path(data) if data else None
 
     def settings(self, project: Project) -> Any:
-        return {"train": project.train.model_dump(mode="json", exclude={"eval"})}
+        # How often a provider's job is looked at changes nothing it makes.
+        return {"train": project.train.model_dump(mode="json", exclude={"eval": True, "openai": {"poll_s"}})}
 
     def sources(self, project: Project, run: Run) -> list[Path]:
         if self.data is None:
@@ -162,7 +163,16 @@ class TuneStage(Stage):
         return [self.data]
 
     def run(self, ctx: Context) -> Outcome:
-        entry = run_tune(ctx, self.sources(ctx.project, ctx.run)[0])
+        source = self.sources(ctx.project, ctx.run)[0]
+        if ctx.project.train.backend == "openai":
+            from studio.train.openai_tune import JobEnded, run_openai_tune
+
+            try:
+                entry = run_openai_tune(ctx, source)
+            except JobEnded as e:
+                return Outcome(complete=False, why=str(e))
+        else:
+            entry = run_tune(ctx, source)
         return Outcome(entry.pop("counts"), details=entry)
 
 
@@ -181,14 +191,7 @@ def run_tune(ctx: Context, source: Path) -> dict[str, Any]:
         checkpoints.mkdir(parents=True)
         (checkpoints / "fingerprint").write_text(ctx.fingerprint)
 
-    records = data.training_records(source)
-    examples = data.to_examples(records, settings, project.domain.name, source)
-    splits, moved = data.make_splits(examples, records, settings, ctx.output("splits"), seed_texts(project))
-    if moved:
-        say(
-            f"tune: {len(moved)} test item(s) moved to train: near copies (word 3-gram Jaccard >= "
-            f"{settings.splits.decontaminate}) of a training, validation or seed example"
-        )
+    examples, splits, moved = make_splits(ctx, source)
     labels = sorted({e["label"] for e in examples}) if settings.task == "classification" else []
     tokenizer = model.load_tokenizer(base)
     tokenized, dropped = {}, {}
@@ -352,6 +355,20 @@ def fit_across(job: Job, tokenized: dict[str, Any], threads: int) -> dict[str, A
             "train.devices",
         )
     return json.loads(fitted.read_text())
+
+
+def make_splits(ctx: Context, source: Path) -> tuple[list[dict[str, str]], Any, list[dict[str, Any]]]:
+    """The examples of `source`, their splits (saved in the stage's splits/) and the test items moved to train."""
+    settings = ctx.project.train
+    records = data.training_records(source)
+    examples = data.to_examples(records, settings, ctx.project.domain.name, source)
+    splits, moved = data.make_splits(examples, records, settings, ctx.output("splits"), seed_texts(ctx.project))
+    if moved:
+        ctx.say(
+            f"tune: {len(moved)} test item(s) moved to train: near copies (word 3-gram Jaccard >= "
+            f"{settings.splits.decontaminate}) of a training, validation or seed example"
+        )
+    return examples, splits, moved
 
 
 def seed_texts(project: Project) -> list[str]:
