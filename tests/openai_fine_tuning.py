@@ -12,11 +12,13 @@ its base.
 Each created job takes the next of `outcomes` (the last repeats): succeeded; failed (OpenAI's internal error
 during training, after some steps); cancelled (as if someone cancelled it in the dashboard). `steps` is how
 many training steps (GETs while running) a job takes. `rate_429` answers that share of fine-tuning requests
-with OpenAI's 429 and a Retry-After.
+with OpenAI's 429 and a Retry-After. `create_delay` answers a create request that many seconds after the job
+was made: a client killed meanwhile never learns the job's id.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import re
@@ -43,11 +45,12 @@ class FineTuningAPI:
         steps: int = 4,
         rate_429: float = 0.0,
         seed: int = 0,
+        create_delay: float = 0.0,
     ):
         self.files = files  # the server's uploaded files: id -> {"object": file object, "content": bytes}
         self.models = models
         self.outcomes = outcomes or ["succeeded"]
-        self.steps, self.rate_429 = steps, rate_429
+        self.steps, self.rate_429, self.create_delay = steps, rate_429, create_delay
         self.rng = random.Random(seed)
         self.jobs: dict[str, dict[str, Any]] = {}  # in creation order
         self.plans: dict[str, dict[str, Any]] = {}  # job id -> outcome, statuses to go, steps done, examples
@@ -64,7 +67,7 @@ class FineTuningAPI:
             "fine_tuning_429": self.refused,
         }
 
-    def route(self, method: str, path: str, query: str, body: bytes) -> tuple[int, Any]:
+    async def route(self, method: str, path: str, query: str, body: bytes) -> tuple[int, Any]:
         """(status, JSON payload) for a /v1/fine_tuning request."""
         if self.rate_429 and self.rng.random() < self.rate_429:
             self.refused += 1
@@ -76,7 +79,10 @@ class FineTuningAPI:
         if parts[2:3] != ["jobs"]:
             return 404, error(f"no route {method} {path}", None, None)
         if method == "POST" and ident is None:
-            return self.create(json.loads(body or b"{}"))
+            answer = self.create(json.loads(body or b"{}"))
+            if self.create_delay:
+                await asyncio.sleep(self.create_delay)
+            return answer
         if method == "GET" and ident is None:
             return 200, self.page(list(reversed(self.jobs.values())), urllib.parse.parse_qs(query), "id")
         if ident not in self.jobs:

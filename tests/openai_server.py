@@ -38,8 +38,9 @@ created. /_stats adds `batches` (created), `files` (uploaded) and `batch_sizes` 
 
 Fine-tuning jobs (tests/openai_fine_tuning.py): --ft-outcomes succeeded|failed|cancelled, one per created job in
 order (the last repeats); --ft-steps N training steps, one per GET of a running job; --ft-429-rate R answers that
-share of fine-tuning requests 429; --ft-models lists the models that may be tuned. A succeeded job's model then
-answers chat completions from what it was tuned on. /_stats adds `fine_tuning_jobs` and `fine_tuning_429`.
+share of fine-tuning requests 429; --ft-create-delay S answers a create S seconds after making the job;
+--ft-models lists the models that may be tuned. A succeeded job's model then answers chat completions from what
+it was tuned on. /_stats adds `fine_tuning_jobs` and `fine_tuning_429`.
 """
 
 from __future__ import annotations
@@ -366,7 +367,7 @@ class Server:
             status, payload, raw = await self.batch_api.route(method, path, query, headers, body, reader)
             self.send(writer, status, payload, raw=raw)
         elif path.startswith("/v1/fine_tuning/"):
-            status, payload = self.fine_tuning.route(method, path, query, body)
+            status, payload = await self.fine_tuning.route(method, path, query, body)
             self.send(writer, status, payload, self.retry_headers() if status == 429 else None)
         else:
             self.send(writer, 404, {"error": {"message": f"no route {method} {path}"}})
@@ -829,6 +830,7 @@ async def main(args: argparse.Namespace) -> None:
         steps=args.ft_steps,
         rate_429=args.ft_429_rate,
         seed=args.seed,
+        create_delay=args.ft_create_delay,
     )
     listener = await asyncio.start_server(server.handle, "127.0.0.1", args.port, backlog=1024)
     print(listener.sockets[0].getsockname()[1], flush=True)
@@ -877,6 +879,7 @@ if __name__ == "__main__":
     )
     p.add_argument("--ft-steps", type=int, default=4, help="training steps of a job (one per GET while running)")
     p.add_argument("--ft-429-rate", type=float, default=0.0, help="share of fine-tuning requests answered 429")
+    p.add_argument("--ft-create-delay", type=float, default=0.0, help="seconds between making a job and answering")
     p.add_argument("--ft-models", default="fake,gpt-4o-mini-2024-07-18", help="models that may be fine-tuned")
     args = p.parse_args()
     if unknown := set(args.batch_outcomes.split(",")) - set(BatchAPI.OUTCOMES):

@@ -66,13 +66,17 @@ def run_openai_tune(ctx: Context, source: Path) -> dict[str, Any]:
     if not resumed:
         state["files"] = state.get("files") or _upload(api, splits, project.domain.title, folder, say)
         _save(folder, state)
-        job = _adopt(api, state["files"]["train"]) or _create(api, ctx, state["files"])
+        job = _adopt(api, state["files"]["train"])
+        if job:
+            say(f"tune: found fine-tuning job {job.id}, created from these files by a run killed before the answer")
+        else:
+            job = _create(api, ctx, state["files"])
+            say(
+                f"tune: fine-tuning job {job.id} created: {settings.base_model} on {counts['train']} training and "
+                f"{counts['validation']} validation examples"
+            )
         state["job"] = job.id
         _save(folder, state)
-        say(
-            f"tune: fine-tuning job {job.id} created: {settings.base_model} on {counts['train']} training and "
-            f"{counts['validation']} validation examples"
-        )
     else:
         say(f"tune: following fine-tuning job {state['job']}, created by an earlier run")
     job = _follow(api, state["job"], settings.openai.poll_s, say)

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 from studio.runs import Run
@@ -102,25 +103,29 @@ def test_studio_run_tunes_through_the_api_and_scores_base_and_tuned_on_the_test_
     assert len(server.stats()["fine_tuning_jobs"]) == 1
 
 
-def test_a_run_killed_while_its_job_runs_follows_the_same_job(tmp_path: Path, fake_openai) -> None:
-    server = fake_openai("--ft-steps", "300")
-    file = openai_project(tmp_path, server)
-    log = tmp_path / "first.log"
+def kill_when(file: Path, log: Path, done: Callable[[], bool]) -> None:
+    """`studio run` until `done()`, then kill -9 (its whole process group)."""
     with open(log, "w") as out:
         first = subprocess.Popen(
             [sys.executable, "-m", "studio", "run", "--project", str(file), "--no-progress"],
             cwd=ROOT,
             stdout=out,
             stderr=subprocess.STDOUT,
-            env={**os.environ},
             start_new_session=True,
         )
     deadline = time.monotonic() + 120
-    while "Fine-tuning job started" not in log.read_text() and time.monotonic() < deadline:
+    while not done() and time.monotonic() < deadline:
         assert first.poll() is None, log.read_text()[-2000:]
-        time.sleep(0.2)
+        time.sleep(0.1)
     os.killpg(first.pid, signal.SIGKILL)
     first.wait()
+
+
+def test_a_run_killed_while_its_job_runs_follows_the_same_job(tmp_path: Path, fake_openai) -> None:
+    server = fake_openai("--ft-steps", "300")
+    file = openai_project(tmp_path, server)
+    log = tmp_path / "first.log"
+    kill_when(file, log, lambda: "Fine-tuning job started" in log.read_text())
     [job] = server.stats()["fine_tuning_jobs"]
     assert job["status"] == "running"
 
@@ -131,6 +136,18 @@ def test_a_run_killed_while_its_job_runs_follows_the_same_job(tmp_path: Path, fa
     assert [j["id"] for j in stats["fine_tuning_jobs"]] == [job["id"]]  # no second job
     assert stats["fine_tuning_jobs"][0]["status"] == "succeeded"
     assert stats["files"] == 2  # the training and validation files, uploaded once
+
+
+def test_a_run_killed_before_the_create_request_was_answered_finds_its_job(tmp_path: Path, fake_openai) -> None:
+    server = fake_openai("--ft-create-delay", "30")
+    file = openai_project(tmp_path, server)
+    kill_when(file, tmp_path / "first.log", lambda: bool(server.stats()["fine_tuning_jobs"]))
+    [job] = server.stats()["fine_tuning_jobs"]  # made at the provider, its id never received
+
+    second = run_studio("run", "--project", str(file), "--no-progress")
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert f"found fine-tuning job {job['id']}, created from these files" in second.stderr
+    assert [j["id"] for j in server.stats()["fine_tuning_jobs"]] == [job["id"]]
 
 
 def test_a_failed_job_stops_the_run_with_its_reason_and_the_next_run_makes_a_new_one(
