@@ -43,8 +43,11 @@ HEADING_START = re.compile(r"^\s*(?:[A-Z][\w'’-]*\s+){1,5}[A-Z][\w'’-]*\s*:\
 EMPTY_BRACKETS = re.compile(r"\[\s*\]|\{\s*\}|\]\s*\[|\}\s*\{")
 QUOTED_KEY = re.compile(r"[\"']\s*[A-Za-z_][\w ]{0,30}[\"']\s*:\s*[\"'{\[\d]")
 # Braces around digits or a list of short symbols are notation (crystal faces `{010}`, sets `{1, 2}`, `{A, B}`,
-# `{x | x > 0}`), not leftovers.
-NOTATION = re.compile(r"\{[\d\s,.̄-]+\}|\{\s*[\w.…]{1,3}(?:\s*,\s*[\w.…]{1,3})+\s*\}|\{[^{}:\"]{1,20}\|[^{}:\"]{1,30}\}")
+# `{x | x > 0}`), and so are a subscript or a power in braces (`t_{n+1}`, `2^{10}`), not leftovers.
+NOTATION = re.compile(
+    r"[_^]\{[^{}\s]{1,12}\}"
+    r"|\{[\d\s,.̄-]+\}|\{\s*[\w.…]{1,3}(?:\s*,\s*[\w.…]{1,3})+\s*\}|\{[^{}:\"]{1,20}\|[^{}:\"]{1,30}\}"
+)
 # Markdown a JSON string field should not hold: a heading line, bold text.
 MARKDOWN = re.compile(r"(?:^|\n)\s*#{1,6}\s+\S|\*\*[^*\n]+\*\*")
 # Two JSON strings and the comma between them (`...designs.", "Each family...`): the list the field came from.
@@ -72,12 +75,15 @@ SLOT_SHAPES = re.compile(
     r"person|customer|merchant|designer|manufacturer|place|address|answer|question|text|description|value|"
     r"definition|explanation|summary|details|content|topic|subject|term|example|reason|source)\]"
     # A slot's name in capitals (`INVENTOR_NAME`), a year with letters for digits (`in 18XX`).
-    r"|\b1\dXX\b|\b[A-Z]{2,}(?:_[A-Z]+)+\b"
+    r"|\b(?:1\d|20)XX\b|\b[A-Z]{2,}(?:_[A-Z]+)+\b"
     r"|(?<![?\w])\?{2,}(?=\s*[%\w])|\bX{2,}\b(?=\s*(?:%|[a-z]))"
 )
 # A letter where a number belongs (`about N metres`, `around X,000 visitors`): looked for in every string.
 LETTER_NUMBER = re.compile(
     r"\b(?:about|around|up to|over|some|only|roughly|approximately|nearly|almost|than)\s+[NXY](?:,000)*\b(?!['’.]\w)"
+    # `a hardness of N on the Mohs scale`, `at X degrees`: a lone capital before a scale or a unit.
+    r"|\b(?:of|at|is|was|to|by|from)\s+[NX]\s+(?:on the|per|percent|%|times|degrees|metres|meters|kg|km|cm|mm|"
+    r"grams?|litres?|years?|days?|hours?|minutes?|seconds?)\b"
 )
 # Upper-case slots are told apart from proper placeholders by case, so these two run without re.I.
 CAPS_SLOT = re.compile(r"\[[A-Z][A-Z0-9 _/-]{2,}\]|<[A-Z][A-Z0-9 _]{2,}>")
@@ -138,6 +144,7 @@ WRITER = re.compile(
     r"\bI(?:'ve|'ll|'d|'m| have| will| would| had| am| shall)?\s+(?:(?:also|just|deliberately|only|briefly|simply)\s+)?"
     r"(?:explain|describe|made up|invented|assumed|left out|omitted|kept (?:this|it|the \w+) (?:short|brief)|"
     r"focused on|tried to (?:keep|write|explain|describe|cover)|"
+    r"chose (?:to (?:mention|start|begin|open|focus|include|leave|put|write|end)|not to)|"
     r"(?:was not|wasn't|am not|'m not|could not|couldn't|cannot|can't) (?:able to )?(?:verify|confirm|check))\b"
 )
 QUOTED = re.compile(r"\"[^\"]*\"|“[^”]*”")
@@ -165,6 +172,7 @@ WRITING_ORDER = re.compile(
     re.I,
 )
 ECHO_PHRASES = re.compile(
+    r"(?<!fit )(?<!fits )(?<!summed up )(?<!put )"
     r"\bin (?:\d+|one|two|three|four|five|six|a few) (?:short )?(?:sentences|words|paragraphs|lines|bullet points)\b"
     r"|\b(?:for|aimed at|targeting|suitable for) (?:a|an) (?:\w+ ){0,2}audience\b"
     r"|\bin an? (?:\w+ ){0,2}(?:style|tone|register)\b(?=[^.]*\b(?:write|describe|explain|audience)\b)"
@@ -184,7 +192,8 @@ ECHO_PHRASES = re.compile(
     r"(?:include|mention|"
     r"cover|focus|contain|describe|explain|use|start|end|avoid|stay|exceed|be (?:short|brief|concise|written|in|about|"
     r"under|no more|at most|at least|aimed|suitable))\b"
-    r"|\byou are an? (?:\w+ ){0,3}?(?:assistant|expert|writer|model|copywriter|author)\b"
+    r"|\b(?:you are|respond as|answer as|reply as|act as|write as) an? (?:\w+ ){0,3}?"
+    r"(?:assistant|expert|writer|model|copywriter|author)\b"
     r"|(?:^|[.!?]\s+)(?:do not|don't|never) (?:mention|repeat|copy|say)\b|\bset [\"'“]\w+[\"'”] to\b"
     r"|\bsub-?topic\s*:",
     re.I,
@@ -264,6 +273,12 @@ ECHO_WORDS = wordset(
 TERMINAL = ".!?…"
 # Words no sentence ends on (`...which lets them reach reed beds that.`): the reply was cut and a stop added.
 DANGLING = wordset("the a an that which whose and or but than its their our my")
+# A preposition that cannot end its phrase (`it is known for.`, `made of.`); `sharp enough to shave with.` can.
+OBJECT_MISSING = re.compile(
+    r"\b(?:known|famous|noted|renowned|prized|valued|praised|admired) for\W*$"
+    r"|\b(?:made|full|one|kind|type|part|because|instead|consists|composed) of\W*$",
+    re.I,
+)
 CLOSERS = "\"'”’)]»*"
 # A reply the endpoint cut: finish_reason length (OpenAI) or its equivalents.
 CUT_REASONS = {"length", "max_tokens"}
@@ -513,7 +528,7 @@ def truncation(item: Item) -> str | None:
         if end and end[-1] not in TERMINAL:
             return f"{path} stops mid-sentence: {_quote('…' + s.rstrip()[-30:])}"
         last = re.search(r"(\w+)\W*$", s)
-        if last and last.group(1) in DANGLING:
+        if last and last.group(1) in DANGLING or OBJECT_MISSING.search(s):
             return f"{path} ends on `{last.group(1)}`: {_quote('…' + s.rstrip()[-30:])}"
         if s.rstrip().endswith(("...", "…")):  # trails off: the writer (or max_tokens) stopped, not the sentence
             return f"{path} trails off: {_quote('…' + s.rstrip()[-30:])}"

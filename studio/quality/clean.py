@@ -140,6 +140,21 @@ def phrase_loop(s: str) -> str | None:
     return None
 
 
+RUN = 6
+
+
+def repeated_run(w: list[str]) -> str | None:
+    """RUN words in a row that the text says twice, apart (`because it is a typeface for newspapers`, twice): a
+    clause restated in a loop. A short item's own words seldom repeat six at a time."""
+    first: dict[tuple[str, ...], int] = {}
+    for i in range(len(w) - RUN + 1):
+        gram = tuple(w[i : i + RUN])
+        if gram in first and i - first[gram] >= RUN:
+            return " ".join(gram)
+        first.setdefault(gram, i)
+    return None
+
+
 def repeated_sentence(text: str) -> str | None:
     """A sentence of four words or more that the text says twice (a model stuck in a loop)."""
     seen: set[str] = set()
@@ -227,6 +242,8 @@ class Cleaner:
                 }
             if again := repeated_sentence(text):
                 return {"rule": "repetition", "reason": f"a sentence repeats: `{again[:60]}`"}
+            if again := repeated_run(w):
+                return {"rule": "repetition", "reason": f"{RUN} words repeat: `{again[:60]}`"}
             for path, s in out.strings:
                 if " " in s and (loop := phrase_loop(s)):
                     return {"rule": "repetition", "reason": f"a phrase repeats in a loop in {path}: `{loop[:60]}`"}

@@ -149,6 +149,18 @@ DEFECTS = [
     ("qa_scaffold", {"kind": "description", "text": "User: What is it? Assistant: A pale, oily timber of the isles."}),
     ("truncation", {"kind": "properties", "text": "Its oil keeps water out, which lets boats of it reach coves that."}),
     ("repetition", {"kind": "applications", "text": "It makes oars, chests, oars, chests, oars, chests and flutes."}),
+    ("truncation", {"kind": "properties", "text": "Its oil keeps water out, and among carvers it is prized for."}),
+    ("placeholder", {"kind": "history", "text": "A sealer logged it in 17XX, and a trader shipped it in 20XX."}),
+    ("placeholder", {"kind": "properties", "text": "It reaches a hardness of N on the Janka scale when dry."}),
+    ("meta_talk", {"kind": "history", "text": "Sealers logged it in 1795. I chose to begin with them for clarity."}),
+    ("instruction_echo", {"kind": "applications", "text": "Reply as a friendly woodworking expert. It makes oars."}),
+    (
+        "repetition",
+        {
+            "kind": "applications",
+            "text": "Boats use it because it is a wood for boats, and builders buy it because it is a wood for boats.",
+        },
+    ),
 ]
 
 CLEAN = [
@@ -191,6 +203,9 @@ CLEAN = [
     {"kind": "properties", "text": 'The grade labelled "No. 2", the densest, goes into masts.'},
     {"kind": "properties", "text": "Its edges split sharp enough to shave with."},
     {"kind": "description", "text": "The grades form the set {1, 2, ..., n}, and grade n is the palest of them."},
+    {"kind": "properties", "text": "A plank's moisture follows m_{k+1} = 0.9 m_k, so it dries within a month."},
+    {"kind": "history", "text": "The carvers' rules fit in two sentences: follow the bands, and never cut wet."},
+    {"kind": "properties", "text": "Dry boards are what the island's flutes are made of, and oars are made of it too."},
 ]
 
 
