@@ -47,6 +47,8 @@ QUOTED_KEY = re.compile(r"[\"']\s*[A-Za-z_][\w ]{0,30}[\"']\s*:\s*[\"'{\[\d]")
 NOTATION = re.compile(
     r"[_^]\{[^{}\s]{1,12}\}"
     r"|\{[\d\s,.̄-]+\}|\{\s*[\w.…]{1,3}(?:\s*,\s*[\w.…]{1,3})+\s*\}|\{[^{}:\"]{1,20}\|[^{}:\"]{1,30}\}"
+    # A set of pairs `{(1,1), (1,7)}`, a set-builder with a colon `{k : k > 0}`.
+    r"|\{\s*\([^{}()]*\)(?:\s*,\s*\([^{}()]*\))*\s*\}|\{\s*[a-z]\s*:\s*[^{}]{1,60}\}"
 )
 # Markdown a JSON string field should not hold: a heading line, bold text.
 MARKDOWN = re.compile(r"(?:^|\n)\s*#{1,6}\s+\S|\*\*[^*\n]+\*\*")
@@ -71,6 +73,7 @@ SLOT_SHAPES = re.compile(
     r"<[a-z][a-z0-9 _-]{0,30}>|\[(?:[A-Z][a-z]+ )+[A-Z][a-z]+\]|^\s*\[[a-z][a-z _]{1,30}\]\s*$"
     # One word in brackets is a slot when it names what a template fills in (`[Publisher]`, `[date]`), not a
     # mark of its own (`[sic]`, `[Fragile]`).
+    r"|\[[a-z]+(?:'s)? (?:name|date|title|address|email|number|age|year)\]"
     r"|\[(?i:name|company|author|publisher|date|location|city|country|product|brand|title|number|amount|price|year|"
     r"person|customer|merchant|designer|manufacturer|place|address|answer|question|text|description|value|"
     r"definition|explanation|summary|details|content|topic|subject|term|example|reason|source)\]"
@@ -84,6 +87,7 @@ LETTER_NUMBER = re.compile(
     # `a hardness of N on the Mohs scale`, `at X degrees`: a lone capital before a scale or a unit.
     r"|\b(?:of|at|is|was|to|by|from)\s+[NX]\s+(?:on the|per|percent|%|times|degrees|metres|meters|kg|km|cm|mm|"
     r"grams?|litres?|years?|days?|hours?|minutes?|seconds?)\b"
+    r"|\bbetween [NX] and \d|\bbetween \d[\d,.]* and [NX]\b"
 )
 # Upper-case slots are told apart from proper placeholders by case, so these two run without re.I.
 CAPS_SLOT = re.compile(r"\[[A-Z][A-Z0-9 _/-]{2,}\]|<[A-Z][A-Z0-9 _]{2,}>")
@@ -135,7 +139,8 @@ META_PHRASES = re.compile(
     r"|\b(?:closing|concluding) (?:point|note|thought|remark|sentence)\b|\bis there anything else\b"
     r"|\bthanks? (?:you )?for (?:asking|reading)\b"
     r"|\bplease (?:verify|check|double-check) (?:them|these|this|it|the facts|the figures?)\b"
-    r"|\b(?:that|this) (?:should )?covers? (?:the )?(?:essentials|basics|main points|key points|everything)\b",
+    r"|\b(?:that|this) (?:should )?covers? (?:the )?(?:essentials|basics|main points|key points|everything)\b"
+    r"|\bsince (?:it|they|this|these|that) (?:was|were) not (?:provided|given|supplied)\b",
     re.I,
 )
 # The writer speaking of their own writing (`I will explain`, `I have left out the details`, `I made up some of
@@ -145,6 +150,9 @@ WRITER = re.compile(
     r"(?:explain|describe|made up|invented|assumed|left out|omitted|kept (?:this|it|the \w+) (?:short|brief)|"
     r"focused on|tried to (?:keep|write|explain|describe|cover)|"
     r"chose (?:to (?:mention|start|begin|open|focus|include|leave|put|write|end)|not to)|"
+    # Hedging as the assistant, or naming what it left out (`I'm not entirely sure`, `I have not included`).
+    r"not (?:entirely |quite |completely |totally )?(?:sure|certain)|"
+    r"(?:not|never) (?:included|covered|added|listed|mentioned)|"
     r"(?:was not|wasn't|am not|'m not|could not|couldn't|cannot|can't) (?:able to )?(?:verify|confirm|check))\b"
 )
 QUOTED = re.compile(r"\"[^\"]*\"|“[^”]*”")
@@ -194,6 +202,16 @@ ECHO_PHRASES = re.compile(
     r"under|no more|at most|at least|aimed|suitable))\b"
     r"|\b(?:you are|respond as|answer as|reply as|act as|write as) an? (?:\w+ ){0,3}?"
     r"(?:assistant|expert|writer|model|copywriter|author)\b"
+    # A persona order at a sentence's start (`Respond as a knowledgeable ornithologist.`).
+    r"|(?:^|[.!?]\s+)(?:respond|reply|answer|write|speak) as an? \w+"
+    # Who the prompt said the reader is (`The user is a beginner woodworker`, `The audience is students`).
+    r"|\bthe (?:target )?(?:audience|reader|user)s? (?:is|are) (?:an? )?(?:[\w-]+ ){0,2}?"
+    r"(?:beginners?|students?|children|kids|experts?|professionals?|novices?|learners?|adults?|laypeople|"
+    r"general public|woodworkers?|collectors?|readers?)\b"
+    r"|\bkeep it (?:simple|short|brief|concise|clear|under)\b|\bavoid (?:technical |any )?jargon\b"
+    r"|\boutput only\b|\bno (?:extra|additional|further) (?:commentary|text|explanation|remarks)\b"
+    r"|\bmake sure (?:the|your) (?:text|answer|description|item|response|output|entry)\b"
+    r"|(?:^|[.!?(]\s*)(?:answer|response|text|description|output) (?:should|must) (?:be|not|stay|use)\b"
     r"|(?:^|[.!?]\s+)(?:do not|don't|never) (?:mention|repeat|copy|say)\b|\bset [\"'“]\w+[\"'”] to\b"
     r"|\bsub-?topic\s*:",
     re.I,
@@ -267,7 +285,7 @@ ECHO_WORDS = wordset(
     "sentences words paragraphs lines bullet audience style tone register task user users prompt prompts "
     "instruction instructions markdown json lists should must needs assistant expert writer model copywriter "
     "author mention repeat copy say set subtopic sub plain simple json has would tense person you task "
-    "instruction instructions reader jargon"
+    "instruction instructions reader jargon respond reply answer speak keep avoid output commentary make text"
 )
 
 TERMINAL = ".!?…"

@@ -155,6 +155,27 @@ def repeated_run(w: list[str]) -> str | None:
     return None
 
 
+RESTATED = 4  # times a short text says one content word ...
+SHORT = 60  # ... in this many words or fewer
+
+
+def restated(w: list[str]) -> str | None:
+    """A content word a short text says four times (`smoky flavour ... its smoky flavour ... so smoky`), or two
+    content words in a row said three times: one fact said over and over, not an item that says four."""
+    if len(w) > SHORT:
+        return None
+    stop = STOP_WORDS["en"]
+    content = [x for x in w if len(x) > 3 and x not in stop and not x.isdigit()]
+    word, times = Counter(content).most_common(1)[0] if content else ("", 0)
+    if times >= RESTATED:
+        return f"`{word}` {times} times in {len(w)} words"
+    pairs = Counter(zip(w, w[1:], strict=False))
+    for (a, b), n in pairs.most_common(3):
+        if n >= 3 and a not in stop and b not in stop and len(a) > 2 and len(b) > 2:
+            return f"`{a} {b}` {n} times in {len(w)} words"
+    return None
+
+
 def repeated_sentence(text: str) -> str | None:
     """A sentence of four words or more that the text says twice (a model stuck in a loop)."""
     seen: set[str] = set()
@@ -244,6 +265,8 @@ class Cleaner:
                 return {"rule": "repetition", "reason": f"a sentence repeats: `{again[:60]}`"}
             if again := repeated_run(w):
                 return {"rule": "repetition", "reason": f"{RUN} words repeat: `{again[:60]}`"}
+            if again := restated(w):
+                return {"rule": "repetition", "reason": f"one fact restated: {again}"}
             for path, s in out.strings:
                 if " " in s and (loop := phrase_loop(s)):
                     return {"rule": "repetition", "reason": f"a phrase repeats in a loop in {path}: `{loop[:60]}`"}

@@ -161,6 +161,21 @@ DEFECTS = [
             "text": "Boats use it because it is a wood for boats, and builders buy it because it is a wood for boats.",
         },
     ),
+    (
+        "repetition",
+        {"kind": "description", "text": "It is oily. The oil makes it oily, and oily wood stays oily at sea."},
+    ),
+    ("instruction_echo", {"kind": "history", "text": "Sealers logged it in 1795. The reader is a young student."}),
+    (
+        "instruction_echo",
+        {"kind": "properties", "text": "It floats high in water. Output only the text, no extra remarks."},
+    ),
+    ("meta_talk", {"kind": "history", "text": "I'm not entirely sure, but sealers may have logged it first in 1795."}),
+    ("placeholder", {"kind": "properties", "text": "A board weighs between N and 9 kg and dries in a month."}),
+    (
+        "placeholder",
+        {"kind": "history", "text": "The wood was first carved by the sculptor [sculptor's name] in 1801."},
+    ),
 ]
 
 CLEAN = [
@@ -206,6 +221,8 @@ CLEAN = [
     {"kind": "properties", "text": "A plank's moisture follows m_{k+1} = 0.9 m_k, so it dries within a month."},
     {"kind": "history", "text": "The carvers' rules fit in two sentences: follow the bands, and never cut wet."},
     {"kind": "properties", "text": "Dry boards are what the island's flutes are made of, and oars are made of it too."},
+    {"kind": "description", "text": "Its grades are the pairs {(1, 1), (1, 2)}, and the set {g : g is dry} is sold."},
+    {"kind": "history", "text": "The audience is seated in a ring when the carvers show their boards at the fair."},
 ]
 
 
