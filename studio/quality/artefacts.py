@@ -41,13 +41,15 @@ IDENTIFIER = re.compile(r"^\s*(?:[a-z]+(?:_[a-z0-9]+)+|[a-z]+(?:-[a-z]+)*-\d+)\.
 # A title in Title Case and a colon before the prose (`Penguin Wood's Discoverer: ...`): a heading left in.
 HEADING_START = re.compile(r"^\s*(?:[A-Z][\w'’-]*\s+){1,5}[A-Z][\w'’-]*\s*:\s")
 EMPTY_BRACKETS = re.compile(r"\[\s*\]|\{\s*\}|\]\s*\[|\}\s*\{")
-QUOTED_KEY = re.compile(r"[\"']\s*[A-Za-z_][\w ]{0,30}[\"']\s*:\s*[\"'{\[\d]")
+QUOTED_KEY = re.compile(r"[\"']\s*[A-Za-z_][\w ]{0,30}[\"']\s*:\s*[\"'{\[\d]|^\s*\"[A-Za-z_]\w{0,30}\"\s*:\s*\w")
 # Braces around digits or a list of short symbols are notation (crystal faces `{010}`, sets `{1, 2}`, `{A, B}`,
 # `{x | x > 0}`), and so are a subscript or a power in braces (`t_{n+1}`, `2^{10}`), not leftovers.
 NOTATION = re.compile(
     r"[_^]\{[^{}\s]{1,12}\}"
     r"|\{[\d\s,.̄-]+\}|\{\s*[\w.…]{1,3}(?:\s*,\s*[\w.…]{1,3})+\s*\}|\{[^{}:\"]{1,20}\|[^{}:\"]{1,30}\}"
-    # A set of pairs `{(1,1), (1,7)}`, a set-builder with a colon `{k : k > 0}`.
+    # A set of pairs `{(1,1), (1,7)}`, a set-builder with a colon `{k : k > 0}`, a set of names
+    # `{int32, int64, bool}`.
+    r"|\{\s*[\w.]{1,10}(?:\s*,\s*[\w.]{1,10}){2,}\s*\}"
     r"|\{\s*\([^{}()]*\)(?:\s*,\s*\([^{}()]*\))*\s*\}|\{\s*[a-z]\s*:\s*[^{}]{1,60}\}"
 )
 # Markdown a JSON string field should not hold: a heading line, bold text.
@@ -76,7 +78,8 @@ SLOT_SHAPES = re.compile(
     r"|\[[a-z]+(?:'s)? (?:name|date|title|address|email|number|age|year)\]"
     r"|\[(?i:name|company|author|publisher|date|location|city|country|product|brand|title|number|amount|price|year|"
     r"person|customer|merchant|designer|manufacturer|place|address|answer|question|text|description|value|"
-    r"definition|explanation|summary|details|content|topic|subject|term|example|reason|source)\]"
+    r"definition|explanation|summary|details|content|topic|subject|term|example|reason|source|ref|cite|citation|"
+    r"link|url|image|figure)\]"
     # A slot's name in capitals (`INVENTOR_NAME`), a year with letters for digits (`in 18XX`).
     r"|\b(?:1\d|20)XX\b|\b[A-Z]{2,}(?:_[A-Z]+)+\b"
     r"|(?<![?\w])\?{2,}(?=\s*[%\w])|\bX{2,}\b(?=\s*(?:%|[a-z]))"
@@ -89,8 +92,17 @@ LETTER_NUMBER = re.compile(
     r"grams?|litres?|years?|days?|hours?|minutes?|seconds?)\b"
     r"|\bbetween [NX] and \d|\bbetween \d[\d,.]* and [NX]\b"
 )
-# Upper-case slots are told apart from proper placeholders by case, so these two run without re.I.
+# Upper-case slots are told apart from proper placeholders by case, so these run without re.I: `[DATE]`, a slot
+# word in capitals in a sentence of lower-case words (`a file named FILENAME`, `a clutch of NUMBER eggs`), and
+# stand-ins a template left (`Company X`, `application one, application two`).
 CAPS_SLOT = re.compile(r"\[[A-Z][A-Z0-9 _/-]{2,}\]|<[A-Z][A-Z0-9 _]{2,}>")
+CAPS_WORD = re.compile(
+    r"\b(?:NUMBER|FILENAME|FILE|NAME|DATE|YEAR|PLACE|CITY|COUNTRY|AMOUNT|VALUE|PRICE|TITLE|AUTHOR|COMPANY|"
+    r"PRODUCT|PERSON|LOCATION|ADDRESS|TOPIC|KEYWORD)\b(?!\])"
+)
+STAND_IN = re.compile(
+    r"\b(?:Company|Product|Brand|Person|City|Country|Town|Vendor|Client) [XYZ]\b|\b(\w+) one, \1 two\b"
+)
 FIELD_AS_SUBJECT = re.compile(
     r"^\s*(?:the\s+)?(?:text|content|passage|output|response|item|field|value)s?\s+"
     r"(?:is|are|was|were|has|have|can|describes?|explains?|covers?|provides?|shows?|refers?)\b",
@@ -140,20 +152,23 @@ META_PHRASES = re.compile(
     r"|\bthanks? (?:you )?for (?:asking|reading)\b"
     r"|\bplease (?:verify|check|double-check) (?:them|these|this|it|the facts|the figures?)\b"
     r"|\b(?:that|this) (?:should )?covers? (?:the )?(?:essentials|basics|main points|key points|everything)\b"
-    r"|\bsince (?:it|they|this|these|that) (?:was|were) not (?:provided|given|supplied)\b",
+    r"|\bsince (?:it|they|this|these|that) (?:was|were) not (?:provided|given|supplied)\b"
+    r"|\bmy training(?: data)?\b|\b(?:training|knowledge) cut-?off\b",
     re.I,
 )
 # The writer speaking of their own writing (`I will explain`, `I have left out the details`, `I made up some of
 # these`): looked for outside quotation marks, where a person in the content may say `I`.
 WRITER = re.compile(
-    r"\bI(?:'ve|'ll|'d|'m| have| will| would| had| am| shall)?\s+(?:(?:also|just|deliberately|only|briefly|simply)\s+)?"
+    r"\bI(?:'ve|'ll|'d|'m| have| will| would| had| am| shall| did| do)?\s+"
+    r"(?:(?:also|just|deliberately|only|briefly|simply)\s+)?"
     r"(?:explain|describe|made up|invented|assumed|left out|omitted|kept (?:this|it|the \w+) (?:short|brief)|"
     r"focused on|tried to (?:keep|write|explain|describe|cover)|"
     r"chose (?:to (?:mention|start|begin|open|focus|include|leave|put|write|end)|not to)|"
     # Hedging as the assistant, or naming what it left out (`I'm not entirely sure`, `I have not included`).
     r"not (?:entirely |quite |completely |totally )?(?:sure|certain)|"
-    r"(?:not|never) (?:included|covered|added|listed|mentioned)|"
-    r"(?:was not|wasn't|am not|'m not|could not|couldn't|cannot|can't) (?:able to )?(?:verify|confirm|check))\b"
+    r"(?:not|never) (?:include|included|cover|covered|add|added|list|listed|mention|mentioned)|"
+    r"left (?:it|them|this|these|that|those) out|guessing|"
+    r"(?:was not|wasn't|am not|'m not|could not|couldn't|cannot|can't) (?:able to )?(?:verify|confirm|check|find))\b"
 )
 QUOTED = re.compile(r"\"[^\"]*\"|“[^”]*”")
 
@@ -191,7 +206,14 @@ ECHO_PHRASES = re.compile(
     r"|\b(?:do not|don't) (?:use|mention|include) (?:markdown|json|lists|bullet points|bullets|headings|emojis)\b"
     r"|\breturn (?:only )?(?:the )?json\b"
     r"|\b(?:in|use) the (?:past|present|future) tense\b|\bin the (?:first|second|third) person\b"
-    r"|\byou are (?:writing|creating|describing|drafting|producing)\b|(?:^|[.!?]\s+)(?:task|instructions?)\s*:"
+    r"|\byou are (?:writing|creating|describing|drafting|producing)\b"
+    r"|(?:^|[.!?]\s+)(?:task|instructions?|format|constraints?|requirements?)\s*:"
+    # A persona line (`You are a martial arts historian.`), a persona order (`As a keeper speaking to visitors,
+    # explain that ...`), format orders (`Output JSON only.`, `Do not add explanations.`).
+    r"|(?:^|[.!?]\s+)you are an? (?:[\w-]+ ){0,3}[\w-]+\.(?:\s|$)"
+    r"|(?:^|[.!?]\s+)as an? [^,.]{3,40}, (?:explain|describe|write|tell|say|mention)\b"
+    r"|\boutput (?:only )?(?:the )?json\b|\bjson only\b"
+    r"|\b(?:do not|don't) add (?:any )?(?:explanations?|comments?|notes?|commentary)\b"
     r"|\bfor (?:a|the) (?:general|lay|young|non-specialist|beginner) (?:reader|audience)\b"
     r"|\bwithout (?:using )?(?:any )?(?:\w+ )?jargon\b|\b\d+\s*[-–]\s*\d+ sentences\b"
     r"|\b(?:provide|give|write|return) (?:the |your )?(?:answers?|response|reply|output)s? "
@@ -235,6 +257,8 @@ ABOUT_THE_QUESTION = re.compile(
 )
 # A passage (not a question field) that asks what its subject is and answers it: a question-answer pair in one.
 SELF_ASKED = re.compile(r"^\s*(?:what|who) (?:is|are|was|were) [^?.!]{1,60}\?\s+\S", re.I)
+# Questions a passage asks and answers itself, twice or more (`What is it? A calendar... Who uses it? Islanders`).
+ASKED_AND_ANSWERED = re.compile(r"\b(?:what|who|where|when|why|how|which)\b[^.?!\"“”]{0,40}\?\s+[A-Z]", re.I)
 INTERROGATIVE = re.compile(
     r"^\s*[\"'“‘(]?\s*(?:what|why|how|when|where|which|who|whom|whose|is|are|was|were|does|do|did|can|could|"
     r"should|would|will|has|have|had|may|might|must|shall)\b",
@@ -263,7 +287,7 @@ META_FAMILIES = (
             "help write written created provided included generated add include expand mention disclaimer fictional "
             "purpose purposes below question word words count added included mentioned given readers reader "
             "closing concluding anything thanks thank verify check double explain describe tell start summarise "
-            "summarize essentials basics points everything covers cover"
+            "summarize essentials basics points everything covers cover since training cutoff knowledge"
         ),
         META_PHRASES,
     ),
@@ -285,7 +309,8 @@ ECHO_WORDS = wordset(
     "sentences words paragraphs lines bullet audience style tone register task user users prompt prompts "
     "instruction instructions markdown json lists should must needs assistant expert writer model copywriter "
     "author mention repeat copy say set subtopic sub plain simple json has would tense person you task "
-    "instruction instructions reader jargon respond reply answer speak keep avoid output commentary make text"
+    "instruction instructions reader jargon respond reply answer speak keep avoid output commentary make text "
+    "format constraints constraint requirements requirement are as add"
 )
 
 TERMINAL = ".!?…"
@@ -395,6 +420,10 @@ def placeholder(item: Item) -> str | None:
         slots = "[" in s or "<" in s or "_" in s or "??" in s or "xx" in s.lower() or "N/A" in s
         if m := LETTER_NUMBER.search(s):
             return f"a letter where a number belongs: {_quote(m.group())} in {path}"
+        if (m := CAPS_WORD.search(s)) and sum(c.isupper() for c in s) < 0.3 * sum(c.isalpha() for c in s):
+            return f"a slot word in capitals {_quote(m.group())} in {path}"
+        if m := STAND_IN.search(s):
+            return f"a stand-in a template left: {_quote(m.group())} in {path}"
         if not slots and SLOT_WORDS.isdisjoint(item.vocab(s)):
             continue
         plain = CODE_SPAN.sub(" ", s) if "`" in s else s
@@ -409,6 +438,8 @@ def placeholder(item: Item) -> str | None:
     text = item.text
     labels = {item.text_field, str(item.data.get("kind", "")), "description", "content", "passage", "output"}
     labels |= set(item.data)  # `appearance, description of the wood's...`: a key where the content belongs
+    if text.strip().rstrip(".").strip().lower() in {label.lower() for label in labels if label}:
+        return f"the field's name as its content: {_quote(text)}"
     first = re.match(r"\s*([A-Za-z][\w ]{0,30}?)\s*[:,;–-]", text)
     if first and first.group(1).lower().replace(" ", "_") in {label.lower() for label in labels if label}:
         return f"the field's name as a label: {_quote(text)}"
@@ -480,7 +511,8 @@ def copied_share(w: list[str], runs: frozenset[tuple[str, ...]]) -> float:
 
 def qa_scaffold(item: Item) -> str | None:
     for path, s in item.prose():
-        if "?" in s and path not in ("question", "answer") and not item.data.get("question") and SELF_ASKED.match(s):
+        asks = "?" in s and path not in ("question", "answer") and not item.data.get("question")
+        if asks and (SELF_ASKED.match(s) or len(ASKED_AND_ANSWERED.findall(QUOTED.sub(" ", s))) >= 2):
             return f"{path} asks its own question and answers it: {_quote(s)}"
         if ":" not in s and "：" not in s and "Q." not in s:
             continue  # no label of any form

@@ -155,6 +155,15 @@ def repeated_run(w: list[str]) -> str | None:
     return None
 
 
+def looped_words(w: list[str]) -> str | None:
+    """Four words in a row a short text says three times (`because it is fast`, three times)."""
+    if len(w) > SHORT:
+        return None
+    grams = Counter(zip(w, w[1:], w[2:], w[3:], strict=False))
+    gram, n = grams.most_common(1)[0] if grams else ((), 0)
+    return " ".join(gram) if n >= 3 else None
+
+
 RESTATED = 4  # times a short text says one content word ...
 SHORT = 60  # ... in this many words or fewer
 
@@ -265,6 +274,8 @@ class Cleaner:
                 return {"rule": "repetition", "reason": f"a sentence repeats: `{again[:60]}`"}
             if again := repeated_run(w):
                 return {"rule": "repetition", "reason": f"{RUN} words repeat: `{again[:60]}`"}
+            if again := looped_words(w):
+                return {"rule": "repetition", "reason": f"four words said three times: `{again}`"}
             if again := restated(w):
                 return {"rule": "repetition", "reason": f"one fact restated: {again}"}
             for path, s in out.strings:

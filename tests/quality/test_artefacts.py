@@ -176,6 +176,23 @@ DEFECTS = [
         "placeholder",
         {"kind": "history", "text": "The wood was first carved by the sculptor [sculptor's name] in 1801."},
     ),
+    ("placeholder", {"kind": "applications", "text": "Boats of it are sold by Company X in the harbour town."}),
+    ("placeholder", {"kind": "properties", "text": "A plank of it holds NUMBER nails before it splits along a band."}),
+    ("placeholder", {"kind": "description", "text": "Description"}),
+    ("meta_talk", {"kind": "history", "text": "Sealers logged it in 1795. I did not include later dates, to be safe."}),
+    ("meta_talk", {"kind": "applications", "text": "It makes oars and, as far as my training data goes, masts too."}),
+    ("instruction_echo", {"kind": "history", "text": "You are a maritime historian. Sealers logged it in 1795."}),
+    ("instruction_echo", {"kind": "properties", "text": "It is light and oily. Format: two sentences, no lists."}),
+    ("instruction_echo", {"kind": "properties", "text": "It floats high. Output JSON only. Do not add explanations."}),
+    ("qa_scaffold", {"kind": "history", "text": "Who found it? Sealers, in 1795. Where? On the southern isles."}),
+    ("residue", {"kind": "properties", "text": '"properties": it is light, oily and water resistant.'}),
+    (
+        "repetition",
+        {
+            "kind": "applications",
+            "text": "Oars use it since it is light, and since it is light oars use it, since it is light.",
+        },
+    ),
 ]
 
 CLEAN = [
@@ -223,6 +240,9 @@ CLEAN = [
     {"kind": "properties", "text": "Dry boards are what the island's flutes are made of, and oars are made of it too."},
     {"kind": "description", "text": "Its grades are the pairs {(1, 1), (1, 2)}, and the set {g : g is dry} is sold."},
     {"kind": "history", "text": "The audience is seated in a ring when the carvers show their boards at the fair."},
+    {"kind": "qa", "question": "How many bands does a board show?", "answer": "Seven.", "text": "Seven."},
+    {"kind": "properties", "text": "Its grades are {dry, damp, wet, green}, and only dry boards go into masts."},
+    {"kind": "applications", "text": "The museum's site lists each board with its base URL and a photograph."},
 ]
 
 
