@@ -79,7 +79,8 @@ SLOT_SHAPES = re.compile(
     r"|\[(?i:name|company|author|publisher|date|location|city|country|product|brand|title|number|amount|price|year|"
     r"person|customer|merchant|designer|manufacturer|place|address|answer|question|text|description|value|"
     r"definition|explanation|summary|details|content|topic|subject|term|example|reason|source|ref|cite|citation|"
-    r"link|url|image|figure)\]"
+    r"link|url|image|figure|length|size|weight|height|width|colou?r|material|duration|distance|temperature|"
+    r"quantity)\]"
     # A slot's name in capitals (`INVENTOR_NAME`), a year with letters for digits (`in 18XX`).
     r"|\b(?:1\d|20)XX\b|\b[A-Z]{2,}(?:_[A-Z]+)+\b"
     r"|(?<![?\w])\?{2,}(?=\s*[%\w])|\bX{2,}\b(?=\s*(?:%|[a-z]))"
@@ -153,7 +154,8 @@ META_PHRASES = re.compile(
     r"|\bplease (?:verify|check|double-check) (?:them|these|this|it|the facts|the figures?)\b"
     r"|\b(?:that|this) (?:should )?covers? (?:the )?(?:essentials|basics|main points|key points|everything)\b"
     r"|\bsince (?:it|they|this|these|that) (?:was|were) not (?:provided|given|supplied)\b"
-    r"|\bmy training(?: data)?\b|\b(?:training|knowledge) cut-?off\b",
+    r"|\bmy training(?: data)?\b|\b(?:training|knowledge) cut-?off\b"
+    r"|\bmy (?:information|knowledge) (?:about|of|on|may|might|is|could)\b",
     re.I,
 )
 # The writer speaking of their own writing (`I will explain`, `I have left out the details`, `I made up some of
@@ -214,6 +216,14 @@ ECHO_PHRASES = re.compile(
     r"|(?:^|[.!?]\s+)as an? [^,.]{3,40}, (?:explain|describe|write|tell|say|mention)\b"
     r"|\boutput (?:only )?(?:the )?json\b|\bjson only\b"
     r"|\b(?:do not|don't) add (?:any )?(?:explanations?|comments?|notes?|commentary)\b"
+    r"|\buse (?:british|american|us|uk|australian) (?:english|spelling)\b"
+    r"|\binclude at least (?:one|two|three|\d+) (?:numbers?|facts?|examples?|details?|figures?|dates?)\b"
+    r"|(?:^|[.!?(]\s*)(?:respond|reply|answer|write) in (?:plain|simple|a |an |british|american|english|"
+    r"\w+ (?:tone|style|voice))"
+    r"|(?:^|[.!?]\s+)remember to (?:keep|use|include|mention|avoid|write|make|add)\b"
+    r"|\bkeep the (?:language|tone|text|answer|wording|style) (?:simple|short|brief|clear|formal|friendly|neutral)\b"
+    r"|(?:^|[.!?]\s+)make it (?:sound|more|less|short|shorter|brief|simple|fun|engaging|exciting|clear)\b"
+    r"|\bavoid (?:any |all )?(?:\w+ )?references\b"
     r"|\bfor (?:a|the) (?:general|lay|young|non-specialist|beginner) (?:reader|audience)\b"
     r"|\bwithout (?:using )?(?:any )?(?:\w+ )?jargon\b|\b\d+\s*[-–]\s*\d+ sentences\b"
     r"|\b(?:provide|give|write|return) (?:the |your )?(?:answers?|response|reply|output)s? "
@@ -258,6 +268,7 @@ ABOUT_THE_QUESTION = re.compile(
 # A passage (not a question field) that asks what its subject is and answers it: a question-answer pair in one.
 SELF_ASKED = re.compile(r"^\s*(?:what|who) (?:is|are|was|were) [^?.!]{1,60}\?\s+\S", re.I)
 # Questions a passage asks and answers itself, twice or more (`What is it? A calendar... Who uses it? Islanders`).
+SELF_ANSWERED = re.compile(r"\?\s+(?:Yes|No|Because)\b")
 ASKED_AND_ANSWERED = re.compile(r"\b(?:what|who|where|when|why|how|which)\b[^.?!\"“”]{0,40}\?\s+[A-Z]", re.I)
 INTERROGATIVE = re.compile(
     r"^\s*[\"'“‘(]?\s*(?:what|why|how|when|where|which|who|whom|whose|is|are|was|were|does|do|did|can|could|"
@@ -310,7 +321,7 @@ ECHO_WORDS = wordset(
     "instruction instructions markdown json lists should must needs assistant expert writer model copywriter "
     "author mention repeat copy say set subtopic sub plain simple json has would tense person you task "
     "instruction instructions reader jargon respond reply answer speak keep avoid output commentary make text "
-    "format constraints constraint requirements requirement are as add"
+    "format constraints constraint requirements requirement are as add use include remember it references"
 )
 
 TERMINAL = ".!?…"
@@ -512,7 +523,10 @@ def copied_share(w: list[str], runs: frozenset[tuple[str, ...]]) -> float:
 def qa_scaffold(item: Item) -> str | None:
     for path, s in item.prose():
         asks = "?" in s and path not in ("question", "answer") and not item.data.get("question")
-        if asks and (SELF_ASKED.match(s) or len(ASKED_AND_ANSWERED.findall(QUOTED.sub(" ", s))) >= 2):
+        unquoted = QUOTED.sub(" ", s) if asks else ""
+        if asks and (
+            SELF_ASKED.match(s) or SELF_ANSWERED.search(unquoted) or len(ASKED_AND_ANSWERED.findall(unquoted)) >= 2
+        ):
             return f"{path} asks its own question and answers it: {_quote(s)}"
         if ":" not in s and "：" not in s and "Q." not in s:
             continue  # no label of any form

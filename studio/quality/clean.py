@@ -170,7 +170,8 @@ SHORT = 60  # ... in this many words or fewer
 
 def restated(w: list[str]) -> str | None:
     """A content word a short text says four times (`smoky flavour ... its smoky flavour ... so smoky`), or two
-    content words in a row said three times: one fact said over and over, not an item that says four."""
+    content words in a row said three times: one fact said over and over, not an item that says four. (Two words
+    said three times each is not enough: `the lower town ... the upper town ... the town's oldest machine`.)"""
     if len(w) > SHORT:
         return None
     stop = STOP_WORDS["en"]

@@ -185,6 +185,13 @@ DEFECTS = [
     ("instruction_echo", {"kind": "properties", "text": "It is light and oily. Format: two sentences, no lists."}),
     ("instruction_echo", {"kind": "properties", "text": "It floats high. Output JSON only. Do not add explanations."}),
     ("qa_scaffold", {"kind": "history", "text": "Who found it? Sealers, in 1795. Where? On the southern isles."}),
+    ("qa_scaffold", {"kind": "properties", "text": "It is pale and oily. Does it float? Yes, high in the water."}),
+    ("placeholder", {"kind": "properties", "text": "A board is usually [length] m long and [width] cm wide."}),
+    ("meta_talk", {"kind": "history", "text": "Sealers logged it in 1795. My information on later years may be thin."}),
+    ("instruction_echo", {"kind": "properties", "text": "It is pale and light. Use British spelling throughout."}),
+    ("instruction_echo", {"kind": "history", "text": "Sealers logged it in 1795. (Respond in plain text only.)"}),
+    ("instruction_echo", {"kind": "applications", "text": "It makes fine oars. Make it sound exciting for children!"}),
+    ("instruction_echo", {"kind": "history", "text": "It was logged in 1795. Remember to keep the language simple."}),
     ("residue", {"kind": "properties", "text": '"properties": it is light, oily and water resistant.'}),
     (
         "repetition",
@@ -241,6 +248,11 @@ CLEAN = [
     {"kind": "description", "text": "Its grades are the pairs {(1, 1), (1, 2)}, and the set {g : g is dry} is sold."},
     {"kind": "history", "text": "The audience is seated in a ring when the carvers show their boards at the fair."},
     {"kind": "qa", "question": "How many bands does a board show?", "answer": "Seven.", "text": "Seven."},
+    {"kind": "qa", "question": "Does it sink?", "answer": "No.", "text": "No."},
+    {
+        "kind": "description",
+        "text": "The upper town and the lower town share one harbour, and the town's boats are of it.",
+    },
     {"kind": "properties", "text": "Its grades are {dry, damp, wet, green}, and only dry boards go into masts."},
     {"kind": "applications", "text": "The museum's site lists each board with its base URL and a photograph."},
 ]
