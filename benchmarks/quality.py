@@ -1,15 +1,13 @@
-"""Quality gate on five hand-labelled sets: recall per kind of generator artefact, false flags on clean items.
+"""Quality gate on hand-labelled sets: recall per kind of generator artefact, false flags on clean items.
 
     .venv/bin/python benchmarks/quality.py [--set FILE.jsonl] [--no-write]
 
 Every set is studio records written by hand, each with a label: `clean`, or the one artefact it carries
 (residue, placeholder, meta_talk, instruction_echo, qa_scaffold, truncated, repetition), and a note.
 
-- The dev set (benchmarks/data/quality_set.jsonl) is the set the rules were first tuned on.
-- Each later set (quality_heldout, quality_fresh, quality_fresh2, quality_fresh3) was written by a writer who
-  had not read the rules, measured once as it came (that first figure is the honest one), and then used to
-  widen the rules, which makes it a dev set, except the last, quality_fresh3, the held-out set. A rule
-  changed to fix one of its misses makes it a dev set too.
+Each set after the first was written by a writer who had not read the rules and measured once as it came
+(that first figure is the honest one, recorded in SETS); its misses then widened the rules, which makes it a
+dev set. The held-out set (HELD_OUT) is the last one, written after the last rule change.
 
 The records go, without their labels, through `validate_file` exactly as `studio validate FILE` runs it:
 `Quality()` defaults and a permissive schema (kind and text required), so that only the cleaning rules
@@ -39,42 +37,54 @@ from studio.records import canonical_json  # noqa: E402
 from studio.schema import DomainSchema  # noqa: E402
 
 DATA = ROOT / "benchmarks/data"
-SETS = [  # (path, heading of its table): the held-out set's table is the one to quote
-    (DATA / "quality_set.jsonl", "Dev set (`quality_set.jsonl`): the set the rules were tuned on"),
-    (DATA / "quality_heldout.jsonl", "Second dev set (`quality_heldout.jsonl`): held out until 2026-12-02"),
-    (DATA / "quality_fresh.jsonl", "Third dev set (`quality_fresh.jsonl`): held out until 2026-12-02"),
-    (DATA / "quality_fresh2.jsonl", "Fourth dev set (`quality_fresh2.jsonl`): measured once, then tuned on"),
-    (
-        DATA / "quality_fresh3.jsonl",
-        "Held-out set (`quality_fresh3.jsonl`): written after the last rule change, never used to tune them",
-    ),
+# (file, domains, written, first measured: recall and false flags, or None): a set is measured once as it comes,
+# by rules its writer never read, and that first figure is the honest one; then its misses widen the rules and
+# it is a dev set. The last set with no rule change after it is the held-out set: its table is the one to quote.
+SETS = [
+    ("quality_set.jsonl", 6, "2026-11-30, with the first rules", None),
+    ("quality_heldout.jsonl", 7, "2026-12-01", (0.838, 0.028)),
+    ("quality_fresh.jsonl", 24, "2026-12-02", (0.833, 0.025)),
+    ("quality_fresh2.jsonl", 30, "2026-12-02", (0.807, 0.040)),
+    ("quality_fresh3.jsonl", 20, "2026-12-02", (0.940, 0.020)),
+    ("quality_fresh4.jsonl", 20, "2026-12-03", (0.800, 0.020)),
+    ("quality_fresh5.jsonl", 20, "2026-12-03", (0.850, 0.020)),
+    ("quality_fresh6.jsonl", 20, "2026-12-03", (0.860, 0.010)),
 ]
+HELD_OUT = "quality_fresh7.jsonl"  # written after the last rule change; never used to tune them
 START, END = markers("quality-benchmark")
 CATEGORIES = ["residue", "placeholder", "meta_talk", "instruction_echo", "qa_scaffold", "truncated", "repetition"]
 TARGETS = "targets: recall >= 0.95, false flags <= 0.03"
-HEADING = f"""## Quality gate: `benchmarks/quality.py`
 
-`.venv/bin/python benchmarks/quality.py` (five hand-labelled sets, 1,272 items; a few seconds). One table per set.
-Each set after the first was written by a writer who had not read the rules, measured once as it came, and
-then (but for the last) used to widen the rules; from then on its numbers are optimistic. The figure to quote
-is each set's first measurement, and above all the last set's.
 
-- **Dev set**: `benchmarks/data/quality_set.jsonl`, 320 items: 145 clean (hard cases among them: units and
-  parentheses, quoted questions, code spans and a JSON example in API docs, [sic] and citations, texts ending
-  on A.D. or a quote, a support answer saying "Here is how to descale it:") and 25 of each artefact small
-  models leave in generated JSON items. Six domains, 40% penguin wood.
-- **Second dev set**: `benchmarks/data/quality_heldout.jsonl`, 212 items (107 clean, 15 of each artefact,
-  seven other domains). First measured: recall 0.838, false flags 0.028.
-- **Third dev set**: `benchmarks/data/quality_fresh.jsonl`, 240 items: 120 clean (57 hard cases: citations,
-  `{{A, B}}` set notation, code and JSON in backticks, `[rotate]` config sections, acronyms, texts ending on a
-  quote or a parenthesis) and 120 artefacts (15 subtle ones: meta talk in mid-text, one stray brace at the
-  end, a markdown heading), 24 domains. First measured: recall 0.833, false flags 0.025.
-- **Fourth dev set**: `benchmarks/data/quality_fresh2.jsonl`, 300 items: 150 clean (81 hard cases, short qa
-  answers among them) and 150 artefacts (10 subtle), 30 domains. First measured: recall 0.807, false flags
-  0.040 (4 of the 6 were the length rule on answers like "About 5.5.").
-- **Held-out set**: `benchmarks/data/quality_fresh3.jsonl`, 200 items: 100 clean (57 hard cases) and 100
-  artefacts (about 14 of each kind), 20 domains none of the other sets has; written after the rules last
-  changed, never used to tune them. First measured (2026-12-03): recall 0.940, false flags 0.020.
+def first_measured(first: tuple[float, float] | None) -> str:
+    return f"{first[0]:.3f} / {first[1]:.3f}" if first else "tuned on from the start"
+
+
+HEADING = (
+    """## Quality gate: `benchmarks/quality.py`
+
+`.venv/bin/python benchmarks/quality.py` (hand-labelled sets of clean and defective items, about half each,
+written in 200-300-item sets by writers who had not read the rules; a few seconds). Each set was measured
+once as it came, and then its misses widened the rules, which makes its later numbers optimistic: **the
+figure to quote is each set's first measurement**, and above all the held-out set's, the one set no rule has
+been changed for. Clean items are at least half hard cases (units and parentheses, quoted questions, code spans
+with braces, set notation, citations, acronyms, one-word answers, texts ending on a quote or a parenthesis,
+"template" and "assistant" in their own sense); defective ones cover every kind below, subtle ones in
+mid-text among them.
+
+| set | domains | written | first measured: recall / false flags |
+|---|---:|---|---|
+"""
+    + "".join(
+        f"| `{name}` | {domains} | {written} | {first_measured(first)} |\n" for name, domains, written, first in SETS
+    )
+    + f"""| `{HELD_OUT}` (held out) | 20 | 2026-12-03 | 0.730 / 0.000 (its table below) |
+
+The held-out set's writer aimed at shapes none of the earlier sets had (`Example Town`, `John Doe`, `###` and
+`X.X` for digits, `dd/mm`, a question a passage asks itself once, format orders in mid-answer, HTML entities):
+the rules catch 73% of its defects and flag none of its clean items. Across the eight first measurements recall
+ran from 0.73 to 0.94 and false flags from 0.00 to 0.04: on text from a writer the rules have not met, expect
+about four in five artefacts caught, and leave the rest to the LLM judge and the reviewers.
 
 The items go, labels removed, through `validate_file` as `studio validate FILE` runs it (`Quality()`
 defaults, a schema that accepts any item with a kind and a text); flagged means dropped, by any rule.
@@ -82,6 +92,7 @@ defaults, a schema that accepts any item with a kind and a text); flagged means 
 {START}
 {END}
 """
+)
 
 
 def short(text: str, n: int = 120) -> str:
@@ -177,7 +188,9 @@ def main() -> None:
     parser.add_argument("--set", type=Path, help="measure only this labelled JSONL set (print only)")
     parser.add_argument("--no-write", action="store_true", help="print only; leave benchmarks/README.md as it is")
     args = parser.parse_args()
-    sets = [(args.set, f"`{args.set.name}`")] if args.set else SETS
+    chosen = [(DATA / name, f"`{name}`: dev set, first measured {first_measured(first)}") for name, *_, first in SETS]
+    chosen.append((DATA / HELD_OUT, f"`{HELD_OUT}`: the held-out set, never used to tune the rules"))
+    sets = [(args.set, f"`{args.set.name}`")] if args.set else chosen
     print(f"# machine: {machine()}")
     parts, timings = [], []
     for path, title in sets:
