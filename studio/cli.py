@@ -68,6 +68,11 @@ def out(text: str = "") -> None:
     print(text, flush=True)
 
 
+def progress(args: argparse.Namespace) -> bool:
+    """Progress bars on a terminal only: in a log they are escape codes and fragments."""
+    return not args.no_progress and sys.stderr.isatty()
+
+
 def stopped(args: argparse.Namespace, entry: dict[str, Any]) -> int:
     """0 for a complete stage; else the line that says why it stopped and what continues, and exit 3."""
     if entry["complete"]:
@@ -123,7 +128,9 @@ def add_generate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     _project_flags(p)
     _endpoint_flags(p)
     p.add_argument("--n", type=int, metavar="N", help="items to plan (overrides generate.n)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--no-progress", action="store_true", help="no progress bar (none either when stderr is no terminal)"
+    )
     p.add_argument("--dry-run", action="store_true", help="print the plan, its tokens and cost; send nothing")
     p.add_argument(
         "--retry-rejected",
@@ -142,7 +149,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         run=args.run,
         base_url=args.base_url,
         model=args.model,
-        show_progress=not args.no_progress,
+        show_progress=progress(args),
         dry_run=args.dry_run,
         retry_rejected=args.retry_rejected,
         force=args.force,
@@ -366,7 +373,9 @@ def add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "unchanged (generate, validate, dedup, review, curate, tune, eval, export, report)",
     )
     _partial_flag(p)
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument(
+        "--no-progress", action="store_true", help="no progress bars (none either when stderr is no terminal)"
+    )
     p.set_defaults(func=cmd_run)
 
 
@@ -378,7 +387,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         review=args.review,
         from_stage=args.from_stage,
         allow_partial=args.allow_partial,
-        show_progress=not args.no_progress,
+        show_progress=progress(args),
         target=args.target,
     )
     run_dir = Path(result["run_dir"])
@@ -520,7 +529,9 @@ def add_tune(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--data", type=Path, metavar="FILE", help="train on this records JSONL instead of 05-curated.jsonl")
     p.add_argument("--devices", type=int, metavar="N", help="train in N processes under torchrun (train.devices)")
     p.add_argument("--force", action="store_true", help="train again even if settings and data are unchanged")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--no-progress", action="store_true", help="no progress bar (none either when stderr is no terminal)"
+    )
     _partial_flag(p)
     p.set_defaults(func=cmd_tune)
 
@@ -531,7 +542,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
         run=args.run,
         data=args.data,
         force=args.force,
-        show_progress=not args.no_progress,
+        show_progress=progress(args),
         allow_partial=args.allow_partial,
         devices=args.devices,
     )
@@ -752,7 +763,9 @@ def add_review_push(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     size = p.add_mutually_exclusive_group()
     size.add_argument("--size", type=int, metavar="N", help="items to review (overrides review.size; default 100)")
     size.add_argument("--fraction", type=float, metavar="F", help="share of the judged items to review (0-1)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--no-progress", action="store_true", help="no progress bar (none either when stderr is no terminal)"
+    )
     p.add_argument("--force", action="store_true", help="push again even if the sample and items are unchanged")
     p.set_defaults(func=cmd_review_push)
 
@@ -764,7 +777,7 @@ def cmd_review_push(args: argparse.Namespace) -> int:
         size=args.size,
         fraction=args.fraction,
         force=args.force,
-        show_progress=not args.no_progress,
+        show_progress=progress(args),
     )
     if result.get("skipped"):
         out("push is up to date (same items and sample settings); --force pushes again")
@@ -794,7 +807,9 @@ def add_review_pull(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--target", type=float, metavar="SHARE", help="share that ends the wait (default: review.wait_target)"
     )
     p.add_argument("--timeout", type=float, metavar="S", help="longest wait, seconds (default: review.wait_timeout_s)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--no-progress", action="store_true", help="no progress bar (none either when stderr is no terminal)"
+    )
     p.set_defaults(func=cmd_review_pull)
 
 
@@ -805,7 +820,7 @@ def cmd_review_pull(args: argparse.Namespace) -> int:
         wait=args.wait,
         target=args.target,
         timeout=args.timeout,
-        show_progress=not args.no_progress,
+        show_progress=progress(args),
     )
     c = result["counts"]
     waited = result["wait"]

@@ -12,6 +12,7 @@ import fcntl
 import os
 import shutil
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -145,11 +146,19 @@ def quiet() -> Iterator[None]:
     import transformers.utils.logging
 
     was = (transformers.utils.logging.is_progress_bar_enabled(), not datasets.utils.are_progress_bars_disabled())
+    verbosity = transformers.utils.logging.get_verbosity()
     transformers.utils.logging.disable_progress_bar()
     datasets.utils.disable_progress_bars()
+    # transformers' notes on its own housekeeping ("mtime may not be reliable on this filesystem") are not the
+    # user's to act on; its errors still show.
+    transformers.utils.logging.set_verbosity_error()
     try:
-        yield
+        with warnings.catch_warnings():
+            # peft asks a deprecated transformers property on every load: a warning the user can do nothing about.
+            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+            yield
     finally:
+        transformers.utils.logging.set_verbosity(verbosity)
         if was[0]:
             transformers.utils.logging.enable_progress_bar()
         if was[1]:

@@ -228,7 +228,7 @@ def run_tune(ctx: Context, source: Path) -> dict[str, Any]:
             best_params = search(settings, base, labels, tokenized, collate, checkpoints, steps_per_epoch, say)
             settings = settings.model_copy(update=best_params)
         job = Job(settings, base, labels, checkpoints, steps_per_epoch, resume, ctx.show_progress, model_dir)
-        fitted = fit(job, tokenized) if settings.devices == 1 else fit_across(job, tokenized, threads)
+        fitted = fit(job, tokenized, say) if settings.devices == 1 else fit_across(job, tokenized, threads)
     shutil.rmtree(checkpoints, ignore_errors=True)
     trained_tokens = tokens["train"]["tokens"] * (fitted["epoch"] - resumed_at)  # by this run
     frozen = frozen_blocks(settings, fitted["blocks"])
@@ -292,9 +292,10 @@ class Job:
         return cls(**{**d, **paths, "settings": Train.model_validate(d["settings"])})
 
 
-def fit(job: Job, tokenized: dict[str, Any]) -> dict[str, Any]:
+def fit(job: Job, tokenized: dict[str, Any], say: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Train the base model on the tokenized splits (resuming from `job.resume`), keep the best checkpoint,
-    save the model in `job.model_dir` (the first process of several), and return what the manifest records."""
+    save the model in `job.model_dir` (the first process of several), and return what the manifest records.
+    Without progress bars, `say` gets a line per validation pass (default: studio's line on stderr)."""
     from transformers import set_seed
 
     settings = job.settings
@@ -311,6 +312,7 @@ def fit(job: Job, tokenized: dict[str, Any]) -> dict[str, Any]:
         data.collator(tokenizer, settings.task, settings.packing),
         settings.early_stopping_patience if has_validation else None,
         job.show_progress,
+        say=say or _say_stderr,
     )
     before = trainer.evaluate()["eval_loss"] if has_validation else None
     result = trainer.train(resume_from_checkpoint=str(job.resume) if job.resume else None)
@@ -436,6 +438,7 @@ def _trainer(
     patience: int | None,
     show_progress: bool,
     model_init: Callable[..., Any] | None = None,
+    say: Callable[[str], None] | None = None,
 ) -> Any:
     from transformers import EarlyStoppingCallback, PrinterCallback, Trainer
 
@@ -449,8 +452,36 @@ def _trainer(
         callbacks=[EarlyStoppingCallback(patience)] if patience else None,
     )
     if not show_progress:
+        # In a log, not a terminal: no bars and no raw dicts, one line per validation pass instead.
         trainer.remove_callback(PrinterCallback)
+        if say is not None:
+            trainer.add_callback(validation_lines(say))
     return trainer
+
+
+def validation_lines(say: Callable[[str], None]) -> Any:
+    """A Trainer callback: a line per validation pass (from the first process of several)."""
+    from transformers import TrainerCallback
+
+    class ValidationLines(TrainerCallback):
+        def on_evaluate(self, args: Any, state: Any, control: Any, metrics: dict | None = None, **kw: Any) -> None:
+            if not state.is_world_process_zero or not metrics or "eval_loss" not in metrics:
+                return
+            if not state.global_step:
+                say(f"tune: before training: validation loss {metrics['eval_loss']:.4f}")
+                return
+            train = next((h["loss"] for h in reversed(state.log_history) if "loss" in h), None)
+            said = f", training loss {train:.4f}" if train is not None else ""
+            say(
+                f"tune: step {state.global_step}/{state.max_steps}, epoch {state.epoch or 0:.2f}: "
+                f"validation loss {metrics['eval_loss']:.4f}{said}"
+            )
+
+    return ValidationLines()
+
+
+def _say_stderr(line: str) -> None:
+    print(f"studio: {line}", file=sys.stderr, flush=True)
 
 
 def _save(net: Any, tokenizer: Any, settings: Train, folder: Path) -> None:

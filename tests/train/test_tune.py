@@ -270,3 +270,19 @@ def test_bf16_only_where_the_cpu_computes_it_and_the_record_says_why(
     card = (Path(tuned["run_dir"]) / "model" / "README.md").read_text()
     assert "base_model:" not in card and f"a local model folder, {tiny_llama.name}" in card
     assert str(tiny_llama) not in card
+
+
+def test_in_a_log_tune_says_one_line_per_validation_pass_and_no_escape_codes(
+    tmp_path: Path, tiny_llama: Path, items_file: Path
+) -> None:
+    project = tiny_project(tmp_path, tiny_llama, task="text", epochs=1)
+    done = run_studio("tune", "--project", str(project), "--data", str(items_file))  # stderr is a pipe, as in a log
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "\x1b" not in done.stderr and "\r" not in done.stderr and "it/s]" not in done.stderr
+    assert "{'loss'" not in done.stderr and "{'eval_loss'" not in done.stderr  # Trainer's raw dicts
+    assert "Warning" not in done.stderr, done.stderr[-2000:]
+    assert re.search(r"^studio: tune: before training: validation loss [\d.]+$", done.stderr, re.M)
+    lines = re.findall(r"^studio: tune: step (\d+)/\d+, epoch [\d.]+: validation loss ([\d.]+)", done.stderr, re.M)
+    manifest = json.loads((tmp_path / "outputs/penguin-wood/default/manifest.json").read_text())
+    passes = manifest["stages"]["tune"]["losses"]["validation"]  # each pass, the last on the kept model
+    assert [(int(s), round(float(loss), 3)) for s, loss in lines] == [(p[0], round(p[1], 3)) for p in passes]
