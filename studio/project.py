@@ -573,7 +573,9 @@ class Train(Strict):
         default=2, ge=1, description="stop after this many validation passes without a better loss; null: never"
     )
     report_to: list[Literal["tensorboard", "mlflow"]] | Literal["auto", "none"] = Field(
-        default="auto", description="experiment trackers; auto: TensorBoard and MLflow when installed"
+        default="auto",
+        description="experiment trackers; auto: TensorBoard and MLflow when installed (studio[tracking]): event "
+        "files in the run's logs/, an MLflow run in its mlflow.db with the model in mlartifacts/",
     )
     search: Search = Field(default_factory=Search, description="optional hyperparameter search")
     eval: Evaluation = Field(default_factory=Evaluation, description="studio eval settings")

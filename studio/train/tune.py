@@ -132,6 +132,7 @@ def training_args(
         # Without packing, items of like length share a batch: less padding.
         train_sampling_strategy="random" if settings.packing else "group_by_length",
         report_to=report_to(settings),
+        run_name=None if search else output.parent.name,  # the run's name, in MLflow and TensorBoard
         disable_tqdm=not show_progress,
         restore_callback_states_from_checkpoint=True,  # early stopping's patience survives a resume
         dataloader_num_workers=0,
@@ -221,7 +222,7 @@ def run_tune(ctx: Context, source: Path) -> dict[str, Any]:
     if resume:
         resumed_at = json.loads((resume / "trainer_state.json").read_text()).get("epoch") or 0.0
         say(f"tune: resuming from the last checkpoint, {resume}")
-    with tracking(run):  # TensorBoard and MLflow write into the run folder
+    with tracking(run, project.domain.name, report_to(settings)):  # TensorBoard and MLflow write into the run folder
         best_params = {}
         if settings.search.trials:
             collate = data.collator(tokenizer, settings.task, settings.packing)
@@ -316,9 +317,14 @@ def fit(job: Job, tokenized: dict[str, Any], say: Callable[[str], None] | None =
     )
     before = trainer.evaluate()["eval_loss"] if has_validation else None
     result = trainer.train(resume_from_checkpoint=str(job.resume) if job.resume else None)
+    tracked = "mlflow" in trainer.args.report_to and trainer.is_world_process_zero()
+    if tracked:
+        reopen_mlflow_run()
     after = trainer.evaluate()["eval_loss"] if has_validation else None
     if trainer.is_world_process_zero():
         _save(trainer.model, tokenizer, settings, job.model_dir)
+    if tracked:
+        log_model_to_mlflow(job.model_dir)
     state = trainer.state
     return {
         "parameters": {
@@ -494,12 +500,52 @@ def _save(net: Any, tokenizer: Any, settings: Train, folder: Path) -> None:
     tokenizer.save_pretrained(folder)
 
 
+def _mlflow_experiment(uri: str, name: str, artifacts: Path) -> None:
+    """The experiment, made once with its artifacts in the run folder (MLflow's default is the working directory)."""
+    import logging
+
+    from mlflow import MlflowClient
+
+    logging.getLogger("mlflow").setLevel(logging.WARNING)  # its notes on creating tables are not the user's
+    client = MlflowClient(tracking_uri=uri)
+    if client.get_experiment_by_name(name) is None:
+        client.create_experiment(name, artifact_location=artifacts.as_uri())
+
+
+def reopen_mlflow_run() -> None:
+    """Open again the MLflow run Trainer's callback ended with the training, so that the last evaluation (of the
+    model kept) and the model land in it, not in a run of their own."""
+    import mlflow
+
+    last = mlflow.last_active_run()
+    if mlflow.active_run() is None and last is not None:
+        mlflow.start_run(run_id=last.info.run_id)
+
+
+def log_model_to_mlflow(folder: Path) -> None:
+    """The saved model as the run's `model` artifact (Trainer's callback logs a model only as every checkpoint),
+    and the run ended."""
+    import mlflow
+
+    if mlflow.active_run() is not None:
+        mlflow.log_artifacts(str(folder), artifact_path="model")
+        mlflow.end_run()
+
+
 @contextmanager
-def tracking(run: Run) -> Iterator[None]:
-    """Point the experiment trackers at the run folder, unless the user pointed them elsewhere."""
-    wanted = {"TENSORBOARD_LOGGING_DIR": str(run.dir / "logs"), "MLFLOW_TRACKING_URI": (run.dir / "mlruns").as_uri()}
+def tracking(run: Run, experiment: str, trackers: list[str]) -> Iterator[None]:
+    """Point the experiment trackers at the run folder, unless the user pointed them elsewhere: TensorBoard's
+    event files into logs/, MLflow's runs into mlflow.db (SQLite: MLflow 3 refuses its old file store) under an
+    experiment named after the domain, with their artifacts in mlartifacts/ (not the working directory)."""
+    wanted = {
+        "TENSORBOARD_LOGGING_DIR": str(run.dir / "logs"),
+        "MLFLOW_TRACKING_URI": f"sqlite:///{run.dir / 'mlflow.db'}",
+        "MLFLOW_EXPERIMENT_NAME": experiment,
+    }
     ours = {name: value for name, value in wanted.items() if name not in os.environ}
     os.environ.update(ours)
+    if "mlflow" in trackers and "MLFLOW_TRACKING_URI" in ours:
+        _mlflow_experiment(ours["MLFLOW_TRACKING_URI"], os.environ["MLFLOW_EXPERIMENT_NAME"], run.dir / "mlartifacts")
     try:
         yield
     finally:

@@ -286,3 +286,38 @@ def test_in_a_log_tune_says_one_line_per_validation_pass_and_no_escape_codes(
     manifest = json.loads((tmp_path / "outputs/penguin-wood/default/manifest.json").read_text())
     passes = manifest["stages"]["tune"]["losses"]["validation"]  # each pass, the last on the kept model
     assert [(int(s), round(float(loss), 3)) for s, loss in lines] == [(p[0], round(p[1], 3)) for p in passes]
+
+
+def test_a_tune_lands_in_mlflow_with_its_model_and_in_tensorboard(
+    tmp_path: Path, tiny_llama: Path, items_file: Path
+) -> None:
+    from mlflow.tracking import MlflowClient
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    project = tiny_project(tmp_path, tiny_llama, task="text", epochs=1, report_to=["tensorboard", "mlflow"])
+    tuned = studio.tune(project, data=items_file, show_progress=False)
+    run_dir = Path(tuned["run_dir"])
+    # Every validation pass: before training, during it, and the last on the model kept.
+    passes = [round(tuned["validation_loss"]["before"], 3)] + [
+        round(loss, 3) for _, loss in tuned["losses"]["validation"]
+    ]
+
+    # MLflow: the run, under the domain's experiment, with its settings, its curve and the model it kept.
+    client = MlflowClient(tracking_uri=f"sqlite:///{run_dir / 'mlflow.db'}")
+    [experiment] = [e for e in client.search_experiments() if e.name == "penguin-wood"]
+    [run] = client.search_runs([experiment.experiment_id])
+    assert run.info.run_name == run_dir.name and run.info.status == "FINISHED"
+    assert float(run.data.params["learning_rate"]) == tuned["settings"]["learning_rate"]
+    history = client.get_metric_history(run.info.run_id, "eval_loss")
+    assert [round(m.value, 3) for m in sorted(history, key=lambda m: m.step)] == passes
+    logged = {Path(a.path).name for a in client.list_artifacts(run.info.run_id, "model")}
+    kept = {p.name for p in (run_dir / "model").iterdir()}
+    assert {"adapter_model.safetensors", "adapter_config.json"} <= logged and logged <= kept
+    assert (run_dir / "mlartifacts").is_dir() and not (tmp_path / "mlruns").exists()
+
+    # TensorBoard: event files in the run folder with the same curve.
+    [folder] = {p.parent for p in (run_dir / "logs").rglob("events.out.tfevents.*")}
+    events = EventAccumulator(str(folder))
+    events.Reload()
+    assert {"train/loss", "eval/loss"} <= set(events.Tags()["scalars"])
+    assert [round(e.value, 3) for e in events.Scalars("eval/loss")] == passes
