@@ -588,7 +588,7 @@ class Train(Strict):
     )
 
     @model_validator(mode="after")
-    def _devices_share_the_batch(self) -> Train:
+    def _devices_and_backend_fit(self) -> Train:
         if self.batch_size % self.devices:
             raise ValueError(f"batch_size {self.batch_size} does not split between {self.devices} devices")
         if self.devices > 1 and self.search.trials:
