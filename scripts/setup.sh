@@ -8,7 +8,8 @@ LLAMA_VERSION=0.3.36
 CACHE=.cache
 mkdir -p "$CACHE"
 
-say() { printf '\033[1msetup:\033[0m %s\n' "$*" >&2; }
+# Bold on a terminal only: in a log an escape code is noise.
+if [ -t 2 ]; then say() { printf '\033[1msetup:\033[0m %s\n' "$*" >&2; }; else say() { printf 'setup: %s\n' "$*" >&2; }; fi
 # Background steps: started at once, waited for (with their log's tail on failure) before they are needed.
 declare -A jobs
 started() { jobs[$1]=$!; }

@@ -36,7 +36,12 @@ def project(tmp_path: Path, base_url: str, model: Path | None = None, **changes:
         "judge.enabled": False,  # the test server would score at random
     }
     if model is not None:
-        settings |= {"train.base_model": str(model), "train.epochs": 1, "train.batch_size": 8}
+        settings |= {
+            "train.base_model": str(model),
+            "train.epochs": 1,
+            "train.batch_size": 8,
+            "train.report_to": "none",
+        }
         settings |= {"train.max_length": 128, "train.eval.generations": 1, "train.eval.max_new_tokens": 4}
     settings.update({k.replace("__", "."): v for k, v in changes.items()})
     return copy_project(tmp_path, settings)

@@ -25,5 +25,6 @@ def tiny_project(dest: Path, model: Path, **train: Any) -> Path:
     settings = {"base_model": str(model), "epochs": 2, "batch_size": 8, "max_length": 128, "eval.generations": 2}
     # The seeded items are made from a few templates, so many are near copies: these tests count split sizes
     # and steps, and keep every drawn test item where it was drawn (decontamination: tests/train/test_data.py).
-    settings |= {"eval.max_new_tokens": 8, "splits.decontaminate": None, **train}
+    # No experiment trackers (about 20 s a tune with MLflow): test_tune.py's tracking test asks for them.
+    settings |= {"eval.max_new_tokens": 8, "splits.decontaminate": None, "report_to": "none", **train}
     return copy_project(dest, {f"train.{k}": v for k, v in settings.items()})
