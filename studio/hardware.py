@@ -3,18 +3,21 @@ which path they took. In the core, so every stage package can ask (torch is impo
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 
-def cpu_flags() -> set[str]:
+@cache
+def cpu_flags() -> frozenset[str]:
     """The CPU's feature flags from /proc/cpuinfo (empty where there is none)."""
     try:
         lines = Path("/proc/cpuinfo").read_text().splitlines()
     except OSError:
-        return set()
-    return set(next((ln.split(":", 1)[1].split() for ln in lines if ln.startswith("flags")), []))
+        return frozenset()
+    return frozenset(next((ln.split(":", 1)[1].split() for ln in lines if ln.startswith("flags")), []))
 
 
+@cache  # asked at every embedding call; the CPU does not change
 def cpu_bf16() -> tuple[bool, str]:
     """Whether the CPU computes bf16 natively (AVX512-BF16 or AMX; AMX is not needed and not assumed), and why.
     oneDNN also runs bf16 on AVX-512 CPUs without those instructions, by emulation: on an AVX2-only CPU a bf16

@@ -31,8 +31,10 @@ MIN_EXAMPLES = 10
 WORD = re.compile(r"\w+")
 
 
-def error(message: str, param: str | None, code: str | None, kind: str = "invalid_request_error") -> dict[str, Any]:
-    """OpenAI's error body."""
+def invalid(
+    message: str, param: str | None, code: str | None = "invalid_request", kind: str = "invalid_request_error"
+) -> dict[str, Any]:
+    """OpenAI's error body (the files, batches and chat endpoints of tests/openai_server.py answer with it too)."""
     return {"error": {"message": message, "type": kind, "param": param, "code": code}}
 
 
@@ -72,12 +74,12 @@ class FineTuningAPI:
         if self.rate_429 and self.rng.random() < self.rate_429:
             self.refused += 1
             message = "Rate limit reached for requests. Please try again shortly."
-            return 429, error(message, None, "rate_limit_exceeded", "requests")
+            return 429, invalid(message, None, "rate_limit_exceeded", "requests")
         parts = path.strip("/").split("/")  # ["v1", "fine_tuning", "jobs", id?, action?]
         ident = parts[3] if len(parts) > 3 else None
         action = parts[4] if len(parts) > 4 else None
         if parts[2:3] != ["jobs"]:
-            return 404, error(f"no route {method} {path}", None, None)
+            return 404, invalid(f"no route {method} {path}", None, None)
         if method == "POST" and ident is None:
             answer = self.create(json.loads(body or b"{}"))
             if self.create_delay:
@@ -86,7 +88,7 @@ class FineTuningAPI:
         if method == "GET" and ident is None:
             return 200, self.page(list(reversed(self.jobs.values())), urllib.parse.parse_qs(query), "id")
         if ident not in self.jobs:
-            return 404, error(f"No fine-tuning job found with id '{ident}'.", "fine_tuning_job_id", None)
+            return 404, invalid(f"No fine-tuning job found with id '{ident}'.", "fine_tuning_job_id", None)
         if method == "GET" and action is None:
             return 200, self.advance(ident)
         if method == "GET" and action == "events":
@@ -94,12 +96,12 @@ class FineTuningAPI:
             return 200, self.page(newest, urllib.parse.parse_qs(query), "id")
         if method == "POST" and action == "cancel":
             return self.cancel(ident)
-        return 404, error(f"no route {method} {path}", None, None)
+        return 404, invalid(f"no route {method} {path}", None, None)
 
     def create(self, request: dict[str, Any]) -> tuple[int, Any]:
         model = request.get("model")
         if model not in self.models:
-            return 400, error(
+            return 400, invalid(
                 f"Model {model} is not available for fine-tuning or does not exist.", "model", "model_not_available"
             )
         for field in ("training_file", "validation_file"):
@@ -107,13 +109,15 @@ class FineTuningAPI:
             if file_id is None and field == "validation_file":
                 continue
             if file_id not in self.files:
-                return 400, error(f"invalid {field}: {file_id}", field, "invalid_request")
+                return 400, invalid(f"invalid {field}: {file_id}", field, "invalid_request")
             purpose = self.files[file_id]["object"]["purpose"]
             if purpose != "fine-tune":
-                return 400, error(f"File {file_id} has purpose {purpose!r}, not 'fine-tune'.", field, "invalid_request")
+                return 400, invalid(
+                    f"File {file_id} has purpose {purpose!r}, not 'fine-tune'.", field, "invalid_request"
+                )
         suffix = request.get("suffix")
         if suffix is not None and (not isinstance(suffix, str) or len(suffix) > 64):
-            return 400, error("suffix: a string of at most 64 characters.", "suffix", "invalid_request")
+            return 400, invalid("suffix: a string of at most 64 characters.", "suffix", "invalid_request")
         job_id = f"ftjob-{len(self.jobs):06d}{self.rng.getrandbits(32):08x}"
         hyper = request.get("hyperparameters") or {}
         self.jobs[job_id] = {
@@ -226,7 +230,7 @@ class FineTuningAPI:
     def cancel(self, job_id: str) -> tuple[int, Any]:
         job = self.jobs[job_id]
         if job["status"] in ("succeeded", "failed", "cancelled"):
-            return 400, error(f"Job {job_id} has already {job['status']}.", None, "invalid_request")
+            return 400, invalid(f"Job {job_id} has already {job['status']}.", None, "invalid_request")
         self.end(job_id, "cancelled", None)
         return 200, dict(job)
 

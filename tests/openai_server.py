@@ -62,7 +62,7 @@ from email.policy import HTTP
 from typing import Any
 
 from tests.openai_fine_tuning import OUTCOMES as FT_OUTCOMES
-from tests.openai_fine_tuning import FineTuningAPI
+from tests.openai_fine_tuning import FineTuningAPI, invalid
 
 TRANSPORT_FAULTS = ("429", "500", "slow", "drop", "truncated_body")
 # llama-server's 500 for a reply its own output parser could not read (the model left the format).
@@ -785,13 +785,6 @@ class BatchAPI:
                 self.files[file_id]["content"] = content
                 batch[field] = file_id
         batch["request_counts"] = {"total": len(tasks), "completed": len(done), "failed": len(errors)}
-
-
-def invalid(
-    message: str, param: str | None, code: str | None = "invalid_request", kind: str = "invalid_request_error"
-) -> dict[str, Any]:
-    """OpenAI's error body."""
-    return {"error": {"message": message, "type": kind, "param": param, "code": code}}
 
 
 async def main(args: argparse.Namespace) -> None:

@@ -66,8 +66,6 @@ def precision(device: str | None = None) -> tuple[str, str]:
 def embed(texts: list[str], device: str | None = None, batch_size: int = 64, progress: bool = False) -> np.ndarray:
     """Unit-length embeddings (texts x 384, float32). Each distinct text is embedded once per machine: the
     vectors are kept in studio's cache, so a re-run or a dedup against a large earlier corpus costs a lookup."""
-    import torch
-
     out = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
     keys = [hashlib.blake2b(t.encode(), digest_size=16).digest() for t in texts]
     chosen = precision(device)[0]
@@ -81,6 +79,8 @@ def embed(texts: list[str], device: str | None = None, batch_size: int = 64, pro
             found.update(db.execute(f"SELECT key, vector FROM vectors WHERE key IN ({marks})", chunk).fetchall())
         todo = {k: i for i, k in enumerate(keys) if k not in found}  # one text per missing key
         if todo:
+            import torch
+
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=chosen == "bf16"):
                 vectors = model(device).encode(
                     [texts[i] for i in todo.values()],

@@ -206,13 +206,20 @@ def perplexity(scored: list[tuple[float, int]]) -> float | None:
     return round(math.exp(sum(loss for loss, _ in scored) / tokens), 3) if tokens else None
 
 
-def interval(scored: list[tuple[float, int]], draws: int = 1000) -> list[float] | None:
-    """The 95% bootstrap interval of the perplexity over test items (resampled with a fixed seed)."""
-    if len(scored) < 2:
+def interval(scored: list[tuple[float, int]]) -> list[float] | None:
+    """The 95% bootstrap interval of the perplexity over test items."""
+    return bootstrap(scored, perplexity)
+
+
+def bootstrap(
+    items: list[Any], statistic: Callable[[list[Any]], float | None], draws: int = 1000
+) -> list[float] | None:
+    """The 95% bootstrap interval of `statistic` over the test items (resampled with a fixed seed)."""
+    if len(items) < 2:
         return None
     rng = random.Random(0)
     values = sorted(
-        p for _ in range(draws) if (p := perplexity([scored[rng.randrange(len(scored))] for _ in scored])) is not None
+        v for _ in range(draws) if (v := statistic([items[rng.randrange(len(items))] for _ in items])) is not None
     )
     return [values[int(0.025 * len(values))], values[int(0.975 * len(values)) - 1]] if values else None
 
@@ -226,22 +233,34 @@ def wilson(successes: int, n: int, z: float = 1.96) -> list[float] | None:
     return [round((centre - half) / (1 + z * z / n), 3), round((centre + half) / (1 + z * z / n), 3)]
 
 
+CHOICES = {"tuned": "fine-tuning", "base_few_shot": "few-shot prompting", "base": "the base model as it is"}
+
+
 def verdict(ppl: dict[str, Any]) -> str:
-    zero, few, tuned = ppl["base"]["all"], ppl["base_few_shot"]["all"], ppl["tuned"]["all"]
-    ranked = sorted(
-        [("fine-tuning", "tuned"), ("few-shot prompting", "base_few_shot"), ("the base model as it is", "base")],
-        key=lambda x: ppl[x[1]]["all"],
-    )
-    (best, first), (second, runner_up) = ranked[0], ranked[1]
+    values = {name: ppl[name]["all"] for name in CHOICES}
+    intervals = {name: ppl[name].get("ci95") for name in CHOICES}
+    return compare("held-out perplexity", values, intervals, ppl["base_few_shot"]["shots"])
+
+
+def compare(
+    label: str,
+    values: dict[str, float | None],
+    intervals: dict[str, list[float] | None],
+    shots: int,
+    lower_is_better: bool = True,
+) -> str:
+    """Which of the base model, the few-shot base and the tuned model fits the domain best by one metric, and
+    whether the test split is too small to tell it from the next (their 95% intervals overlap)."""
+    first, second = sorted(CHOICES, key=lambda n: values[n] if lower_is_better else -(values[n] or 0))[:2]
     text = (
-        f"held-out perplexity: base {zero}, base with {ppl['base_few_shot']['shots']} example(s) in the prompt {few}, "
-        f"tuned {tuned}: {best} fits the domain best"
+        f"{label}: base {values['base']}, base with {shots} example(s) in the prompt {values['base_few_shot']}, "
+        f"tuned {values['tuned']}: {CHOICES[first]} fits the domain best"
     )
-    a, b = ppl[first].get("ci95"), ppl[runner_up].get("ci95")
-    if a and b and a[1] >= b[0]:
+    a, b = intervals[first], intervals[second]
+    if a and b and (a[1] >= b[0] if lower_is_better else a[0] <= b[1]):
         # The intervals overlap: the test split cannot tell the two apart, and the verdict says so.
         text += (
-            f", but the test split is too small to tell it from {second} (95% intervals {a[0]}-{a[1]} and "
+            f", but the test split is too small to tell it from {CHOICES[second]} (95% intervals {a[0]}-{a[1]} and "
             f"{b[0]}-{b[1]}): raise train.splits.test or generate more items"
         )
     return text

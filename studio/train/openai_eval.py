@@ -39,20 +39,26 @@ def run_openai_eval(ctx: Context, judge: Target | None) -> dict[str, Any]:
     say(f"eval: {len(test)} test prompt(s) answered through the API by {base} (zero-shot, {len(shots)}-shot), {tuned}")
     api = openai_tune.client(ctx)
     answers = Answers(run.dir / tune.CHECKPOINTS / ANSWERS)
+    # The examples a variant is shown, as earlier user and assistant turns.
+    turns = {
+        name: [turn for shot in examples for turn in chat_messages(title, shot["prompt"], shot["text"])[1:]]
+        for name, (_, examples) in variants.items()
+    }
     samples = []
     for example in test:
         sample = {"prompt": example["prompt"], "reference": example["text"]}
-        for name, (model_name, examples) in variants.items():
-            turns = [turn for shot in examples for turn in chat_messages(title, shot["prompt"], shot["text"])[1:]]
-            system, prompt = chat_messages(title, example["prompt"])
-            request = {"model": model_name, "messages": [system, *turns, prompt], "max_tokens": settings.max_new_tokens}
+        system, prompt = chat_messages(title, example["prompt"])
+        for name, (model_name, _) in variants.items():
+            messages = [system, *turns[name], prompt]
+            request = {"model": model_name, "messages": messages, "max_tokens": settings.max_new_tokens}
             sample[name] = answers.get(request) or answers.put(request, _ask(api, request))
         samples.append(sample)
     schema = DomainSchema.load(project.schema_path) if entry["settings"]["target"] == "item" else None
     scores = {name: evaluate.generation_scores(samples, name, schema) for name in variants}
-    rouge = {name: [metrics.rouge_l([s[name]], [s["reference"]]) for s in samples] for name in variants}
     for name in variants:
-        scores[name]["rouge_l_ci95"] = mean_interval(rouge[name])
+        rouge = [metrics.rouge_l([s[name]], [s["reference"]]) for s in samples]
+        ci = evaluate.bootstrap(rouge, lambda values: sum(values) / len(values))
+        scores[name]["rouge_l_ci95"] = [round(x, 4) for x in ci] if ci else None
     if judge and samples:
         for name in variants:
             scores[name]["judge"] = evaluate.ask_judge(judge, samples, name, project.domain.description)
@@ -64,7 +70,13 @@ def run_openai_eval(ctx: Context, judge: Target | None) -> dict[str, Any]:
         "model": tuned,
         "test_items": len(test),
         "moved_from_test": entry.get("counts", {}).get("moved_from_test", 0),
-        "verdict": verdict(scores, len(shots)),
+        "verdict": evaluate.compare(
+            "held-out ROUGE-L (higher is better)",
+            {name: scores[name]["rouge_l"] for name in variants},
+            {name: scores[name]["rouge_l_ci95"] for name in variants},
+            len(shots),
+            lower_is_better=False,
+        ),
         "generation": {"greedy": True, "max_new_tokens": settings.max_new_tokens, "samples": samples, "scores": scores},
     }
 
@@ -101,30 +113,3 @@ class Answers:
         with open(self.path, "a", encoding="utf-8") as f:
             f.write(json.dumps({"key": self.key(request), "answer": answer}, ensure_ascii=False) + "\n")
         return answer
-
-
-def mean_interval(values: list[float], draws: int = 1000) -> list[float] | None:
-    """The 95% bootstrap interval of the mean over test items (resampled with a fixed seed)."""
-    if len(values) < 2:
-        return None
-    rng = random.Random(0)
-    means = sorted(sum(rng.choice(values) for _ in values) / len(values) for _ in range(draws))
-    return [round(means[int(0.025 * draws)], 4), round(means[int(0.975 * draws) - 1], 4)]
-
-
-def verdict(scores: dict[str, dict[str, Any]], shots: int) -> str:
-    names = {"tuned": "fine-tuning", "base_few_shot": "few-shot prompting", "base": "the base model as it is"}
-    ranked = sorted(names, key=lambda v: scores[v]["rouge_l"] or 0, reverse=True)
-    first, second = ranked[0], ranked[1]
-    text = (
-        f"held-out ROUGE-L (higher is better): base {scores['base']['rouge_l']}, base with {shots} example(s) in the "
-        f"prompt {scores['base_few_shot']['rouge_l']}, tuned {scores['tuned']['rouge_l']}: {names[first]} fits "
-        "the domain best"
-    )
-    a, b = scores[first].get("rouge_l_ci95"), scores[second].get("rouge_l_ci95")
-    if a and b and a[0] <= b[1]:
-        text += (
-            f", but the test split is too small to tell it from {names[second]} (95% intervals {a[0]}-{a[1]} and "
-            f"{b[0]}-{b[1]}): raise train.splits.test or generate more items"
-        )
-    return text

@@ -7,10 +7,10 @@ model's name for studio eval, with a model card.
 
 Nothing paid for is asked twice: checkpoints/openai-job.json holds the uploaded files' ids before the job is
 created and the job's id as soon as the API answers, so a run killed at any point follows the same job when
-started again (the file stays after the job succeeded: until the stage's outputs are committed, a kill must
-not lose the job) (a job created by a request whose answer never came is found by its training file). A job that
-failed or was cancelled stops the run with its reason; the next run creates a new one. Changed settings or
-data, or --force, cancel a job still running for the old ones.
+started again; a job created by a request whose answer never came is found by its training file. The file
+stays after the job succeeded, since a kill before the engine commits the stage's outputs must not lose the
+job. A job that failed or was cancelled stops the run with its reason; the next run creates a new one.
+Changed settings or data, or --force, cancel a job still running for the old ones.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def run_openai_tune(ctx: Context, source: Path) -> dict[str, Any]:
     project, say = ctx.project, ctx.say
     settings = project.train
     started = time.monotonic()
-    examples, splits, moved = tune.make_splits(ctx, source)
+    _, splits, moved = tune.split_source(ctx, source)
     counts = {name: splits[name].num_rows for name in splits}
     api = client(ctx)
     folder = ctx.run.dir / tune.CHECKPOINTS

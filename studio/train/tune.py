@@ -192,7 +192,7 @@ def run_tune(ctx: Context, source: Path) -> dict[str, Any]:
         checkpoints.mkdir(parents=True)
         (checkpoints / "fingerprint").write_text(ctx.fingerprint)
 
-    examples, splits, moved = make_splits(ctx, source)
+    examples, splits, moved = split_source(ctx, source)
     labels = sorted({e["label"] for e in examples}) if settings.task == "classification" else []
     tokenizer = model.load_tokenizer(base)
     tokenized, dropped = {}, {}
@@ -365,7 +365,7 @@ def fit_across(job: Job, tokenized: dict[str, Any], threads: int) -> dict[str, A
     return json.loads(fitted.read_text())
 
 
-def make_splits(ctx: Context, source: Path) -> tuple[list[dict[str, str]], Any, list[dict[str, Any]]]:
+def split_source(ctx: Context, source: Path) -> tuple[list[dict[str, str]], Any, list[dict[str, Any]]]:
     """The examples of `source`, their splits (saved in the stage's splits/) and the test items moved to train."""
     settings = ctx.project.train
     records = data.training_records(source)
