@@ -49,8 +49,9 @@ SETS = [
     ("quality_fresh4.jsonl", 20, "2026-12-03", (0.800, 0.020)),
     ("quality_fresh5.jsonl", 20, "2026-12-03", (0.850, 0.020)),
     ("quality_fresh6.jsonl", 20, "2026-12-03", (0.860, 0.010)),
+    ("quality_fresh7.jsonl", 20, "2026-12-03", (0.730, 0.000)),
 ]
-HELD_OUT = "quality_fresh7.jsonl"  # written after the last rule change; never used to tune them
+HELD_OUT = "quality_fresh8.jsonl"  # written after the last rule change; never used to tune them
 START, END = markers("quality-benchmark")
 CATEGORIES = ["residue", "placeholder", "meta_talk", "instruction_echo", "qa_scaffold", "truncated", "repetition"]
 TARGETS = "targets: recall >= 0.95, false flags <= 0.03"
@@ -78,13 +79,15 @@ mid-text among them.
     + "".join(
         f"| `{name}` | {domains} | {written} | {first_measured(first)} |\n" for name, domains, written, first in SETS
     )
-    + f"""| `{HELD_OUT}` (held out) | 20 | 2026-12-03 | 0.730 / 0.000 (its table below) |
+    + f"""| `{HELD_OUT}` (held out) | 20 | 2026-12-03 | 0.820 / 0.020 (its table below) |
 
-The held-out set's writer aimed at shapes none of the earlier sets had (`Example Town`, `John Doe`, `###` and
-`X.X` for digits, `dd/mm`, a question a passage asks itself once, format orders in mid-answer, HTML entities):
-the rules catch 73% of its defects and flag none of its clean items. Across the eight first measurements recall
-ran from 0.73 to 0.94 and false flags from 0.00 to 0.04: on text from a writer the rules have not met, expect
-about four in five artefacts caught, and leave the rest to the LLM judge and the reviewers.
+Neither of the last two sets has tuned a rule yet. `quality_fresh7.jsonl`'s writer aimed at shapes no earlier set
+had (`Example Town`, `John Doe`, `###` and `X.X` for digits, `dd/mm`, a question a passage asks itself once,
+format orders in mid-answer); the held-out set's writer had the same brief and 20 other domains. Across the
+ten first measurements recall ran from 0.73 to 0.94 and false flags from 0.00 to 0.04: on text from a writer the
+rules have not met, expect about four in five artefacts caught, and leave the rest to the LLM judge and the
+reviewers. Some misses are repaired rather than dropped: cleaning strips HTML tags and entities (`<p>`, `</s>`,
+`&quot;`) before the rules run, so those items are kept without the markup; this table counts them as missed.
 
 The items go, labels removed, through `validate_file` as `studio validate FILE` runs it (`Quality()`
 defaults, a schema that accepts any item with a kind and a text); flagged means dropped, by any rule.
