@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.record import README, machine, markers, write_between  # noqa: E402
 from studio.project import Quality  # noqa: E402
+from studio.quality.clean import has_markup  # noqa: E402
 from studio.quality.validate import validate_file  # noqa: E402
 from studio.records import canonical_json  # noqa: E402
 from studio.schema import DomainSchema  # noqa: E402
@@ -50,9 +51,12 @@ SETS = [
     ("quality_fresh5.jsonl", 20, "2026-12-03", (0.850, 0.020)),
     ("quality_fresh6.jsonl", 20, "2026-12-03", (0.860, 0.010)),
     ("quality_fresh7.jsonl", 20, "2026-12-03", (0.730, 0.000)),
+    ("quality_fresh8.jsonl", 20, "2026-12-03", (0.820, 0.020)),
+    ("quality_fresh9.jsonl", 20, "2026-12-03", (0.930, 0.030)),
+    ("quality_fresh10.jsonl", 20, "2026-12-03", (0.870, 0.030)),
 ]
 # Written after the last rule change and never used to tune them; its entry is shaped as SETS' are.
-HELD_OUT = ("quality_fresh8.jsonl", 20, "2026-12-03", (0.820, 0.020))
+HELD_OUT = ("quality_fresh11.jsonl", 20, "2026-12-03", (0.800, 0.020))
 START, END = markers("quality-benchmark")
 CATEGORIES = ["residue", "placeholder", "meta_talk", "instruction_echo", "qa_scaffold", "truncated", "repetition"]
 TARGETS = "targets: recall >= 0.95, false flags <= 0.03"
@@ -87,17 +91,21 @@ mid-text among them.
     + "".join(set_row(*entry) for entry in SETS)
     + set_row(*HELD_OUT, mark=" (held out, its table below)")
     + f"""
-Neither of the last two sets has tuned a rule yet. `quality_fresh7.jsonl`'s writer aimed at shapes no earlier set
-had (`Example Town`, `John Doe`, `###` and `X.X` for digits, `dd/mm`, a question a passage asks itself once,
-format orders in mid-answer); the held-out set's writer had the same brief and 20 other domains. Across the
-{len(FIRSTS)} first measurements recall ran from {min(r for r, _ in FIRSTS):.2f} to {max(r for r, _ in FIRSTS):.2f} \
-and false flags from {min(f for _, f in FIRSTS):.2f} to {max(f for _, f in FIRSTS):.2f}: on text from a writer the
-rules have not met, expect about four in five artefacts caught, and leave the rest to the LLM judge and the
-reviewers. Some misses are repaired rather than dropped: cleaning strips HTML tags and entities (`<p>`, `</s>`,
-`&quot;`) before the rules run, so those items are kept without the markup; this table counts them as missed.
+Across the {len(FIRSTS)} first measurements recall ran from {min(r for r, _ in FIRSTS):.2f} to \
+{max(r for r, _ in FIRSTS):.2f} and false flags from {min(f for _, f in FIRSTS):.2f} to \
+{max(f for _, f in FIRSTS):.2f}. Widening the rules from one writer's misses lifts that writer's own set close to 1.00
+(the tables below) and the next writer's first figure only a little (the last five sets came in at \
+{", ".join(f"{r:.2f}" for r, _ in FIRSTS[-5:])}):
+each writer invents shapes the last one did not. On text from a writer the rules have not met, expect four to
+nine in ten artefacts caught at about 2% false flags, and leave the rest to the LLM judge and the reviewers.
+
+An HTML tag or entity in an item (`<p>`, `</s>`, `&quot;`) is repaired, not dropped: cleaning takes it out
+before the rules run, the kept item says so (`meta.clean.markup_removed`) and `studio validate` counts it.
+From `quality_fresh9.jsonl` on, recall counts such an item as caught when nothing of the markup is left
+("repaired"; "dropped only" beside it); the first measurements before it counted it as missed.
 
 The items go, labels removed, through `validate_file` as `studio validate FILE` runs it (`Quality()`
-defaults, a schema that accepts any item with a kind and a text); flagged means dropped, by any rule.
+defaults, a schema that accepts any item with a kind and a text); dropped means in invalid.jsonl, by any rule.
 
 {START}
 {END}
@@ -110,8 +118,9 @@ def short(text: str, n: int = 120) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
-def run_gate(records: list[dict]) -> tuple[dict[str, str], float]:
-    """Ids dropped by the gate, with the rule that dropped each; and the seconds validate_file took."""
+def run_gate(records: list[dict]) -> tuple[dict[str, str], set[str], float]:
+    """Ids dropped by the gate, with the rule that dropped each; ids kept after cleaning took HTML markup out
+    (and none is left); and the seconds validate_file took."""
     schema = DomainSchema({"type": "object", "required": ["kind", "text"]}, "<permissive>")
     with tempfile.TemporaryDirectory() as tmp:
         source, valid, invalid = Path(tmp) / "items.jsonl", Path(tmp) / "valid.jsonl", Path(tmp) / "invalid.jsonl"
@@ -125,44 +134,65 @@ def run_gate(records: list[dict]) -> tuple[dict[str, str], float]:
         for line in invalid.read_text(encoding="utf-8").splitlines():
             obj = json.loads(line)
             flagged[obj["id"]] = obj["meta"]["rejected"]["rule"]
-        kept = sum(1 for _ in valid.open(encoding="utf-8"))
-    assert kept + len(flagged) == len(records), "every record ends in exactly one of the two files"
-    return flagged, seconds
+        kept = [json.loads(line) for line in valid.read_text(encoding="utf-8").splitlines()]
+    assert len(kept) + len(flagged) == len(records), "every record ends in exactly one of the two files"
+    repaired = {
+        r["id"]
+        for r in kept
+        if r["meta"]["clean"].get("markup_removed") and not any(has_markup(s) for s in strings(r["data"]))
+    }
+    return flagged, repaired, seconds
 
 
-def report(records: list[dict], flagged: dict[str, str]) -> tuple[str, str]:
-    """One set's markdown (table, false flags, totals) and the lines printed only (every missed item)."""
+def strings(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        value = list(value.values())
+    return [s for v in value for s in strings(v)] if isinstance(value, list) else []
+
+
+def report(records: list[dict], flagged: dict[str, str], repaired: set[str]) -> tuple[str, str]:
+    """One set's markdown (table, false flags, totals) and the lines printed only (every missed item). An
+    artefact counts as caught when the item is dropped, or kept with the markup taken out by cleaning."""
     by_label: dict[str, list[dict]] = defaultdict(list)
     for r in records:
         by_label[r["label"]].append(r)
     unknown = set(by_label) - {"clean", *CATEGORIES}
     assert not unknown, f"labels not known to the benchmark: {sorted(unknown)}"
 
-    lines = ["| category | items | flagged | recall | rules that flagged |", "|---|---:|---:|---:|---|"]
+    lines = [
+        "| category | items | dropped | repaired | recall | rules that dropped |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
     missed_lines = []
-    total = caught = 0
+    total = caught = dropped = 0
     for cat in CATEGORIES:
         items = by_label.get(cat, [])
         rules = Counter(flagged[r["id"]] for r in items if r["id"] in flagged)
-        hit = sum(rules.values())
-        total, caught = total + len(items), caught + hit
+        fixed = sum(r["id"] in repaired for r in items)
+        hit = sum(rules.values()) + fixed
+        total, caught, dropped = total + len(items), caught + hit, dropped + hit - fixed
         recall = f"{hit / len(items):.2f}" if items else ""
         rule_text = ", ".join(f"{k} {v}" for k, v in rules.most_common())
-        lines.append(f"| {cat} | {len(items)} | {hit} | {recall} | {rule_text} |")
-        missed = [r for r in items if r["id"] not in flagged]
+        lines.append(f"| {cat} | {len(items)} | {hit - fixed} | {fixed} | {recall} | {rule_text} |")
+        missed = [r for r in items if r["id"] not in flagged and r["id"] not in repaired]
         if missed:
             missed_lines.append(f"missed {cat} ({len(missed)}):")
             missed_lines += [f"  {r['id']} {json.dumps(r['data'], ensure_ascii=False)}" for r in missed]
-    lines.append(f"| **all defective** | {total} | {caught} | {caught / total:.2f} |  |")
+    lines.append(f"| **all defective** | {total} | {dropped} | {caught - dropped} | {caught / total:.2f} |  |")
     clean = by_label.get("clean", [])
     false = [r for r in clean if r["id"] in flagged]
     rate = len(false) / len(clean) if clean else 0.0
     rules = Counter(flagged[r["id"]] for r in false)
-    lines.append(f"| clean (false flags) | {len(clean)} | {len(false)} | {rate:.3f} | ")
+    lines.append(f"| clean (false flags) | {len(clean)} | {len(false)} |  | {rate:.3f} | ")
     lines[-1] += ", ".join(f"{k} {v}" for k, v in rules.most_common()) + " |"
 
     out = [*lines, ""]
-    out.append(f"Recall on defective items: {caught / total:.3f} ({caught}/{total}); false flags on clean items: ")
+    out.append(
+        f"Recall on defective items: {caught / total:.3f} ({caught}/{total}; dropped only {dropped / total:.3f}); "
+        "false flags on clean items: "
+    )
     out[-1] += f"{rate:.3f} ({len(false)}/{len(clean)})."
     if false:
         out += ["", "Clean items flagged, by rule (up to 5 examples each):", ""]
@@ -205,8 +235,8 @@ def main() -> None:
     parts, timings = [], []
     for path, title in sets:
         records = load(path)
-        flagged, seconds = run_gate(records)
-        body, missed = report(records, flagged)
+        flagged, repaired, seconds = run_gate(records)
+        body, missed = report(records, flagged, repaired)
         timings.append(f"{seconds:.2f} s for the {len(records)} items of {path.name}")
         part = f"### {title} ({len(records)} items)\n\n{body}"
         parts.append(part)

@@ -231,7 +231,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
         out("validate is up to date (same items, schema and settings); --force runs it again")
     out(
         f"checked {c['lines']:,} line(s) in {result['seconds']:.1f} s: {c['valid']:,} valid, {c['invalid']:,} invalid"
-        f" ({c['cleaned']:,} changed by cleaning, {c['redacted']:,} with personal data redacted)"
+        f" ({c['cleaned']:,} changed by cleaning, {c['markup_removed']:,} of them rid of HTML markup,"
+        f" {c['redacted']:,} with personal data redacted)"
     )
     if result["top_failures"]:
         out("most common failures:")

@@ -282,7 +282,11 @@ class RepetitionRule(Rule):
 class LanguageRule(Rule):
     language: Literal["en"] = Field(default="en", description="the expected language (English stop words built in)")
     min_stopword_ratio: float = Field(
-        default=0.1, ge=0, le=1, description="fewest share of words that are the language's common words"
+        default=0.1,
+        ge=0,
+        le=1,
+        description="fewest share of words that are the language's common words; a text below it is another "
+        "language when other languages' common words outnumber them, or when it has under half this share",
     )
     min_words: int = Field(default=8, ge=1, description="shorter texts are not judged (too little to tell)")
 

@@ -31,7 +31,10 @@ from studio.quality.text import STOP_WORDS, words
 OWN_MARKS = {"[EMAIL]", "[PHONE]", "[CARD]"}
 CODE_SPAN = re.compile(r"`[^`\n]+`")
 
-TEMPLATE_MARKUP = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{\{|\}\}|\{%|%\}|\$\{\w+\}|<\|[a-z_]+\|>", re.S)
+# Also wiki markup (`[[File:Chart.jpg|thumb]]`, `[[Harbour]]`): a nested list `[[1, 2], [3]]` starts with no letter.
+TEMPLATE_MARKUP = re.compile(
+    r"\{\{.*?\}\}|\{%.*?%\}|\{\{|\}\}|\{%|%\}|\$\{\w+\}|<\|[a-z_]+\|>|\[\[[A-Za-z][^\[\]\n]{0,80}\]\]", re.S
+)
 STRAY_START = re.compile(r"^\s*(?:[\[\]{}]|\(\s*\))")
 # A list's number before the prose (`1. It is a type of timber...`): list markup left in.
 LIST_START = re.compile(r"^\s*\d{1,2}[.)]\s+[A-Z]")
@@ -46,14 +49,14 @@ QUOTED_KEY = re.compile(r"[\"']\s*[A-Za-z_][\w ]{0,30}[\"']\s*:\s*[\"'{\[\d]|^\s
 # `{x | x > 0}`), and so are a subscript or a power in braces (`t_{n+1}`, `2^{10}`), not leftovers.
 NOTATION = re.compile(
     r"[_^]\{[^{}\s]{1,12}\}"
-    r"|\{[\d\s,.̄-]+\}|\{\s*[\w.…]{1,3}(?:\s*,\s*[\w.…]{1,3})+\s*\}|\{[^{}:\"]{1,20}\|[^{}:\"]{1,30}\}"
+    r"|\{[\d\s,.̄…−-]+\}|\{\s*[\w.…]{1,3}(?:\s*,\s*[\w.…]{1,3})+\s*\}|\{[^{}:\"]{1,20}\|[^{}:\"]{1,30}\}"
     # A set of pairs `{(1,1), (1,7)}`, a set-builder with a colon `{k : k > 0}`, a set of names
     # `{int32, int64, bool}`.
     r"|\{\s*[\w.]{1,10}(?:\s*,\s*[\w.]{1,10}){2,}\s*\}"
     r"|\{\s*\([^{}()]*\)(?:\s*,\s*\([^{}()]*\))*\s*\}|\{\s*[a-z]\s*:\s*[^{}]{1,60}\}"
 )
 # Markdown a JSON string field should not hold: a heading line, bold text.
-MARKDOWN = re.compile(r"(?:^|\n)\s*#{1,6}\s+\S|\*\*[^*\n]+\*\*")
+MARKDOWN = re.compile(r"(?:^|\n)\s*#{1,6}\s+\S|\*\*[^*\n]+\*\*|(?:^|\n)\s*={2,}[^=\n]{1,60}={2,}")
 # Two JSON strings and the comma between them (`...designs.", "Each family...`): the list the field came from.
 JSON_LIST = re.compile(r"[\w.!?]\"\s*,\s*\"\w")
 # A straight double quote after a digit and before a word is an inch mark (`a 12" blade`), not a quote
@@ -80,18 +83,26 @@ SLOT_SHAPES = re.compile(
     r"person|customer|merchant|designer|manufacturer|place|address|answer|question|text|description|value|"
     r"definition|explanation|summary|details|content|topic|subject|term|example|reason|source|ref|cite|citation|"
     r"link|url|image|figure|length|size|weight|height|width|colou?r|material|duration|distance|temperature|"
-    r"quantity)\]"
+    r"quantity|min|max|minimum|maximum|range|unit|units|count|total|percentage|percent|rate|speed|age|model|"
+    r"version|time)\]"
+    r"|\bbetween \[\w+\] and \[\w+\]"
     # A slot's name in capitals (`INVENTOR_NAME`), a year with letters for digits (`in 18XX`).
     r"|\b(?:1\d|20)XX\b|\b[A-Z]{2,}(?:_[A-Z]+)+\b"
     r"|(?<![?\w])\?{2,}(?=\s*[%\w])|\bX{2,}\b(?=\s*(?:%|[a-z]))"
 )
 # A letter where a number belongs (`about N metres`, `around X,000 visitors`): looked for in every string.
 LETTER_NUMBER = re.compile(
-    r"\b(?:about|around|up to|over|some|only|roughly|approximately|nearly|almost|than)\s+[NXY](?:,000)*\b(?!['’.]\w)"
+    r"\b(?:about|around|up to|over|some|only|roughly|approximately|nearly|almost|than)\s+"
+    r"(?:\[[NXY]\]|[NXY](?:,000)*\b(?!['’.]\w))"
     # `a hardness of N on the Mohs scale`, `at X degrees`: a lone capital before a scale or a unit.
     r"|\b(?:of|at|is|was|to|by|from)\s+[NX]\s+(?:on the|per|percent|%|times|degrees|metres|meters|kg|km|cm|mm|"
     r"grams?|litres?|years?|days?|hours?|minutes?|seconds?)\b"
-    r"|\bbetween [NX] and \d|\bbetween \d[\d,.]* and [NX]\b"
+    r"|\bbetween [NX] and (?:\d|[MNY]\b)|\bbetween \d[\d,.]* and [NX]\b"
+    r"|[$€£¥][NXY](?:,X{3}|,000)*\b(?![$\w])"
+    # Digits written as letters or hashes (`a hardness of X.X`, `about ### grams`), a date as its format
+    # (`held on dd/mm`, `since YYYY`).
+    r"|\b[NX]\.[NX]{1,2}\b|\b[NX]\.[NXY]\.[NXYZ]\b|(?<=\s)#{2,6}(?=\s+[a-z%])"
+    r"|\b(?:on|in|since|from|until|by|of) (?:dd/mm|DD/MM|mm/dd|MM/DD|YYYY|yyyy)\b(?![-/])"
 )
 # Upper-case slots are told apart from proper placeholders by case, so these run without re.I: `[DATE]`, a slot
 # word in capitals in a sentence of lower-case words (`a file named FILENAME`, `a clutch of NUMBER eggs`), and
@@ -99,10 +110,15 @@ LETTER_NUMBER = re.compile(
 CAPS_SLOT = re.compile(r"\[[A-Z][A-Z0-9 _/-]{2,}\]|<[A-Z][A-Z0-9 _]{2,}>")
 CAPS_WORD = re.compile(
     r"\b(?:NUMBER|FILENAME|FILE|NAME|DATE|YEAR|PLACE|CITY|COUNTRY|AMOUNT|VALUE|PRICE|TITLE|AUTHOR|COMPANY|"
-    r"PRODUCT|PERSON|LOCATION|ADDRESS|TOPIC|KEYWORD)\b(?!\])"
+    r"PRODUCT|PERSON|LOCATION|ADDRESS|TOPIC|KEYWORD|TOWN|VILLAGE|REGION|STREET|ORGANI[SZ]ATION|INSTITUTION|"
+    r"SURNAME)\b(?!\])"
 )
 STAND_IN = re.compile(
     r"\b(?:Company|Product|Brand|Person|City|Country|Town|Vendor|Client) [XYZ]\b|\b(\w+) one, \1 two\b"
+    r"|\b(?:Example|Sample) (?:Town|City|Village|Company|Street|Road|University|County|Island|River)\b"
+    # The name for an unknown person is content in law (`a John Doe warrant`), a template's stand-in elsewhere.
+    r"|(?<!a )(?<!the )\b(?:John|Jane) Doe\b['\"’”]?+(?!s\b| (?:warrant|lawsuit|suit|order|case|defendant|plaintiff|"
+    r"injunction|subpoena|summons))"
 )
 FIELD_AS_SUBJECT = re.compile(
     r"^\s*(?:the\s+)?(?:text|content|passage|output|response|item|field|value)s?\s+"
@@ -112,7 +128,7 @@ FIELD_AS_SUBJECT = re.compile(
 
 # Meta talk: an opener, and three families each run only when one of its words is in the text (META_FAMILIES).
 META_OPENER = re.compile(
-    r"^\s*(?:(?:sure|certainly|of course|absolutely|okay|ok|great|alright)\b[,!.:]"
+    r"^\s*(?:(?:sure|certainly|of course|absolutely|okay|ok|great|alright|sorry|apologies)\b[,!.:]"
     r"|(?:great|good|excellent) question\b)",
     re.I,
 )
@@ -158,10 +174,18 @@ META_PHRASES = re.compile(
     r"|\bmy (?:information|knowledge) (?:about|of|on|may|might|is|could)\b",
     re.I,
 )
+# Offers to do more (`If you need a shorter version, just ask`), wishes for the reader's project, the cut-off.
+META_OFFERS = re.compile(
+    r"\bif you(?:'d)? (?:need|want|would like|like|prefer)\b[^.!?]{0,80}?\b(?:I can|I could|I'll|just ask|ask me)\b"
+    r"|(?:^|[.!?]\s+)hope (?:this|that|it|these)\b|\b(?:useful|helpful) for your\b|\bas of my last\b"
+    r"|\b(?:keep|make) (?:this|it|things) (?:simple|short|brief|easy|clear) for you\b"
+    r"|\b(?:apologies|sorry) for (?:the|any|my) (?:\w+ )?(?:confusion|errors?|mistakes?|misunderstanding|omission)\b",
+    re.I,
+)
 # The writer speaking of their own writing (`I will explain`, `I have left out the details`, `I made up some of
 # these`): looked for outside quotation marks, where a person in the content may say `I`.
 WRITER = re.compile(
-    r"\bI(?:'ve|'ll|'d|'m| have| will| would| had| am| shall| did| do)?\s+"
+    r"\bI(?:'ve|'ll|'d|'m| have| will| would| had| am| shall| did| do| can| could)?\s+"
     r"(?:(?:also|just|deliberately|only|briefly|simply)\s+)?"
     r"(?:explain|describe|made up|invented|assumed|left out|omitted|kept (?:this|it|the \w+) (?:short|brief)|"
     r"focused on|tried to (?:keep|write|explain|describe|cover)|"
@@ -170,6 +194,9 @@ WRITER = re.compile(
     r"not (?:entirely |quite |completely |totally )?(?:sure|certain)|"
     r"(?:not|never) (?:include|included|cover|covered|add|added|list|listed|mention|mentioned)|"
     r"left (?:it|them|this|these|that|those) out|guessing|"
+    # Offers to redo the text, apologies for it (`I can rewrite this`, `I may have explained this poorly`).
+    r"(?:rewrite|rephrase|revise|shorten|tailor|adapt|expand on|adjust) (?:this|it|the \w+)|say that|tell you that|"
+    r"(?:may|might) have (?:explained|described|written|misread|misunderstood|been unclear)|"
     r"(?:was not|wasn't|am not|'m not|could not|couldn't|cannot|can't) (?:able to )?(?:verify|confirm|check|find))\b"
 )
 QUOTED = re.compile(r"\"[^\"]*\"|“[^”]*”")
@@ -193,7 +220,8 @@ WRITING_ORDER = re.compile(
     r"(?:^|[.!?:]\s+)(?:please\s+)?(?:write|mention|avoid|include|use|keep|make sure|be sure|remember|focus on|answer|"
     r"reply|respond|give|adopt|stick to|cover)\b[^.!?]*?\b(?:style|tone|voice|register|claims|jargon|sentences?|"
     r"words|paragraphs?|question|customer|user|reader|audience|the era|the place|answer|description|explanation|"
-    r"plain language|markdown|units|the properties|the history|the uses|the applications|facts|examples|aspects)\b",
+    r"(?:plain|simple|clear|everyday|formal|technical) language|markdown|units|the properties|the history|the uses|"
+    r"the applications|facts|examples|aspects)\b",
     re.I,
 )
 ECHO_PHRASES = re.compile(
@@ -212,7 +240,7 @@ ECHO_PHRASES = re.compile(
     r"|(?:^|[.!?]\s+)(?:task|instructions?|format|constraints?|requirements?)\s*:"
     # A persona line (`You are a martial arts historian.`), a persona order (`As a keeper speaking to visitors,
     # explain that ...`), format orders (`Output JSON only.`, `Do not add explanations.`).
-    r"|(?:^|[.!?]\s+)you are an? (?:[\w-]+ ){0,3}[\w-]+\.(?:\s|$)"
+    r"|(?:^|[.!?]\s+)you are an? (?:[\w-]+ ){0,6}[\w-]+\.(?:\s|$)"
     r"|(?:^|[.!?]\s+)as an? [^,.]{3,40}, (?:explain|describe|write|tell|say|mention)\b"
     r"|\boutput (?:only )?(?:the )?json\b|\bjson only\b"
     r"|\b(?:do not|don't) add (?:any )?(?:explanations?|comments?|notes?|commentary)\b"
@@ -248,6 +276,32 @@ ECHO_PHRASES = re.compile(
     r"|\bsub-?topic\s*:",
     re.I,
 )
+# The prompt's orders about the reader, the tone, the format and the length, each in the shapes generators echo.
+ECHO_ORDERS = re.compile(
+    r"(?:^|[.!?]\s+)as an? [^,.:]{3,60}\b(?:explaining|speaking|writing|talking) to\b"
+    # The prompt's settings as a label before the prose (`Audience: children aged 8-10.`, `Tone: warm.`).
+    r"|(?:^|[.!?]\s+)(?:audience|tone|style|register|voice|reading level)\s*:\s*(?:[\w-]+ ){0,4}?"
+    r"(?:children|kids|adults|beginners|experts|students|readers|general|friendly|formal|informal|casual|factual|"
+    r"warm|neutral|playful|academic|technical|simple|plain|conversational|aged|professional|enthusiastic)\b"
+    # A label the writing has no use for, whatever its value (`Tone: nostalgic.`, `Persona: a teacher.`,
+    # `(Limit: 50 words.)`).
+    r"|(?:^|[.!?(]\s*)(?:tone|persona|audience|reading level)\s*:\s*[\w ,'-]{1,40}[.;)]"
+    r"|\b(?:limit|max(?:imum)?|word count|length)\s*:\s*\d+ (?:words|sentences|characters)\b"
+    r"|(?:^|[.!?]\s+)avoid (?:using )?(?:bullet points|bullets|lists|headings|markdown|emojis|numbered lists)\b"
+    # Format orders (`Format your response as a list.`, `Return the answer as plain text without markdown.`).
+    r"|\bformat (?:your|the) (?:response|answer|reply|output|text)\b"
+    r"|\breturn (?:the|your) (?:answer|response|reply|output|text) as\b|\bwithout (?:using )?(?:any )?markdown\b"
+    r"|\b(?:do not|don't|never|avoid|always)\b[^.!?]{0,50}\bin (?:the|your) (?:answer|response|reply|output)\b"
+    r"|\bwritten in (?:american|british|us|uk|australian|plain|simple) (?:english|spelling)\b"
+    r"|(?:^|[.;:!?]\s*)include at least (?:one|two|three|\d+)\b"
+    # Length orders (`Do not exceed 40 words.`) and the reader the prompt named (`explained here in simple terms
+    # for a ten-year-old reader`).
+    r"|(?:^|[.!?]\s+)(?:do not|don't|never) exceed\b"
+    r"|\b(?:keep|limit) (?:it|this|the \w+|your \w+) (?:to|under|below|within) \d+ (?:words|sentences|characters)\b"
+    r"|\b(?:explained|written|described|put) here\b|\bin simple terms for\b"
+    r"|\bfor an? [\w-]*year-old (?:reader|audience)\b",
+    re.I,
+)
 # A run of this many words in the item and the domain description is copied; an item mostly made of such runs
 # repeats its prompt (`Penguin wood is a fictional timber from the cold coastal forests...`) instead of writing.
 COPY_RUN = 8
@@ -257,16 +311,28 @@ AXIS_LABEL = re.compile(r"\b(focus|style|audience|length|tone|topic|kind|format|
 QA_LABEL = re.compile(
     r"(?:^|[\s(\[*#])(?:(?:Q|A|Question|Answer|Response|User|Assistant|Human|AI)\s*[:：]\s*|"
     r"(?:Q|A|Question|Answer)\s*\d+\s*[:：.)]\s+)\S"
-    r"|\bQ\.\s[^?]*\?\s*A\.\s"
+    r"|\bQ\.\s[^?]*\?\s*A\.\s|(?:^|[.!?]\s+)Q\.\s[^?]{3,120}\?\s+\S"
+    r"|\b(?:(?i:frequently asked)(?: questions?)?|FAQs?)\s*[:：]"
 )
 ANSWER_IN_QUESTION = re.compile(r"\bthe answer (?:is|was|to this)\b", re.I)
 ABOUT_THE_QUESTION = re.compile(
     r"\b(?:is|that's|that is|was) an? (?:\w+ )?question\b|\b(?:this|the) question (?:asks|is about|concerns)\b"
-    r"|\bthe answer to (?:this|the|your) question\b",
+    r"|\bthe answer to (?:this|the|your) question\b|\bthe question (?:is|was)\b[^.]{0,100}\bthe answer (?:is|was)\b",
     re.I,
 )
-# A passage (not a question field) that asks what its subject is and answers it: a question-answer pair in one.
-SELF_ASKED = re.compile(r"^\s*(?:what|who) (?:is|are|was|were) [^?.!]{1,60}\?\s+\S", re.I)
+# A passage (not a question field) that opens by asking and then answers: a question-answer pair in one. So
+# does a reply that asks back (`Who made it, you ask? ...`).
+SELF_ASKED = re.compile(
+    r"^\s*(?:so,?\s+)?(?:what|who) (?:is|are|was|were) [^?.!]{1,60}\?\s+\S|\byou (?:may |might )?ask\?", re.I
+)
+# Any question opening a passage is one when the next sentence says its words again or is a bare answer, as an
+# FAQ's is (`When was it discovered? It was discovered in 1911`, `Who buys them? Mainly pension funds`); a hook
+# is followed by prose (`What could be simpler than a shadow? Yet it took three years`).
+OPENING_QUESTION = re.compile(r"^\s*(?:so,?\s+)?(?:what|who|when|where|why|how|which)\b[^?.!\"“”]{1,80}\?", re.I)
+# An answer that opens by asking its topic back (`The house? It's the target...`).
+ASKED_BACK = re.compile(r"\s*(?:[\w'’-]+\s+){0,4}[\w'’-]+\?\s+\S")
+# One sentence that asks, answered by the next (`... its latitude. Why is it so mild? The warm current ...`).
+ASKED_MID_TEXT = re.compile(r"[.!]\s+(?:what|who|when|where|why|how|which)\b[^.?!\"“”]{0,60}\?\s+[A-Z]", re.I)
 # Questions a passage asks and answers itself, twice or more (`What is it? A calendar... Who uses it? Islanders`).
 SELF_ANSWERED = re.compile(r"\?\s+(?:Yes|No|Because)\b")
 ASKED_AND_ANSWERED = re.compile(r"\b(?:what|who|where|when|why|how|which)\b[^.?!\"“”]{0,40}\?\s+[A-Z]", re.I)
@@ -302,6 +368,10 @@ META_FAMILIES = (
         ),
         META_PHRASES,
     ),
+    (
+        wordset("need want like prefer hope useful helpful last simple short brief easy clear apologies sorry"),
+        META_OFFERS,
+    ),
 )
 SLOT_WORDS = wordset("todo tbd fixme lorem here later")
 IMPERATIVE_WORDS = wordset(
@@ -322,6 +392,11 @@ ECHO_WORDS = wordset(
     "author mention repeat copy say set subtopic sub plain simple json has would tense person you task "
     "instruction instructions reader jargon respond reply answer speak keep avoid output commentary make text "
     "format constraints constraint requirements requirement are as add use include remember it references"
+)
+ORDER_WORDS_ECHOED = wordset(
+    "explaining speaking writing talking audience tone style register voice reading format return markdown answer "
+    "response reply output written least exceed limit keep here terms reader persona max maximum length count "
+    "avoid"
 )
 
 TERMINAL = ".!?…"
@@ -387,7 +462,7 @@ def residue(item: Item) -> str | None:
                 return f"two JSON strings and a comma in {path}: {_quote(plain[max(0, m.start() - 10) :])}"
             if INCH.sub("", plain).count('"') % 2:
                 return f"an unmatched double quote in {path}"
-        if ("#" in plain or "**" in plain) and (m := MARKDOWN.search(plain)):
+        if ("#" in plain or "**" in plain or "==" in plain) and (m := MARKDOWN.search(plain)):
             return f"markdown {_quote(m.group().strip())} in {path}"
         if not any(c in plain for c in "{}%$<|[]\\"):
             continue  # none of the marks the checks below look for
@@ -482,6 +557,8 @@ def instruction_echo(item: Item) -> str | None:
         vocab = item.vocab(s)
         if not ECHO_WORDS.isdisjoint(vocab) and (m := ECHO_PHRASES.search(s)):
             return f"the prompt's wording: {_quote(m.group())} in {path}"
+        if not ORDER_WORDS_ECHOED.isdisjoint(vocab) and (m := ECHO_ORDERS.search(s)):
+            return f"the prompt's wording: {_quote(m.group())} in {path}"
         if path == "question":
             continue  # a question may well ask to explain or describe
         if not IMPERATIVE_WORDS.isdisjoint(vocab) and (m := IMPERATIVE_START.search(s)):
@@ -525,10 +602,20 @@ def qa_scaffold(item: Item) -> str | None:
         asks = "?" in s and path not in ("question", "answer") and not item.data.get("question")
         unquoted = QUOTED.sub(" ", s) if asks else ""
         if asks and (
-            SELF_ASKED.match(s) or SELF_ANSWERED.search(unquoted) or len(ASKED_AND_ANSWERED.findall(unquoted)) >= 2
+            SELF_ASKED.search(unquoted)
+            or _answers_itself(unquoted)
+            or SELF_ANSWERED.search(unquoted)
+            or ASKED_MID_TEXT.search(unquoted)
+            or len(ASKED_AND_ANSWERED.findall(unquoted)) >= 2
         ):
             return f"{path} asks its own question and answers it: {_quote(s)}"
-        if ":" not in s and "：" not in s and "Q." not in s:
+        if (
+            path == "answer"
+            and "?" in s
+            and (m := SELF_ASKED.search(s) or ASKED_BACK.match(s) or OPENING_QUESTION.match(s))
+        ):
+            return f"the answer asks a question and answers it: {_quote(s[m.start() :])}"
+        if ":" not in s and "：" not in s and "Q" not in s:
             continue  # no label of any form
         if path == "question" and not QA_LABEL.search(s[1:]):
             continue  # a question field may start with its own label only as residue of another kind
@@ -551,6 +638,23 @@ def qa_scaffold(item: Item) -> str | None:
             if isinstance(said, str) and (m := ABOUT_THE_QUESTION.search(said)):
                 return f"the {path} talks about the question instead of answering: {_quote(m.group())}"
     return None
+
+
+def _answers_itself(s: str) -> bool:
+    if not (m := OPENING_QUESTION.match(s)):
+        return False
+    stop = STOP_WORDS["en"]
+    asked = {w for w in words(m.group()) if w not in stop and len(w) > 2}
+    answer = words(re.split(r"(?<=[.!?])\s", s[m.end() :].strip(), maxsplit=1)[0])
+    return bool(answer) and (answer[0] in BARE_ANSWER or len(asked & set(answer)) >= 2)
+
+
+# The first words of an answer that is no sentence of its own (`About fifteen minutes`, `By the 1890s`).
+BARE_ANSWER = wordset(
+    "about around by in on at from since mainly mostly only usually all both yes no because to for with after "
+    "before during until roughly nearly almost over under just each every either neither chiefly largely quite "
+    "plenty several many few"
+)
 
 
 HEDGES = frozenset(["whether", "or", "not", "either"])
@@ -581,6 +685,14 @@ def _same_stem(word: str, asked: set[str]) -> bool:
     )
 
 
+def _closed(s: str) -> bool:
+    """The text ends by closing a quotation or a parenthesis it opened (`... the motto "Umbra sumus"`,
+    `("We are a shadow")`): a reply cut by max_tokens stops inside one, not just after it."""
+    if not s.endswith(('"', "”", ")")):
+        return False
+    return s.count("(") == s.count(")") and s.count("“") == s.count("”") and INCH.sub("", s).count('"') % 2 == 0
+
+
 def truncation(item: Item) -> str | None:
     if str(item.meta.get("finish_reason") or "") in CUT_REASONS:
         return "the endpoint cut the reply at max_tokens (finish_reason: length)"
@@ -589,7 +701,7 @@ def truncation(item: Item) -> str | None:
         if not isinstance(s, str) or len(s.split()) < 4:
             continue  # a short answer ("About 450 kg/m³") need not be a sentence
         end = s.rstrip().rstrip(CLOSERS).rstrip()
-        if end and end[-1] not in TERMINAL:
+        if end and end[-1] not in TERMINAL and not _closed(s.rstrip()):
             return f"{path} stops mid-sentence: {_quote('…' + s.rstrip()[-30:])}"
         last = re.search(r"(\w+)\W*$", s)
         if last and last.group(1) in DANGLING or OBJECT_MISSING.search(s):

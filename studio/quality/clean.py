@@ -13,9 +13,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from studio.project import Clean
+from studio.project import Clean, LanguageRule
 from studio.quality import artefacts
-from studio.quality.text import STOP_WORDS, words
+from studio.quality.text import OTHER_LANGUAGES, STOP_WORDS, words
 from studio.records import mend_unicode
 
 # Block tags part words (a space), inline tags do not (<i>wood</i>s is "woods").
@@ -48,6 +48,7 @@ PLACEHOLDER = {"email": "[EMAIL]", "phone": "[PHONE]", "card": "[CARD]"}
 class Cleaned:
     data: dict[str, Any]
     changed: list[str] = field(default_factory=list)  # JSON paths of the strings that changed
+    markup: list[str] = field(default_factory=list)  # JSON paths of the strings HTML tags or entities were taken from
     redactions: Counter[str] = field(default_factory=Counter)
     rejected: dict[str, Any] | None = None  # {"rule", "reason"} when a filter drops the item
     scores: dict[str, float] = field(default_factory=dict)
@@ -59,6 +60,8 @@ class Cleaned:
         out: dict[str, Any] = {"scores": self.scores}
         if self.changed:
             out["changed"] = self.changed
+        if self.markup:
+            out["markup_removed"] = self.markup
         if self.redactions:
             out["redactions"] = dict(self.redactions)
         if self.warnings:
@@ -83,6 +86,10 @@ def normalise(s: str, rules: Clean) -> str:
             s = BLANK_LINES.sub("\n\n", SPACE_AROUND_NEWLINE.sub("\n", s))
         s = s.strip()
     return s
+
+
+def has_markup(s: str) -> bool:
+    return ("<" in s and bool(HTML_TAG.search(s))) or ("&" in s and html.unescape(s) != s)
 
 
 def find_pii(s: str, kinds: list[str]) -> list[tuple[str, int, int]]:
@@ -198,12 +205,105 @@ def repeated_sentence(text: str) -> str | None:
     return None
 
 
-def stopword_ratio(w: list[str], language: str) -> float:
+CLAUSE_END = re.compile(r"[;,]\s+|\s+(?:which|because|so|and so)\s+")
+SUFFIX = re.compile(r"(?:ing|ed|es|s|e)$")
+# A sentence that opens by announcing it restates the one before (`In other words, ...`).
+OTHER_WORDS_OPENERS = [
+    ["in", "other", "words"],
+    ["that", "is", "to"],
+    ["to", "put", "it"],
+    ["put", "simply"],
+    ["simply", "put"],
+]
+SAID_AGAIN = 0.8  # share of the shorter clause's content words that the other clause says too ...
+SAID_AGAIN_WORDS = 3  # ... and at least this many of them
+
+
+def stem(word: str) -> str:
+    """A word without its inflection, enough to tell `operates` and `operated` are one word."""
+    cut = SUFFIX.sub("", word)
+    return cut if len(cut) >= 3 else word
+
+
+def said_again(text: str) -> str | None:
+    """Two sentences or clauses that say one thing with the same content words (`The thirds are good with 19
+    steps. With 19 steps the thirds are good`): a fact restated in other order, which no n-gram repeats."""
+    stop = STOP_WORDS["en"]
+    said = Counter(stem(x) for x in words(text) if x not in stop and len(x) > 2)
+    if sum(n > 1 for n in said.values()) < 2:
+        return None  # no two parts can share enough words: most texts end here
+    sentences = [x for x in SENTENCE_END.split(text) if x.strip()]
+    clauses = [c for x in sentences for c in CLAUSE_END.split(x) if c.strip()]
+    for parts in (sentences, clauses):  # `They are durable, crisp and narrow.` is one sentence of two clauses
+        if found := _same_content(parts):
+            return found
+    return None
+
+
+def _same_content(parts: list[str]) -> str | None:
+    stop = STOP_WORDS["en"]
+    said = [[] if c.rstrip().endswith("?") else words(c) for c in parts]  # a question and its answer: qa_scaffold
+    content = [{stem(w) for w in w_ if w not in stop and len(w) > 2} for w_ in said]
+    for i, a in enumerate(content):
+        if i and said[i][:3] in OTHER_WORDS_OPENERS and len(a & content[i - 1]) >= 2:
+            return f"`{parts[i].strip()[:60]}` says again `{parts[i - 1].strip()[:60]}`"
+        for j in range(i + 1, len(content)):
+            tail = said[j][1:] if said[j][:1] in (["and"], ["or"], ["but"]) else said[j]
+            if len(content[j]) >= 2 and len(tail) >= 3 and said[i][-len(tail) :] == tail:
+                return f"`{parts[j].strip()[:60]}` ends as `{parts[i].strip()[:60]}` does"
+            shared = a & content[j]
+            if len(shared) >= SAID_AGAIN_WORDS and len(shared) >= SAID_AGAIN * min(len(a), len(content[j])):
+                return f"`{parts[j].strip()[:60]}` says again `{parts[i].strip()[:60]}`"
+    return None
+
+
+# A function's name before its arguments (`merge(x, merge(y, z))`): a formula says it as often as it must.
+CALL = re.compile(r"\b\w+(?=\()")
+
+
+def prose(text: str) -> str:
+    """The text without code spans, function names and quotations, whose repeats are notation or a refrain
+    (`"Hop, hop, Halvany!"`), not a loop."""
+    if "`" in text:
+        text = artefacts.CODE_SPAN.sub(" ", text)
+    if '"' in text or "“" in text:
+        text = artefacts.QUOTED.sub(" ", text)
+    return CALL.sub(" ", text)
+
+
+LIST_SEPARATOR = re.compile(r",\s+(?:and\s+|or\s+)?|\s+(?:and|or)\s+")
+
+
+def listed_twice(text: str) -> str | None:
+    """A list of four things or more that names one of them twice (`buttons, beads, hatpins, buttons and beads`)."""
+    for sentence in SENTENCE_END.split(text):
+        if sentence.count(",") < 3:
+            continue
+        entries = [" ".join(words(e)) for e in LIST_SEPARATOR.split(sentence)]
+        entries[0] = entries[0].rsplit(" ", 1)[-1]  # `The cords are dyed red, ...`: the list starts at its last word
+        short = [e for e in entries if len(e) > 1 and e.count(" ") <= 2]  # `{a, b}, {b, c}` is notation
+        again = [e for e, n in Counter(short).items() if n > 1]
+        if len(short) >= 4 and again:
+            return f"`{again[0]}` listed twice"
+    return None
+
+
+def stopword_ratio(w: list[str], stop: frozenset[str]) -> float:
     """The share of common words among the words proper: numbers and one-letter units (`2,200 W`, `1.7 L`) of
     a data sheet are no evidence of a language either way."""
-    stop = STOP_WORDS[language]
-    w = [x for x in w if len(x) > 1 and not x.isdigit()]
+    w = [x for x in w if (len(x) > 1 or x in stop) and not x.isdigit()]  # `a` and `I` are words of the language
     return sum(x in stop for x in w) / len(w) if w else 1.0
+
+
+def other_language(text: str, rules: LanguageRule) -> dict[str, Any] | None:
+    """The text is not in the expected language: too few of its common words, and either more of another
+    language's or hardly any at all (a list of terms has few common words, and none of another language's)."""
+    w = words(artefacts.CODE_SPAN.sub(" ", text) if "`" in text else text)  # code names are no language
+    ratio = stopword_ratio(w, STOP_WORDS[rules.language])
+    low = rules.min_stopword_ratio
+    if ratio < low and (ratio < low / 2 or stopword_ratio(w, OTHER_LANGUAGES) > ratio):
+        return {"rule": "language", "reason": f"not {rules.language}? {ratio:.0%} common words (< {low:.0%})"}
+    return None
 
 
 class Cleaner:
@@ -232,6 +332,8 @@ class Cleaner:
     def _walk(self, value: Any, path: str, out: Cleaned) -> Any:
         if isinstance(value, str):
             s = normalise(value, self.rules)
+            if s != value and self.rules.strip_html and has_markup(value):
+                out.markup.append(path)  # a generator's HTML (`<p>`, `&quot;`), repaired here rather than dropped
             if self.pii:
                 found = find_pii(s, self.pii)
                 if found:
@@ -277,22 +379,22 @@ class Cleaner:
                 return {"rule": "repetition", "reason": f"{RUN} words repeat: `{again[:60]}`"}
             if again := looped_words(w):
                 return {"rule": "repetition", "reason": f"four words said three times: `{again}`"}
-            if again := restated(w):
+            if again := restated(words(prose(text))):
                 return {"rule": "repetition", "reason": f"one fact restated: {again}"}
+            if again := said_again(text):
+                return {"rule": "repetition", "reason": f"one fact said twice: {again}"}
+            if again := listed_twice(prose(text)):
+                return {"rule": "repetition", "reason": f"a list repeats itself: {again}"}
             for path, s in out.strings:
                 if " " in s and (loop := phrase_loop(s)):
                     return {"rule": "repetition", "reason": f"a phrase repeats in a loop in {path}: `{loop[:60]}`"}
             if ratio > 0.7 * r.repetition.max_ratio:
                 out.warnings.append(f"repetition {ratio:.2f} near the limit {r.repetition.max_ratio}")
         if r.language.enabled and len(w) >= r.language.min_words:
-            ratio = stopword_ratio(w, r.language.language)
+            ratio = stopword_ratio(w, STOP_WORDS[r.language.language])
             out.scores["stopwords"] = round(ratio, 3)
-            if ratio < r.language.min_stopword_ratio:
-                return {
-                    "rule": "language",
-                    "reason": f"not {r.language.language}? {ratio:.0%} common words "
-                    f"(< {r.language.min_stopword_ratio:.0%})",
-                }
+            if rejected := other_language(text, r.language):
+                return rejected
             if ratio < 1.5 * r.language.min_stopword_ratio:
                 out.warnings.append(f"few common {r.language.language} words ({ratio:.2f})")
         if out.redactions and r.pii.action == "redact":

@@ -18,6 +18,15 @@ ENGLISH = (
     "with would you your"
 )
 STOP_WORDS = {"en": frozenset(ENGLISH.split())}
+# Common words of the languages a generator most often drifts into (German, French, Spanish, Italian, Dutch,
+# Portuguese), without those English has too: a text few English words in is another language when these
+# outnumber them, and only a list (`reviving judgments, enforcing recognizances, ...`) when they do not.
+OTHER_WORDS = (
+    "der das und ist nicht ein eine zu mit von dem des sich auch auf für wir ich sie le les et est une du que qui "
+    "dans pour sur ce avec el los las y es por con del una para como pero su il di che è per non sono della gli het "
+    "een van niet zijn dat op te os um não com uma"
+)
+OTHER_LANGUAGES = frozenset(OTHER_WORDS.split())
 
 
 def words(text: str) -> list[str]:

@@ -42,6 +42,7 @@ class Tally:
     by_rule: Counter[str] = field(default_factory=Counter)
     failures: Counter[str] = field(default_factory=Counter)  # "rule: what", for the summary
     changed: int = 0
+    markup: int = 0
     redacted: int = 0
 
     def add(self, other: Tally) -> None:
@@ -50,6 +51,7 @@ class Tally:
         self.failures.update(other.failures)
         self.by_rule.update(other.by_rule)
         self.changed += other.changed
+        self.markup += other.markup
         self.redacted += other.redacted
 
     def counts(self, seconds: float) -> dict[str, Any]:
@@ -59,6 +61,7 @@ class Tally:
             "valid": len(self.kept),
             "invalid": len(self.dropped),
             "cleaned": self.changed,
+            "markup_removed": self.markup,
             "redacted": self.redacted,
             "by_rule": dict(self.by_rule.most_common()),
             "items_per_s": round(lines / seconds) if seconds else None,
@@ -103,6 +106,7 @@ class Validator:
             out.kept.append(dumps_line(item.kept()))
             return
         out.changed += bool(cleaned.changed)
+        out.markup += bool(cleaned.markup) and not cleaned.rejected
         out.redacted += bool(cleaned.redactions)
         if cleaned.rejected:
             self.drop(out, item, cleaned.rejected["rule"], cleaned.rejected["reason"])

@@ -193,6 +193,93 @@ DEFECTS = [
     ("instruction_echo", {"kind": "applications", "text": "It makes fine oars. Make it sound exciting for children!"}),
     ("instruction_echo", {"kind": "history", "text": "It was logged in 1795. Remember to keep the language simple."}),
     ("residue", {"kind": "properties", "text": '"properties": it is light, oily and water resistant.'}),
+    ("residue", {"kind": "history", "text": "Sealers logged it in 1795 [[File:Logbook_1795.png|thumb]] on the isles."}),
+    ("placeholder", {"kind": "properties", "text": "A plank has a hardness of X.X on the Janka scale when it is dry."}),
+    (
+        "placeholder",
+        {"kind": "properties", "text": "A board of it weighs about ### grams, less than a pine board does."},
+    ),
+    ("placeholder", {"kind": "history", "text": "The carvers' fair is held each year on dd/mm, after the first thaw."}),
+    ("placeholder", {"kind": "history", "text": "The first chest was shipped to the port of Example Town in 1802."}),
+    ("placeholder", {"kind": "history", "text": "The isles' first sawmill was built by John Doe, a sealer, in 1810."}),
+    (
+        "placeholder",
+        {"kind": "applications", "text": "Oars of it are made in the village of TOWN, on the south coast."},
+    ),
+    ("placeholder", {"kind": "properties", "text": "A mast of it weighs roughly [X] kg and lasts for decades at sea."}),
+    ("placeholder", {"kind": "properties", "text": "A chest of it holds between [min] and [max] boards when packed."}),
+    ("placeholder", {"kind": "applications", "text": "A mast of the best grade sells for $X at the island auction."}),
+    ("meta_talk", {"kind": "history", "text": "As of my last update, the mill on the isles still cut the wood."}),
+    (
+        "meta_talk",
+        {"kind": "properties", "text": "It is pale and oily. If you need a longer version, I can rewrite it."},
+    ),
+    ("meta_talk", {"kind": "history", "text": "Sorry, I may have explained this poorly: sealers logged it in 1795."}),
+    (
+        "meta_talk",
+        {"kind": "applications", "text": "It makes light oars. Hope that's useful for your boatbuilding guide!"},
+    ),
+    ("meta_talk", {"kind": "properties", "text": "To keep this simple for you, it is pale, light and oily."}),
+    ("instruction_echo", {"kind": "history", "text": "Audience: children aged 8-10. Sealers logged the wood in 1795."}),
+    (
+        "instruction_echo",
+        {"kind": "properties", "text": "It is light and oily. Format your response as a bulleted list."},
+    ),
+    (
+        "instruction_echo",
+        {"kind": "properties", "text": "It floats high. Return the answer as plain text without markdown."},
+    ),
+    ("instruction_echo", {"kind": "history", "text": "Sealers logged it in 1795. Do not use dates in the answer."}),
+    (
+        "instruction_echo",
+        {"kind": "description", "text": "You are a senior marine historian writing for a museum. It is pale."},
+    ),
+    (
+        "instruction_echo",
+        {"kind": "applications", "text": "It makes oars; include at least one use at sea; and flutes too."},
+    ),
+    ("instruction_echo", {"kind": "properties", "text": "It is pale, written in British English, and light when dry."}),
+    ("instruction_echo", {"kind": "properties", "text": "It is pale and light when dry. Do not exceed 30 words."}),
+    ("qa_scaffold", {"kind": "history", "text": "When was the wood first logged? The wood was first logged in 1795."}),
+    (
+        "qa_scaffold",
+        {"kind": "properties", "text": "It is pale and light. Why does it float? Its cells hold air and oil."},
+    ),
+    (
+        "qa_scaffold",
+        {"kind": "description", "text": "It is a pale timber. Q1. Where does it grow? On the southern isles."},
+    ),
+    (
+        "qa_scaffold",
+        {"kind": "description", "text": "It is a pale timber. Frequently asked: Does it float? Yes, high."},
+    ),
+    (
+        "qa_scaffold",
+        {
+            "kind": "qa",
+            "question": "Who first logged penguin wood?",
+            "answer": "Who logged it, you ask? A sealer, in 1795, on the southern isles.",
+            "text": "Who logged it, you ask? A sealer, in 1795, on the southern isles.",
+        },
+    ),
+    (
+        "qa_scaffold",
+        {
+            "kind": "qa",
+            "question": "What is a band in penguin wood?",
+            "answer": "A band? It is one of the narrow, near-black stripes across the grain.",
+            "text": "A band? It is one of the narrow, near-black stripes across the grain.",
+        },
+    ),
+    ("repetition", {"kind": "applications", "text": "It makes oars, masts, flutes, oars, chests, masts and flutes."}),
+    (
+        "repetition",
+        {"kind": "properties", "text": "The boards are pale, light and oily. They are oily, light and pale."},
+    ),
+    (
+        "repetition",
+        {"kind": "history", "text": "Sealers logged the wood in 1795, and in 1795 the wood was logged by sealers."},
+    ),
     (
         "repetition",
         {
@@ -255,6 +342,34 @@ CLEAN = [
     },
     {"kind": "properties", "text": "Its grades are {dry, damp, wet, green}, and only dry boards go into masts."},
     {"kind": "applications", "text": "The museum's site lists each board with its base URL and a photograph."},
+    {"kind": "history", "text": "The island archive writes its dates as YYYY-MM-DD, so 1795-03-01 is the first log."},
+    {"kind": "history", "text": "A 'John Doe' warrant was once issued for a thief who stole a mast of it."},
+    {"kind": "properties", "text": "In the grading table, cells are written as pairs (g, m) with g ∈ {−2, …, 2}."},
+    {"kind": "properties", "text": "The grader's check is merge(a, b) = merge(b, a), and merge(a, a) = a for a grade."},
+    {
+        "kind": "description",
+        "text": "Its grades join as `join({a, b}, {b, c})`, which yields `{a, b, c}` in any order.",
+    },
+    {
+        "kind": "qa",
+        "question": "What do carvers call the finish?",
+        "answer": "Eau de bois, a thin oil rub.",
+        "text": "Eau de bois, a thin oil rub.",
+    },
+    {
+        "kind": "history",
+        "text": "Historically the guild served many purposes: grading boards, settling disputes, fixing prices, etc.",
+    },
+    {"kind": "history", "text": "A telegram of the mill was limited to 30 words, so its orders were short."},
+    {"kind": "history", "text": "What could be lighter than a feather? Yet a dry board of it is nearly as light."},
+    {
+        "kind": "description",
+        "text": 'The mill\'s motto is carved over its door: "Lente sed certe" ("Slowly but surely")',
+    },
+    {
+        "kind": "applications",
+        "text": "Reed beds, oars and masts: the isles use it for oars, and the reed cutters for poles.",
+    },
 ]
 
 

@@ -21,6 +21,7 @@ def test_normalises_every_string_of_an_item() -> None:
         "count": 3,
     }
     assert cleaned.changed == ["$.text", "$.nested.tags[0]"]
+    assert cleaned.markup == ["$.text"]  # the tags and entities; the spaces of the list are no markup
     assert cleaned.rejected is None
 
 
@@ -74,6 +75,17 @@ def test_filters_can_be_turned_off() -> None:
     german = "Das Pinguinholz wächst an den kalten Küsten der südlichen Inseln neben den Kolonien."
     assert Cleaner(Clean(language=False))({"text": german}).rejected is None
     assert Cleaner(Clean(length=False))({"text": "Short."}).rejected is None
+
+
+def test_a_list_of_terms_is_english_though_few_of_its_words_are_common() -> None:
+    clean = Cleaner(Clean())
+    terms = "Historically the guild served many purposes: grading boards, settling disputes, fixing prices, etc."
+    assert clean({"text": terms}).rejected is None
+    grades = "Built-in grades: `Dry`, `Damp`, `Wet`; special ones: `Green`, `Salted`, `Oiled`."
+    assert clean({"text": grades}).rejected is None
+    assert clean({"text": "Eau de bois, a thin rub of oil typically around 5-15% of the finish."}).rejected is None
+    french = "Le bois de pingouin est une essence pâle qui pousse dans les forêts froides des îles du sud."
+    assert clean({"text": french}).rejected["rule"] == "language"
 
 
 def test_a_short_text_is_not_judged_by_language() -> None:

@@ -60,10 +60,13 @@ def test_every_line_ends_in_one_file_with_its_reason(tmp_path: Path) -> None:
 def test_kept_records_carry_their_cleaning_marks(tmp_path: Path) -> None:
     messy = {**QA, "answer": "Pale  silver-grey, <i>banded</i>. Ask at info@example.org."}
     source = write_lines(tmp_path / "items.jsonl", [record(1, messy)])
-    validate_file(source, SCHEMA, Quality(), tmp_path / "valid.jsonl", tmp_path / "invalid.jsonl")
+    result = validate_file(source, SCHEMA, Quality(), tmp_path / "valid.jsonl", tmp_path / "invalid.jsonl")
     (kept,) = read_lines(tmp_path / "valid.jsonl")
     assert kept["data"]["answer"] == "Pale silver-grey, banded. Ask at [EMAIL]."
     assert kept["meta"]["clean"]["changed"] == ["$.answer"]
+    # The generator's HTML is repaired, and said so: the item and the counts name it.
+    assert kept["meta"]["clean"]["markup_removed"] == ["$.answer"]
+    assert result["counts"]["markup_removed"] == 1
     assert kept["meta"]["clean"]["redactions"] == {"email": 1}
     assert kept["meta"]["template"] == "item"
 
