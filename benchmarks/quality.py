@@ -54,9 +54,12 @@ SETS = [
     ("quality_fresh8.jsonl", 20, "2026-12-03", (0.820, 0.020)),
     ("quality_fresh9.jsonl", 20, "2026-12-03", (0.930, 0.030)),
     ("quality_fresh10.jsonl", 20, "2026-12-03", (0.870, 0.030)),
+    ("quality_fresh11.jsonl", 20, "2026-12-03", (0.800, 0.020)),
+    ("quality_fresh12.jsonl", 20, "2026-12-03", (0.850, 0.060)),
+    ("quality_fresh13.jsonl", 20, "2026-12-03", (0.850, 0.060)),
 ]
 # Written after the last rule change and never used to tune them; its entry is shaped as SETS' are.
-HELD_OUT = ("quality_fresh11.jsonl", 20, "2026-12-03", (0.800, 0.020))
+HELD_OUT = ("quality_fresh14.jsonl", 20, "2026-12-03", (0.900, 0.000))
 START, END = markers("quality-benchmark")
 CATEGORIES = ["residue", "placeholder", "meta_talk", "instruction_echo", "qa_scaffold", "truncated", "repetition"]
 TARGETS = "targets: recall >= 0.95, false flags <= 0.03"
@@ -96,8 +99,13 @@ Across the {len(FIRSTS)} first measurements recall ran from {min(r for r, _ in F
 {max(f for _, f in FIRSTS):.2f}. Widening the rules from one writer's misses lifts that writer's own set close to 1.00
 (the tables below) and the next writer's first figure only a little (the last five sets came in at \
 {", ".join(f"{r:.2f}" for r, _ in FIRSTS[-5:])}):
-each writer invents shapes the last one did not. On text from a writer the rules have not met, expect four to
-nine in ten artefacts caught at about 2% false flags, and leave the rest to the LLM judge and the reviewers.
+each writer invents shapes the last one did not, and asks for hard clean cases (notation, blanks shown as the
+subject) that the widened rules had not met. On text from a writer the rules have not met, expect eight or nine
+in ten artefacts caught, with false flags anywhere from none to one in twenty, and leave the rest to the LLM
+judge and the reviewers. A learned check was tried beside the rules and not kept: logistic regression on
+character n-grams, or on the bundled MiniLM's embeddings, trained on the sets before `quality_fresh11.jsonl`
+and tested on it: at the threshold that held cross-validated false flags under 0.01, the n-grams added 0.05
+recall and 0.01 false flags, the embeddings added nothing (0.01 recall only where their false flags passed 0.02).
 
 An HTML tag or entity in an item (`<p>`, `</s>`, `&quot;`) is repaired, not dropped: cleaning takes it out
 before the rules run, the kept item says so (`meta.clean.markup_removed`) and `studio validate` counts it.

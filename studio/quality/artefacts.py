@@ -35,7 +35,7 @@ CODE_SPAN = re.compile(r"`[^`\n]+`")
 TEMPLATE_MARKUP = re.compile(
     r"\{\{.*?\}\}|\{%.*?%\}|\{\{|\}\}|\{%|%\}|\$\{\w+\}|<\|[a-z_]+\|>|\[\[[A-Za-z][^\[\]\n]{0,80}\]\]", re.S
 )
-STRAY_START = re.compile(r"^\s*(?:[\[\]{}]|\(\s*\))")
+STRAY_START = re.compile(r"^\s*(?:[\[\]{}]|\(\s*\))|^\s*(?i:assistant|ai|bot|model)\s*:\s")
 # A list's number before the prose (`1. It is a type of timber...`): list markup left in.
 LIST_START = re.compile(r"^\s*\d{1,2}[.)]\s+[A-Z]")
 # A field whose whole content is an identifier (`penguin_wood.`, `answer_text`, `jonkeer-1974`): a slot's name or
@@ -49,16 +49,22 @@ QUOTED_KEY = re.compile(r"[\"']\s*[A-Za-z_][\w ]{0,30}[\"']\s*:\s*[\"'{\[\d]|^\s
 # `{x | x > 0}`), and so are a subscript or a power in braces (`t_{n+1}`, `2^{10}`), not leftovers.
 NOTATION = re.compile(
     r"[_^]\{[^{}\s]{1,12}\}"
-    r"|\{[\d\s,.̄…−-]+\}|\{\s*[\w.…]{1,3}(?:\s*,\s*[\w.…]{1,3})+\s*\}|\{[^{}:\"]{1,20}\|[^{}:\"]{1,30}\}"
+    r"|\{[\d\s,.̄…−-]+\}|\{\s*[\w.…–&-]{1,3}(?:\s*,\s*[\w.…–&-]{1,3})+\s*\}|\{[a-z]\}|\{[^{}:\"]{1,20}\|[^{}:\"]{1,30}\}"
     # A set of pairs `{(1,1), (1,7)}`, a set-builder with a colon `{k : k > 0}`, a set of names
     # `{int32, int64, bool}`.
     r"|\{\s*[\w.]{1,10}(?:\s*,\s*[\w.]{1,10}){2,}\s*\}"
-    r"|\{\s*\([^{}()]*\)(?:\s*,\s*\([^{}()]*\))*\s*\}|\{\s*[a-z]\s*:\s*[^{}]{1,60}\}"
+    r"|\{\s*\([^{}()]*\)(?:\s*,\s*\([^{}()]*\))*\s*\}|\{\s*[a-z]\d{0,2}\s*:\s*[^{}]{1,60}\}"
 )
 # Markdown a JSON string field should not hold: a heading line, bold text.
-MARKDOWN = re.compile(r"(?:^|\n)\s*#{1,6}\s+\S|\*\*[^*\n]+\*\*|(?:^|\n)\s*={2,}[^=\n]{1,60}={2,}")
+MARKDOWN = re.compile(
+    r"(?:^|\n)\s*#{1,6}\s+\S|\*\*[^*\n]+\*\*|(?:^|\n)\s*={2,}[^=\n]{1,60}={2,}|(?:^|\n)[ \t]*[-*•]\s+\S[^\n]*\n"
+)
 # Two JSON strings and the comma between them (`...designs.", "Each family...`): the list the field came from.
 JSON_LIST = re.compile(r"[\w.!?]\"\s*,\s*\"\w")
+# A structure the prose introduces as an example (`such as {...}`, `e.g. [...]`) is shown on purpose.
+SHOWN = re.compile(
+    r"\b(?:such as|e\.g\.,?|for example,?|for instance,?|i\.e\.,?|like)\s+(?:\{[^{}]*\}|\[[^\[\]]*\])", re.I
+)
 # A straight double quote after a digit and before a word is an inch mark (`a 12" blade`), not a quote
 # (`"Sepiath No. 2", the` closes one).
 INCH = re.compile(r"\d\"(?=\s*(?:[a-z]|x\b|×))")
@@ -78,7 +84,7 @@ SLOT_SHAPES = re.compile(
     r"<[a-z][a-z0-9 _-]{0,30}>|\[(?:[A-Z][a-z]+ )+[A-Z][a-z]+\]|^\s*\[[a-z][a-z _]{1,30}\]\s*$"
     # One word in brackets is a slot when it names what a template fills in (`[Publisher]`, `[date]`), not a
     # mark of its own (`[sic]`, `[Fragile]`).
-    r"|\[[a-z]+(?:'s)? (?:name|date|title|address|email|number|age|year)\]"
+    r"|\[[A-Za-z]+(?:'s)? (?:name|date|title|address|email|number|age|year)\]"
     r"|\[(?i:name|company|author|publisher|date|location|city|country|product|brand|title|number|amount|price|year|"
     r"person|customer|merchant|designer|manufacturer|place|address|answer|question|text|description|value|"
     r"definition|explanation|summary|details|content|topic|subject|term|example|reason|source|ref|cite|citation|"
@@ -87,7 +93,8 @@ SLOT_SHAPES = re.compile(
     r"version|time)\]"
     r"|\bbetween \[\w+\] and \[\w+\]"
     # A slot's name in capitals (`INVENTOR_NAME`), a year with letters for digits (`in 18XX`).
-    r"|\b(?:1\d|20)XX\b|\b[A-Z]{2,}(?:_[A-Z]+)+\b"
+    r"|[$€£¥]_{2,}|\b(?:Name|Title|Date|Place|Company|Text) Here\b|\b(?:1\d|20)XX\b|\b[A-Z]{2,}(?:_[A-Z]+)+\b"
+    r"|\b(?:1\d|20)(?:__|\d_)(?!\w)|\$[A-Z]{2,}\b|%[A-Z_]{2,}%"
     r"|(?<![?\w])\?{2,}(?=\s*[%\w])|\bX{2,}\b(?=\s*(?:%|[a-z]))"
 )
 # A letter where a number belongs (`about N metres`, `around X,000 visitors`): looked for in every string.
@@ -99,10 +106,15 @@ LETTER_NUMBER = re.compile(
     r"grams?|litres?|years?|days?|hours?|minutes?|seconds?)\b"
     r"|\bbetween [NX] and (?:\d|[MNY]\b)|\bbetween \d[\d,.]* and [NX]\b"
     r"|[$€£¥][NXY](?:,X{3}|,000)*\b(?![$\w])"
+    r"|\b(?:of|is|was|about|around|diameter|width|length|depth|height) [NX] (?:mm|cm|km|kg|mg|ml|metres|meters|grams|"
+    r"litres|bar|psi|hours|days|years|minutes|seconds|percent|inches|feet)\b"
     # Digits written as letters or hashes (`a hardness of X.X`, `about ### grams`), a date as its format
     # (`held on dd/mm`, `since YYYY`).
     r"|\b[NX]\.[NX]{1,2}\b|\b[NX]\.[NXY]\.[NXYZ]\b|(?<=\s)#{2,6}(?=\s+[a-z%])"
     r"|\b(?:on|in|since|from|until|by|of) (?:dd/mm|DD/MM|mm/dd|MM/DD|YYYY|yyyy)\b(?![-/])"
+)
+QUOTED_BLANK = re.compile(
+    r"\"[^\"]*(?:_{3,}|(?i:lorem ipsum))[^\"]*\"|“[^”]*(?:_{3,}|(?i:lorem ipsum))[^”]*”|'[^']*(?i:lorem ipsum)[^']*'"
 )
 # Upper-case slots are told apart from proper placeholders by case, so these run without re.I: `[DATE]`, a slot
 # word in capitals in a sentence of lower-case words (`a file named FILENAME`, `a clutch of NUMBER eggs`), and
@@ -111,11 +123,15 @@ CAPS_SLOT = re.compile(r"\[[A-Z][A-Z0-9 _/-]{2,}\]|<[A-Z][A-Z0-9 _]{2,}>")
 CAPS_WORD = re.compile(
     r"\b(?:NUMBER|FILENAME|FILE|NAME|DATE|YEAR|PLACE|CITY|COUNTRY|AMOUNT|VALUE|PRICE|TITLE|AUTHOR|COMPANY|"
     r"PRODUCT|PERSON|LOCATION|ADDRESS|TOPIC|KEYWORD|TOWN|VILLAGE|REGION|STREET|ORGANI[SZ]ATION|INSTITUTION|"
-    r"SURNAME)\b(?!\])"
+    r"SURNAME|DURATION|WEIGHT|HEIGHT|WIDTH|COLOU?R|MATERIAL|QUANTITY|PERCENTAGE|TEMPERATURE|DISTANCE|BRAND|SPECIES|"
+    r"ORIGIN)\b(?!\])"
 )
 STAND_IN = re.compile(
     r"\b(?:Company|Product|Brand|Person|City|Country|Town|Vendor|Client) [XYZ]\b|\b(\w+) one, \1 two\b"
     r"|\b(?:Example|Sample) (?:Town|City|Village|Company|Street|Road|University|County|Island|River)\b"
+    r"|\b(?:Player|Artist|Author|Singer|Team|Manufacturer|Supplier|Studio|Brewer|Maker|Designer|Professor|Dr\.?|Mr\.?|"
+    r"Mrs\.?|Ms\.?|Captain) [XYZ]\b(?![-.]\w)|\bFirst ?[Nn]ame Last ?[Nn]ame\b"
+    r"|\b(?:by|of|from|in|at) (?:the )?(?:\w+ )?[a-z]+_(?:name|date|place|city|country|year|title)\b"
     # The name for an unknown person is content in law (`a John Doe warrant`), a template's stand-in elsewhere.
     r"|(?<!a )(?<!the )\b(?:John|Jane) Doe\b['\"’”]?+(?!s\b| (?:warrant|lawsuit|suit|order|case|defendant|plaintiff|"
     r"injunction|subpoena|summons))"
@@ -153,7 +169,8 @@ META_PHRASES = re.compile(
     r"\bas an ai\b|\blanguage model\b|\bi hope (?:this|that|it|these|the above)\b|\blet me know\b|\bfeel free to\b"
     r"|\bwould you like (?:me to|more|to know|further|additional|another)\b|\bshall i\b|\bas you asked\b"
     r"|\bkept (?:this|it) (?:short|brief)\b|\blet(?:'s| us) think\b"
-    r"|\bi (?:do not|don't) have (?:any |enough |reliable |much )?information\b|\bhappy to help\b"
+    r"|\bi (?:do not|don't) have (?:any |enough |reliable |much )?(?:information|data|details|figures|records)\b"
+    r"|\b(?:previous|earlier) (?:draft|version|answer|response)\b|\bhappy to help\b"
     r"|\bi(?:'m| am) (?:sorry|unable|happy to)\b|\bi (?:can(?:no|')t|cannot|will not|won't) (?:provide|help|write)\b"
     r"|\bas (?:you )?requested\b|\b(?:answers?|information|details) requested\b|\byou asked for\b"
     r"|\bi(?:'ve| have) (?:written|created|provided|included|generated)\b"
@@ -167,7 +184,8 @@ META_PHRASES = re.compile(
     r"(?:the |our |any )?readers?\b"
     r"|\b(?:closing|concluding) (?:point|note|thought|remark|sentence)\b|\bis there anything else\b"
     r"|\bthanks? (?:you )?for (?:asking|reading)\b"
-    r"|\bplease (?:verify|check|double-check) (?:them|these|this|it|the facts|the figures?)\b"
+    r"|\bplease (?:verify|check|double-check) (?:them|these|this|it|the facts|the figures?|the details)\b"
+    r"|\bmoving on to the next\b|\b(?:enough|all) for this (?:item|entry|one)\b"
     r"|\b(?:that|this) (?:should )?covers? (?:the )?(?:essentials|basics|main points|key points|everything)\b"
     r"|\bsince (?:it|they|this|these|that) (?:was|were) not (?:provided|given|supplied)\b"
     r"|\bmy training(?: data)?\b|\b(?:training|knowledge) cut-?off\b"
@@ -179,7 +197,9 @@ META_OFFERS = re.compile(
     r"\bif you(?:'d)? (?:need|want|would like|like|prefer)\b[^.!?]{0,80}?\b(?:I can|I could|I'll|just ask|ask me)\b"
     r"|(?:^|[.!?]\s+)hope (?:this|that|it|these)\b|\b(?:useful|helpful) for your\b|\bas of my last\b"
     r"|\b(?:keep|make) (?:this|it|things) (?:simple|short|brief|easy|clear) for you\b"
-    r"|\b(?:apologies|sorry) for (?:the|any|my) (?:\w+ )?(?:confusion|errors?|mistakes?|misunderstanding|omission)\b",
+    r"|\b(?:apologies|sorry) for (?:the|any|my) (?:\w+ )?(?:confusion|errors?|mistakes?|misunderstanding|omission)\b"
+    r"|\bsorry if\b|\bwhat you (?:were|are|might be) looking for\b"
+    r"|\b(?:text|passage|paragraph|answer|response|description|section|summary) above\b",
     re.I,
 )
 # The writer speaking of their own writing (`I will explain`, `I have left out the details`, `I made up some of
@@ -188,6 +208,8 @@ WRITER = re.compile(
     r"\bI(?:'ve|'ll|'d|'m| have| will| would| had| am| shall| did| do| can| could)?\s+"
     r"(?:(?:also|just|deliberately|only|briefly|simply)\s+)?"
     r"(?:explain|describe|made up|invented|assumed|left out|omitted|kept (?:this|it|the \w+) (?:short|brief)|"
+    r"generated (?:this|it|these|the)|write about|turn to|move on to|"
+    r"(?:rewritten|revised|reworded|edited|updated) (?:this|it|the)|"
     r"focused on|tried to (?:keep|write|explain|describe|cover)|"
     r"chose (?:to (?:mention|start|begin|open|focus|include|leave|put|write|end)|not to)|"
     # Hedging as the assistant, or naming what it left out (`I'm not entirely sure`, `I have not included`).
@@ -244,11 +266,16 @@ ECHO_PHRASES = re.compile(
     r"|(?:^|[.!?]\s+)as an? [^,.]{3,40}, (?:explain|describe|write|tell|say|mention)\b"
     r"|\boutput (?:only )?(?:the )?json\b|\bjson only\b"
     r"|\b(?:do not|don't) add (?:any )?(?:explanations?|comments?|notes?|commentary)\b"
+    r"|(?:^|[.!?]\s+)(?:output|response|answer) format\s*:|\brespond (?:only )?with the\b"
+    r"|\b(?:facts|names|details) should (?:sound|be)\b|\bsound plausible\b"
     r"|\buse (?:british|american|us|uk|australian) (?:english|spelling)\b"
     r"|\binclude at least (?:one|two|three|\d+) (?:numbers?|facts?|examples?|details?|figures?|dates?)\b"
+    r"|(?:^|[.!?(]\s*)(?:respond|reply|answer|write) in (?:\d+|one|two|three|four|five)\b"
+    r"|\bin (?:\d+|one|two|three|four|five)(?: to | or |-)(?:\d+|two|three|four|five|six) (?:short )?"
+    r"(?:sentences|paragraphs|words)\b"
     r"|(?:^|[.!?(]\s*)(?:respond|reply|answer|write) in (?:plain|simple|a |an |british|american|english|"
     r"\w+ (?:tone|style|voice))"
-    r"|(?:^|[.!?]\s+)remember to (?:keep|use|include|mention|avoid|write|make|add)\b"
+    r"|(?:^|[.!?]\s+)remember to (?:keep|use|include|mention|avoid|write|make|add|invent|create|stay|be|vary)\b"
     r"|\bkeep the (?:language|tone|text|answer|wording|style) (?:simple|short|brief|clear|formal|friendly|neutral)\b"
     r"|(?:^|[.!?]\s+)make it (?:sound|more|less|short|shorter|brief|simple|fun|engaging|exciting|clear)\b"
     r"|\bavoid (?:any |all )?(?:\w+ )?references\b"
@@ -272,7 +299,7 @@ ECHO_PHRASES = re.compile(
     r"|\boutput only\b|\bno (?:extra|additional|further) (?:commentary|text|explanation|remarks)\b"
     r"|\bmake sure (?:the|your) (?:text|answer|description|item|response|output|entry)\b"
     r"|(?:^|[.!?(]\s*)(?:answer|response|text|description|output) (?:should|must) (?:be|not|stay|use)\b"
-    r"|(?:^|[.!?]\s+)(?:do not|don't|never) (?:mention|repeat|copy|say)\b|\bset [\"'“]\w+[\"'”] to\b"
+    r"|(?:^|[.!?]\s+)(?:do not|don't|never) (?:mention|repeat|copy|say|include|invent)\b|\bset [\"'“]\w+[\"'”] to\b"
     r"|\bsub-?topic\s*:",
     re.I,
 )
@@ -285,7 +312,9 @@ ECHO_ORDERS = re.compile(
     r"warm|neutral|playful|academic|technical|simple|plain|conversational|aged|professional|enthusiastic)\b"
     # A label the writing has no use for, whatever its value (`Tone: nostalgic.`, `Persona: a teacher.`,
     # `(Limit: 50 words.)`).
-    r"|(?:^|[.!?(]\s*)(?:tone|persona|audience|reading level)\s*:\s*[\w ,'-]{1,40}[.;)]"
+    r"|(?:^|[.!?(]\s*)(?:tone|persona|audience|reading level)\s*:\s*[\w ,'-]{1,80}[.;)]"
+    r"|(?:^|[.!?(]\s*)(?:style|register|voice)\s*:\s*[^.]{0,60}\b(?:person|tense|wikipedia|encyclop\w+|sentences|"
+    r"formal|informal|neutral)\b"
     r"|\b(?:limit|max(?:imum)?|word count|length)\s*:\s*\d+ (?:words|sentences|characters)\b"
     r"|(?:^|[.!?]\s+)avoid (?:using )?(?:bullet points|bullets|lists|headings|markdown|emojis|numbered lists)\b"
     # Format orders (`Format your response as a list.`, `Return the answer as plain text without markdown.`).
@@ -328,7 +357,9 @@ SELF_ASKED = re.compile(
 # Any question opening a passage is one when the next sentence says its words again or is a bare answer, as an
 # FAQ's is (`When was it discovered? It was discovered in 1911`, `Who buys them? Mainly pension funds`); a hook
 # is followed by prose (`What could be simpler than a shadow? Yet it took three years`).
-OPENING_QUESTION = re.compile(r"^\s*(?:so,?\s+)?(?:what|who|when|where|why|how|which)\b[^?.!\"“”]{1,80}\?", re.I)
+OPENING_QUESTION = re.compile(
+    r"^\s*(?:so,?\s+|[^?.!:]{1,60}:\s+)?(?:what|who|when|where|why|how|which)\b[^?.!\"“”]{1,80}\?", re.I
+)
 # An answer that opens by asking its topic back (`The house? It's the target...`).
 ASKED_BACK = re.compile(r"\s*(?:[\w'’-]+\s+){0,4}[\w'’-]+\?\s+\S")
 # One sentence that asks, answered by the next (`... its latitude. Why is it so mild? The warm current ...`).
@@ -364,12 +395,15 @@ META_FAMILIES = (
             "help write written created provided included generated add include expand mention disclaimer fictional "
             "purpose purposes below question word words count added included mentioned given readers reader "
             "closing concluding anything thanks thank verify check double explain describe tell start summarise "
-            "summarize essentials basics points everything covers cover since training cutoff knowledge"
+            "summarize essentials basics points everything covers cover since training cutoff knowledge moving enough "
+            "data details figures records previous earlier"
         ),
         META_PHRASES,
     ),
     (
-        wordset("need want like prefer hope useful helpful last simple short brief easy clear apologies sorry"),
+        wordset(
+            "need want like prefer hope useful helpful last simple short brief easy clear apologies sorry looking above"
+        ),
         META_OFFERS,
     ),
 )
@@ -391,7 +425,8 @@ ECHO_WORDS = wordset(
     "instruction instructions markdown json lists should must needs assistant expert writer model copywriter "
     "author mention repeat copy say set subtopic sub plain simple json has would tense person you task "
     "instruction instructions reader jargon respond reply answer speak keep avoid output commentary make text "
-    "format constraints constraint requirements requirement are as add use include remember it references"
+    "format constraints constraint requirements requirement are as add use include remember it references facts "
+    "names details sound plausible"
 )
 ORDER_WORDS_ECHOED = wordset(
     "explaining speaking writing talking audience tone style register voice reading format return markdown answer "
@@ -406,6 +441,13 @@ DANGLING = wordset("the a an that which whose and or but than its their our my")
 OBJECT_MISSING = re.compile(
     r"\b(?:known|famous|noted|renowned|prized|valued|praised|admired) for\W*$"
     r"|\b(?:made|full|one|kind|type|part|because|instead|consists|composed) of\W*$",
+    re.I,
+)
+# `half of that.`, `like that.`, `twice that.`: `that` ends a sentence as a pronoun after a preposition or a
+# quantity, as it does not after a noun (`...reed beds that.`).
+AFTER_THAT = re.compile(
+    r"\b(?:of|like|after|before|than|for|about|with|from|on|by|at|to|twice|thrice|half|all|is|was|did|does|do|not) "
+    r"that\W*$",
     re.I,
 )
 CLOSERS = "\"'”’)]»*"
@@ -445,6 +487,8 @@ def _quote(s: str, limit: int = 40) -> str:
 def residue(item: Item) -> str | None:
     for path, s in item.prose():
         plain = CODE_SPAN.sub(" ", s) if "`" in s else s  # an inline code span is where braces and quotes belong
+        if "[" in plain or "{" in plain:
+            plain = SHOWN.sub(" ", plain)  # `an ordered list, such as ["Laptop", "Phone"]`: an example, not a leak
         if m := STRAY_START.match(plain):
             return f"{path} starts with a stray {_quote(m.group().strip())}"
         if m := HEADING_START.match(plain):
@@ -453,16 +497,21 @@ def residue(item: Item) -> str | None:
             return f"{path} starts with a list number: {_quote(plain)}"
         if plain.count("(") > plain.count(")") and not plain.rstrip().endswith("("):
             return f"an unclosed parenthesis in {path}"
-        if ":" in plain and (m := QUOTED_KEY.search(plain) if "'" in plain or '"' in plain else None):
+        about_json = "JSON" in plain  # `prints each step as an object such as {"Node Type": ...}` shows JSON
+        if (
+            ":" in plain
+            and not about_json
+            and (m := QUOTED_KEY.search(plain) if "'" in plain or '"' in plain else None)
+        ):
             return f"a JSON key and value in {path}: {_quote(m.group())}"
         if ":" in plain and (key := _key_fragment(plain, item.data)):
             return f"the item's key `{key}` as JSON inside {path}"
         if '"' in plain:
-            if m := JSON_LIST.search(plain):
+            if not about_json and (m := JSON_LIST.search(plain)):
                 return f"two JSON strings and a comma in {path}: {_quote(plain[max(0, m.start() - 10) :])}"
             if INCH.sub("", plain).count('"') % 2:
                 return f"an unmatched double quote in {path}"
-        if ("#" in plain or "**" in plain or "==" in plain) and (m := MARKDOWN.search(plain)):
+        if ("#" in plain or "**" in plain or "==" in plain or "\n" in plain) and (m := MARKDOWN.search(plain)):
             return f"markdown {_quote(m.group().strip())} in {path}"
         if not any(c in plain for c in "{}%$<|[]\\"):
             continue  # none of the marks the checks below look for
@@ -473,7 +522,7 @@ def residue(item: Item) -> str | None:
         if m := EMPTY_BRACKETS.search(plain):
             return f"stray brackets {_quote(m.group())} in {path}"
         plain = NOTATION.sub(" ", plain)
-        if "{" in plain or "}" in plain:
+        if ("{" in plain or "}" in plain) and not about_json:
             at = plain.find("{") if "{" in plain else plain.find("}")
             return f"JSON or template braces in {path}: {_quote(plain[max(0, at - 10) :])}"
         if plain.count("[") != plain.count("]"):
@@ -503,7 +552,7 @@ def placeholder(item: Item) -> str | None:
     for path, s in item.strings:
         if ("_" in s or "-" in s) and IDENTIFIER.match(s) and path in (item.text_field, "answer", "question"):
             return f"an identifier where content belongs: {_quote(s)} in {path}"
-        slots = "[" in s or "<" in s or "_" in s or "??" in s or "xx" in s.lower() or "N/A" in s
+        slots = "[" in s or "<" in s or "_" in s or "??" in s or "xx" in s.lower() or "N/A" in s or "$" in s or "%" in s
         if m := LETTER_NUMBER.search(s):
             return f"a letter where a number belongs: {_quote(m.group())} in {path}"
         if (m := CAPS_WORD.search(s)) and sum(c.isupper() for c in s) < 0.3 * sum(c.isalpha() for c in s):
@@ -513,6 +562,8 @@ def placeholder(item: Item) -> str | None:
         if not slots and SLOT_WORDS.isdisjoint(item.vocab(s)):
             continue
         plain = CODE_SPAN.sub(" ", s) if "`" in s else s
+        if ("__" in plain or "orem" in plain) and ('"' in plain or "“" in plain or "'" in plain):
+            plain = QUOTED_BLANK.sub(" ", plain)  # `letters that began "Dear ________,"`: a blank shown, not left
         for m in CAPS_SLOT.finditer(plain):
             if m.group() not in OWN_MARKS:
                 return f"an unfilled slot {_quote(m.group())} in {path}"
@@ -606,6 +657,7 @@ def qa_scaffold(item: Item) -> str | None:
             or _answers_itself(unquoted)
             or SELF_ANSWERED.search(unquoted)
             or ASKED_MID_TEXT.search(unquoted)
+            or ABOUT_THE_QUESTION.search(unquoted)
             or len(ASKED_AND_ANSWERED.findall(unquoted)) >= 2
         ):
             return f"{path} asks its own question and answers it: {_quote(s)}"
@@ -651,9 +703,8 @@ def _answers_itself(s: str) -> bool:
 
 # The first words of an answer that is no sentence of its own (`About fifteen minutes`, `By the 1890s`).
 BARE_ANSWER = wordset(
-    "about around by in on at from since mainly mostly only usually all both yes no because to for with after "
-    "before during until roughly nearly almost over under just each every either neither chiefly largely quite "
-    "plenty several many few"
+    "about around mainly mostly only usually all both yes no because roughly nearly almost just chiefly largely "
+    "quite plenty several many few"
 )
 
 
@@ -704,7 +755,7 @@ def truncation(item: Item) -> str | None:
         if end and end[-1] not in TERMINAL and not _closed(s.rstrip()):
             return f"{path} stops mid-sentence: {_quote('…' + s.rstrip()[-30:])}"
         last = re.search(r"(\w+)\W*$", s)
-        if last and last.group(1) in DANGLING or OBJECT_MISSING.search(s):
+        if last and last.group(1) in DANGLING and not AFTER_THAT.search(s) or OBJECT_MISSING.search(s):
             return f"{path} ends on `{last.group(1)}`: {_quote('…' + s.rstrip()[-30:])}"
         if s.rstrip().endswith(("...", "…")):  # trails off: the writer (or max_tokens) stopped, not the sentence
             return f"{path} trails off: {_quote('…' + s.rstrip()[-30:])}"

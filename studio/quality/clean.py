@@ -143,6 +143,8 @@ def phrase_loop(s: str) -> str | None:
         for i in range(len(w) - times * k + 1):
             phrase = w[i : i + k]
             if all(w[i + j * k : i + (j + 1) * k] == phrase for j in range(1, times)):
+                if all(x.isdigit() or len(x) < 3 for x in phrase):
+                    continue  # `a 3 m × 3 m × 3 m block`: measures, not a loop
                 return " ".join(phrase)
     return None
 
@@ -171,14 +173,19 @@ def looped_words(w: list[str]) -> str | None:
     return " ".join(gram) if n >= 3 else None
 
 
+NUMBERS = "one two three four five six seven eight nine ten half third thirds quarter quarters first second"
+NUMBER_WORDS = frozenset(NUMBERS.split())
 RESTATED = 4  # times a short text says one content word ...
 SHORT = 60  # ... in this many words or fewer
+FEW_SENTENCES = 40
 
 
 def restated(w: list[str]) -> str | None:
-    """A content word a short text says four times (`smoky flavour ... its smoky flavour ... so smoky`), or two
-    content words in a row said three times: one fact said over and over, not an item that says four. (Two words
-    said three times each is not enough: `the lower town ... the upper town ... the town's oldest machine`.)"""
+    """A content word a short text says four times (`smoky flavour ... its smoky flavour ... so smoky`), two
+    content words in a row said three times, or in a text of a few sentences two words said three times each
+    (`taught lace for decades; for many decades she taught lace, ... lace ... for decades`, by stem): one fact
+    said over and over, not an item that says four. (One word three times is not enough: `the lower town ...
+    the upper town ... the town's oldest machine`.)"""
     if len(w) > SHORT:
         return None
     stop = STOP_WORDS["en"]
@@ -187,9 +194,15 @@ def restated(w: list[str]) -> str | None:
     if times >= RESTATED:
         return f"`{word}` {times} times in {len(w)} words"
     pairs = Counter(zip(w, w[1:], strict=False))
+    plain = stop | NUMBER_WORDS  # `one third in, one third out, one third in reserve` is a rule, not a loop
     for (a, b), n in pairs.most_common(3):
-        if n >= 3 and a not in stop and b not in stop and len(a) > 2 and len(b) > 2:
+        if n >= 3 and a not in plain and b not in plain and len(a) > 2 and len(b) > 2:
             return f"`{a} {b}` {n} times in {len(w)} words"
+    if len(w) <= FEW_SENTENCES:
+        stems = Counter(stem(x) for x in content if x not in NUMBER_WORDS)
+        thrice = [s for s, n in stems.most_common(2) if n >= 3]
+        if len(thrice) == 2:
+            return f"`{thrice[0]}` and `{thrice[1]}` three times each in {len(w)} words"
     return None
 
 
@@ -206,7 +219,7 @@ def repeated_sentence(text: str) -> str | None:
 
 
 CLAUSE_END = re.compile(r"[;,]\s+|\s+(?:which|because|so|and so)\s+")
-SUFFIX = re.compile(r"(?:ing|ed|es|s|e)$")
+SUFFIX = re.compile(r"(?:ness|ions?|ing|ed|es|s|e)$")
 # A sentence that opens by announcing it restates the one before (`In other words, ...`).
 OTHER_WORDS_OPENERS = [
     ["in", "other", "words"],
@@ -257,17 +270,20 @@ def _same_content(parts: list[str]) -> str | None:
     return None
 
 
+BRACKETED = re.compile(r"\{[^{}]*\}|\[[^\[\]]*\]")
 # A function's name before its arguments (`merge(x, merge(y, z))`): a formula says it as often as it must.
 CALL = re.compile(r"\b\w+(?=\()")
 
 
 def prose(text: str) -> str:
-    """The text without code spans, function names and quotations, whose repeats are notation or a refrain
+    """The text without code spans, brackets, function names and quotations, whose repeats are notation or a refrain
     (`"Hop, hop, Halvany!"`), not a loop."""
     if "`" in text:
         text = artefacts.CODE_SPAN.sub(" ", text)
     if '"' in text or "“" in text:
         text = artefacts.QUOTED.sub(" ", text)
+    if "{" in text or "[" in text:
+        text = BRACKETED.sub(" ", text)
     return CALL.sub(" ", text)
 
 
@@ -277,13 +293,13 @@ LIST_SEPARATOR = re.compile(r",\s+(?:and\s+|or\s+)?|\s+(?:and|or)\s+")
 def listed_twice(text: str) -> str | None:
     """A list of four things or more that names one of them twice (`buttons, beads, hatpins, buttons and beads`)."""
     for sentence in SENTENCE_END.split(text):
-        if sentence.count(",") < 3:
+        if sentence.count(",") < 2:
             continue
         entries = [" ".join(words(e)) for e in LIST_SEPARATOR.split(sentence)]
-        entries[0] = entries[0].rsplit(" ", 1)[-1]  # `The cords are dyed red, ...`: the list starts at its last word
-        short = [e for e in entries if len(e) > 1 and e.count(" ") <= 2]  # `{a, b}, {b, c}` is notation
-        again = [e for e, n in Counter(short).items() if n > 1]
-        if len(short) >= 4 and again:
+        short = [e for e in entries[1:] if len(e) > 1 and e.count(" ") <= 2]  # `{a, b}, {b, c}` is notation
+        # The list starts inside the first part (`The window uses cobalt blue, ruby red, ..., cobalt blue`).
+        again = [e for e, n in Counter(short).items() if n > 1 or f" {entries[0]}".endswith(f" {e}")]
+        if len(short) >= 2 and again:  # and the first part's: three things at least
             return f"`{again[0]}` listed twice"
     return None
 

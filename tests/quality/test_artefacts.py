@@ -274,6 +274,86 @@ DEFECTS = [
     ("repetition", {"kind": "applications", "text": "It makes oars, masts, flutes, oars, chests, masts and flutes."}),
     (
         "repetition",
+        {"kind": "applications", "text": "Its chests come in silver grey, pale gold, white and silver grey."},
+    ),
+    ("repetition", {"kind": "properties", "text": "The mill saws the logs, planes the boards, and saws the logs."}),
+    (
+        "repetition",
+        {
+            "kind": "properties",
+            "text": "Its boards float high in water. In other words, the boards float high when in water.",
+        },
+    ),
+    ("residue", {"kind": "properties", "text": "- Pale silver-grey\n- Light and oily\nIt is prized for small boats."}),
+    ("placeholder", {"kind": "history", "text": "The first boatyard on the isles was founded in 18__ by two sealers."}),
+    (
+        "placeholder",
+        {"kind": "applications", "text": "Boards of it sell at £__ a plank to the boatyards of the isles."},
+    ),
+    (
+        "placeholder",
+        {"kind": "history", "text": "The mill is run by Cooperative Name Here, which employs nine sawyers."},
+    ),
+    ("placeholder", {"kind": "history", "text": "Chests of it were a favourite of King [King's name] and his court."}),
+    ("residue", {"kind": "history", "text": "assistant: Sealers logged penguin wood on the isles in 1795."}),
+    ("meta_talk", {"kind": "history", "text": "I've rewritten the previous draft. Sealers logged it in 1795."}),
+    (
+        "meta_talk",
+        {"kind": "history", "text": "I don't have reliable data on the first mill, but sealers logged it in 1795."},
+    ),
+    (
+        "instruction_echo",
+        {"kind": "history", "text": "Sealers logged it in 1795. Output format: one paragraph, no lists."},
+    ),
+    (
+        "instruction_echo",
+        {"kind": "history", "text": "Sealers logged it in 1795. Facts should sound plausible but be invented."},
+    ),
+    (
+        "repetition",
+        {
+            "kind": "history",
+            "text": "Ana carved oars for decades; for many decades she carved oars, and carving oars was her work.",
+        },
+    ),
+    ("placeholder", {"kind": "properties", "text": "A board of it has a density of $DENSITY kg/m³ when it is dry."}),
+    (
+        "placeholder",
+        {"kind": "applications", "text": "Builders pair it with the local %TIMBER% for the keels of boats."},
+    ),
+    ("meta_talk", {"kind": "history", "text": "Sealers logged it in 1795. That is enough for this item; moving on."}),
+    ("meta_talk", {"kind": "history", "text": "I'll write about the history now. Sealers logged it in 1795."}),
+    ("instruction_echo", {"kind": "history", "text": "Sealers logged it in 1795. Style: encyclopedic, third person."}),
+    ("instruction_echo", {"kind": "history", "text": "Sealers logged it in 1795. Remember to invent proper names."}),
+    ("instruction_echo", {"kind": "history", "text": "Sealers logged it in 1795. Do not include any placeholders."}),
+    (
+        "repetition",
+        {"kind": "history", "text": "Its crest shows an oar, a mast and an oar, all within a ring of rope."},
+    ),
+    (
+        "placeholder",
+        {"kind": "history", "text": "The first mill on the isles was built by Firstname Lastname in 1810."},
+    ),
+    ("placeholder", {"kind": "history", "text": "The first chest was carved by the workshop of carver_name in 1802."}),
+    ("placeholder", {"kind": "applications", "text": "Oars of it were made famous by rower Player X in the 1820s."}),
+    ("placeholder", {"kind": "properties", "text": "A board of it is seasoned for DURATION before it is sold."}),
+    ("placeholder", {"kind": "properties", "text": "Its dowels have a diameter of N mm, the size the boatyards use."}),
+    ("meta_talk", {"kind": "history", "text": "Sealers logged it in 1795. Sorry if this is not what you were after."}),
+    ("meta_talk", {"kind": "history", "text": "In the text above I described its look; it was first logged in 1795."}),
+    ("meta_talk", {"kind": "history", "text": "Apologies for the earlier confusion. Sealers logged it in 1795."}),
+    (
+        "instruction_echo",
+        {"kind": "history", "text": "Sealers logged it in 1795. (Respond in two to three sentences.)"},
+    ),
+    ("instruction_echo", {"kind": "history", "text": "Tone: nostalgic. Sealers logged the wood in 1795 on the isles."}),
+    ("instruction_echo", {"kind": "history", "text": "Sealers logged the wood in 1795. Avoid bullet points."}),
+    ("qa_scaffold", {"kind": "history", "text": "When was it first logged? That is a question carvers ask. In 1795."}),
+    (
+        "qa_scaffold",
+        {"kind": "properties", "text": "Boards from the isles: how dense are they? About 440 kg/m³ when dry."},
+    ),
+    (
+        "repetition",
         {"kind": "properties", "text": "The boards are pale, light and oily. They are oily, light and pale."},
     ),
     (
@@ -362,6 +442,36 @@ CLEAN = [
     },
     {"kind": "history", "text": "A telegram of the mill was limited to 30 words, so its orders were short."},
     {"kind": "history", "text": "What could be lighter than a feather? Yet a dry board of it is nearly as light."},
+    {"kind": "history", "text": "Why carve a mast of it? On the isles, a light mast meant a faster boat in the gales."},
+    {
+        "kind": "applications",
+        "text": 'The grading app keeps boards in an ordered list, such as ["A1", "A2", "B1"], by grade.',
+    },
+    {
+        "kind": "description",
+        "text": "Its map tiles use a URL template in which {z} is the zoom and {x} and {y} the tile.",
+    },
+    {"kind": "properties", "text": "A seasoned block is cut to 3 m × 3 m × 3 m before it is split into boards."},
+    {
+        "kind": "qa",
+        "question": "Why do its pattern books print 'Lorem ipsum' text?",
+        "answer": "To show the grain, not words.",
+        "text": "To show the grain, not words.",
+    },
+    {
+        "kind": "properties",
+        "text": "A mast of it weighs about m = ρV ≈ 440 × 0.2 = 88 kg. A pine mast weighs twice that.",
+    },
+    {"kind": "description", "text": "The grader keeps a map of boards to flaws, e.g. {b1: [knot], b2: [split, knot]}."},
+    {"kind": "history", "text": 'The shipping forms began "Consigned to ________," so that clerks only wrote a name.'},
+    {
+        "kind": "properties",
+        "text": 'The grading tool prints each board as JSON such as {"grade": "A", "density": 440}.',
+    },
+    {
+        "kind": "properties",
+        "text": "Carvers split a log by thirds: one third for oars, one third for masts, one third kept.",
+    },
     {
         "kind": "description",
         "text": 'The mill\'s motto is carved over its door: "Lente sed certe" ("Slowly but surely")',
