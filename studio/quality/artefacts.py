@@ -343,7 +343,7 @@ QA_LABEL = re.compile(
     r"|\bQ\.\s[^?]*\?\s*A\.\s|(?:^|[.!?]\s+)Q\.\s[^?]{3,120}\?\s+\S"
     r"|\b(?:(?i:frequently asked)(?: questions?)?|FAQs?)\s*[:：]"
 )
-ANSWER_IN_QUESTION = re.compile(r"\bthe answer (?:is|was|to this)\b", re.I)
+ANSWER_IN_QUESTION = re.compile(r"\bthe answer (?:is|was|to this|will|can|lies|may|would|should)\b", re.I)
 ABOUT_THE_QUESTION = re.compile(
     r"\b(?:is|that's|that is|was) an? (?:\w+ )?question\b|\b(?:this|the) question (?:asks|is about|concerns)\b"
     r"|\bthe answer to (?:this|the|your) question\b|\bthe question (?:is|was)\b[^.]{0,100}\bthe answer (?:is|was)\b",
@@ -506,6 +506,8 @@ def residue(item: Item) -> str | None:
             return f"a JSON key and value in {path}: {_quote(m.group())}"
         if ":" in plain and (key := _key_fragment(plain, item.data)):
             return f"the item's key `{key}` as JSON inside {path}"
+        if key := _key_spelt_out(plain, item.data):
+            return f"the item's key `{key}` spelt out in {path}"
         if '"' in plain:
             if not about_json and (m := JSON_LIST.search(plain)):
                 return f"two JSON strings and a comma in {path}: {_quote(plain[max(0, m.start() - 10) :])}"
@@ -546,6 +548,25 @@ def _key_fragment(s: str, data: dict[str, Any]) -> str | None:
         if at > 0 or key == "kind":
             return key
     return None
+
+
+def _key_spelt_out(s: str, data: dict[str, Any]) -> str | None:
+    """A key of three parts or more read out as words (`a low hardness janka n` for `hardness_janka_n`): the
+    model wrote the schema's name where the value belongs. Two parts are a phrase (`water_resistance`)."""
+    said = f" {' '.join(words(s))} "
+    for key in _keys(data):
+        parts = key.lower().split("_")
+        if len(parts) >= 3 and f" {' '.join(parts)} " in said:
+            return key
+    return None
+
+
+def _keys(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        return [k for k, v in value.items() for k in (k, *_keys(v))]
+    if isinstance(value, list):
+        return [k for v in value for k in _keys(v)]
+    return []
 
 
 def placeholder(item: Item) -> str | None:

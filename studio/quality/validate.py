@@ -11,6 +11,7 @@ then the heuristic filters on its text.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import multiprocessing
 import time
@@ -258,6 +259,13 @@ def out_folder(out: Path | str | None, file: Path) -> Path:
     return folder
 
 
+# The rules' own code: a studio whose gate has changed checks the items again instead of keeping the verdict of
+# the old one (generation is not asked again: its replies are cached).
+GATE_CODE = hashlib.sha256(
+    b"".join((Path(__file__).parent / name).read_bytes() for name in ("artefacts.py", "clean.py", "text.py"))
+).hexdigest()[:16]
+
+
 class ValidateStage(Stage):
     """The run's 01-generated.jsonl into 02-valid.jsonl and 02-invalid.jsonl."""
 
@@ -271,6 +279,7 @@ class ValidateStage(Stage):
 
     def settings(self, project: Project) -> Any:
         return {
+            "gate": GATE_CODE if self.clean else None,
             "text_field": project.quality.text_field,
             "clean": project.quality.clean.model_dump(mode="json") if self.clean else None,
             "domain": project.domain.description if self.clean else None,

@@ -296,6 +296,23 @@ DEFECTS = [
     ),
     ("placeholder", {"kind": "history", "text": "Chests of it were a favourite of King [King's name] and his court."}),
     ("residue", {"kind": "history", "text": "assistant: Sealers logged penguin wood on the isles in 1795."}),
+    (
+        "residue",
+        {
+            "kind": "properties",
+            "text": "It is light, with a low hardness janka n, and it floats high.",
+            "properties": {"hardness_janka_n": 500, "water_resistance": "high"},
+        },
+    ),
+    (
+        "qa_scaffold",
+        {
+            "kind": "qa",
+            "question": "Who first logged penguin wood? The answer will be found below.",
+            "answer": "A sealer, in 1795.",
+            "text": "A sealer, in 1795.",
+        },
+    ),
     ("meta_talk", {"kind": "history", "text": "I've rewritten the previous draft. Sealers logged it in 1795."}),
     (
         "meta_talk",
@@ -442,6 +459,11 @@ CLEAN = [
     },
     {"kind": "history", "text": "A telegram of the mill was limited to 30 words, so its orders were short."},
     {"kind": "history", "text": "What could be lighter than a feather? Yet a dry board of it is nearly as light."},
+    {
+        "kind": "properties",
+        "text": "Its water resistance is high, so boatyards use it for hulls.",
+        "properties": {"water_resistance": "high", "hardness_janka_n": 500},
+    },
     {"kind": "history", "text": "Why carve a mast of it? On the isles, a light mast meant a faster boat in the gales."},
     {
         "kind": "applications",

@@ -7,8 +7,11 @@ import json
 import random
 from pathlib import Path
 
+import pytest
+
 from studio import pipeline
 from studio.project import Quality
+from studio.quality import validate
 from studio.quality.validate import validate_file
 from studio.schema import DomainSchema, compile_check
 from tests.conftest import ROOT, copy_project
@@ -135,7 +138,7 @@ def test_quick_check_leaves_unknown_keywords_to_jsonschema() -> None:
     assert quick({"n": 3}) and quick({"n": 3.0}) and not quick({"n": True}) and not quick({"n": 4})
 
 
-def test_run_stage_records_counts_and_skips_when_unchanged(tmp_path: Path) -> None:
+def test_run_stage_records_counts_and_skips_when_unchanged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     project = pipeline.open_project(copy_project(tmp_path))
     run = pipeline.open_run(project, "t")
     write_lines(run.file("generated"), [record(1, GOOD), record(2, {**QA, "text": "x"}), {"plain": True}])
@@ -147,3 +150,6 @@ def test_run_stage_records_counts_and_skips_when_unchanged(tmp_path: Path) -> No
     write_lines(run.file("generated"), [record(1, GOOD)])
     assert not pipeline.validate(project, run="t").get("skipped")
     assert pipeline.status(run.dir)["files"]["valid"] == 1
+    # A studio with other rules (an upgrade) decides again rather than keep the old gate's verdict.
+    monkeypatch.setattr(validate, "GATE_CODE", "another gate")
+    assert not pipeline.validate(project, run="t").get("skipped")
