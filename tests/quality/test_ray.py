@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from studio.pipeline import dedup, validate
-from studio.quality import minhash
+from studio.quality import minhash, ray_jobs
 from studio.quality import validate as validate_module
 from tests.conftest import ROOT, run_studio
 from tests.quality.conftest import small_edit, write_lines
@@ -78,8 +78,16 @@ def test_dedup_on_ray_drops_the_same_items_for_the_same_twins(tmp_path: Path, mo
     assert local["counts"]["by_method"]["minhash"] > 50  # the near copies were found, on both paths
 
 
-def test_the_cli_takes_engine_ray(tmp_path: Path) -> None:
+def test_the_cli_takes_engine_ray_and_joins_the_cluster_ray_address_names(tmp_path: Path) -> None:
+    import ray
+
+    ray_jobs.connect()  # this module's local Ray stands in for a cluster (and the CLI starts none of its own)
+    address = ray.get_runtime_context().gcs_address
     source = write_lines(tmp_path / "items.jsonl", labelled_items()[:200])
-    done = run_studio("validate", str(source), "--schema", str(SCHEMA), "--out", str(tmp_path), "--engine", "ray")
+    done = run_studio(
+        "validate",
+        *(str(source), "--schema", str(SCHEMA), "--out", str(tmp_path), "--engine", "ray"),
+        env={"RAY_ADDRESS": address},
+    )
     assert done.returncode == 0, done.stderr[-2000:]
-    assert "engine: ray, on a local Ray" in done.stderr and "checked 200 line(s)" in done.stdout
+    assert f"engine: ray, on the Ray cluster at {address}" in done.stderr and "checked 200 line(s)" in done.stdout
