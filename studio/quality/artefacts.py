@@ -136,6 +136,9 @@ STAND_IN = re.compile(
     r"|(?<!a )(?<!the )\b(?:John|Jane) Doe\b['\"’”]?+(?!s\b| (?:warrant|lawsuit|suit|order|case|defendant|plaintiff|"
     r"injunction|subpoena|summons))"
 )
+# What each of those patterns cannot match without, looked for first: most strings have none of them.
+LETTER_NUMBER_MARKS = re.compile(r"\b[NXYM]\b|[#$€£¥]|dd/|DD/|mm/|MM/|YYYY|yyyy")
+STAND_IN_MARKS = ("X", "Y", "Z", "Example", "Sample", "Doe", " one,", "irst", "_")
 FIELD_AS_SUBJECT = re.compile(
     r"^\s*(?:the\s+)?(?:text|content|passage|output|response|item|field|value)s?\s+"
     r"(?:is|are|was|were|has|have|can|describes?|explains?|covers?|provides?|shows?|refers?)\b",
@@ -425,7 +428,7 @@ ECHO_WORDS = wordset(
     "instruction instructions markdown json lists should must needs assistant expert writer model copywriter "
     "author mention repeat copy say set subtopic sub plain simple json has would tense person you task "
     "instruction instructions reader jargon respond reply answer speak keep avoid output commentary make text "
-    "format constraints constraint requirements requirement are as add use include remember it references facts "
+    "format constraints constraint requirements requirement are as add use include remember references facts "
     "names details sound plausible"
 )
 ORDER_WORDS_ECHOED = wordset(
@@ -574,11 +577,11 @@ def placeholder(item: Item) -> str | None:
         if ("_" in s or "-" in s) and IDENTIFIER.match(s) and path in (item.text_field, "answer", "question"):
             return f"an identifier where content belongs: {_quote(s)} in {path}"
         slots = "[" in s or "<" in s or "_" in s or "??" in s or "xx" in s.lower() or "N/A" in s or "$" in s or "%" in s
-        if m := LETTER_NUMBER.search(s):
+        if LETTER_NUMBER_MARKS.search(s) and (m := LETTER_NUMBER.search(s)):
             return f"a letter where a number belongs: {_quote(m.group())} in {path}"
         if (m := CAPS_WORD.search(s)) and sum(c.isupper() for c in s) < 0.3 * sum(c.isalpha() for c in s):
             return f"a slot word in capitals {_quote(m.group())} in {path}"
-        if m := STAND_IN.search(s):
+        if any(mark in s for mark in STAND_IN_MARKS) and (m := STAND_IN.search(s)):
             return f"a stand-in a template left: {_quote(m.group())} in {path}"
         if not slots and SLOT_WORDS.isdisjoint(item.vocab(s)):
             continue
