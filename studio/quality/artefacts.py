@@ -58,6 +58,7 @@ NOTATION = re.compile(
 # Markdown a JSON string field should not hold: a heading line, bold text.
 MARKDOWN = re.compile(
     r"(?:^|\n)\s*#{1,6}\s+\S|\*\*[^*\n]+\*\*|(?:^|\n)\s*={2,}[^=\n]{1,60}={2,}|(?:^|\n)[ \t]*[-*•]\s+\S[^\n]*\n"
+    r"|(?:^|\n)\s*\|?\s*:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)+\|?\s*(?:\n|$)"  # a table's `|---|---|` line
 )
 # Two JSON strings and the comma between them (`...designs.", "Each family...`): the list the field came from.
 JSON_LIST = re.compile(r"[\w.!?]\"\s*,\s*\"\w")
@@ -75,7 +76,8 @@ PLACEHOLDERS = re.compile(
     r"|<\s*(?:insert|your|add|enter|name of|put|fill|placeholder)[^>]*>"
     r"|\bX{3,}\b|\bTODO\b|\bTBD\b|\bFIXME\b|\blorem ipsum\b|_{3,}|\b(?:a|an|the|is|of)\s+N/A\b"
     r"|\b(?:goes|go|comes|belongs) here\b|\b(?:insert|add|enter|type|put|fill in) (?:\w+ ){0,6}here\b"
-    r"|\bto be (?:added|filled in|written|completed) (?:later|here|soon)\b",
+    r"|\bto be (?:added|filled in|written|completed) (?:later|here|soon)\b"
+    r"|\[[^\]]*\bto be (?:added|filled|confirmed|determined|completed|written|inserted)\b[^\]]*\]",
     re.I,
 )
 # Slots by their shape: `<device>`, `<herb name>` (markup is gone by now: known HTML tags are stripped first),
@@ -106,6 +108,8 @@ LETTER_NUMBER = re.compile(
     r"grams?|litres?|years?|days?|hours?|minutes?|seconds?)\b"
     r"|\bbetween [NX] and (?:\d|[MNY]\b)|\bbetween \d[\d,.]* and [NX]\b"
     r"|[$€£¥][NXY](?:,X{3}|,000)*\b(?![$\w])"
+    r"|\[[NXYZ]\]\s*(?:days?|hours?|minutes?|seconds?|years?|kg|km|cm|mm|m|metres?|meters?|miles?|feet|%|percent|"
+    r"times|people|items|units)\b"
     r"|\b(?:of|is|was|about|around|diameter|width|length|depth|height) [NX] (?:mm|cm|km|kg|mg|ml|metres|meters|grams|"
     r"litres|bar|psi|hours|days|years|minutes|seconds|percent|inches|feet)\b"
     # Digits written as letters or hashes (`a hardness of X.X`, `about ### grams`), a date as its format
@@ -165,7 +169,8 @@ META_ABOUT = re.compile(
     r"captures|meets|follows|contains|uses)\b"
     r"|\bin this (?:description|text|passage|paragraph|response|answer|item|entry|article|section|piece|post)\b"
     r"|\bthe json\b"
-    r"|\bthis is an? (?:\w+[\s-]+){0,2}?(?:description|text|passage|summary|overview|answer|response|paragraph|list)\b",
+    r"|\bthis is an? (?:\w+[\s-]+){0,2}?(?:description|text|passage|summary|overview|answer|response|paragraph|list)\b"
+    r"|\bthe following is an? (?:\w+ )?(?:description|text|summary|overview|list|answer|response|passage)\b",
     re.I,
 )
 META_PHRASES = re.compile(
@@ -315,11 +320,12 @@ ECHO_ORDERS = re.compile(
     r"warm|neutral|playful|academic|technical|simple|plain|conversational|aged|professional|enthusiastic)\b"
     # A label the writing has no use for, whatever its value (`Tone: nostalgic.`, `Persona: a teacher.`,
     # `(Limit: 50 words.)`).
-    r"|(?:^|[.!?(]\s*)(?:tone|persona|audience|reading level)\s*:\s*[\w ,'-]{1,80}[.;)]"
+    r"|(?:^|[.!?(]\s*)(?:tone|persona|(?:target )?audience|reading level)\s*:\s*[\w ,'-]{1,80}[.;)]"
     r"|(?:^|[.!?(]\s*)(?:style|register|voice)\s*:\s*[^.]{0,60}\b(?:person|tense|wikipedia|encyclop\w+|sentences|"
     r"formal|informal|neutral)\b"
     r"|\b(?:limit|max(?:imum)?|word count|length)\s*:\s*\d+ (?:words|sentences|characters)\b"
     r"|(?:^|[.!?]\s+)avoid (?:using )?(?:bullet points|bullets|lists|headings|markdown|emojis|numbered lists)\b"
+    r"|(?:^|[.!?]\s+)avoid (?:real |actual )?(?:brand|product|company|trade) names\b"
     # Format orders (`Format your response as a list.`, `Return the answer as plain text without markdown.`).
     r"|\bformat (?:your|the) (?:response|answer|reply|output|text)\b"
     r"|\breturn (?:the|your) (?:answer|response|reply|output|text) as\b|\bwithout (?:using )?(?:any )?markdown\b"
@@ -516,7 +522,9 @@ def residue(item: Item) -> str | None:
                 return f"two JSON strings and a comma in {path}: {_quote(plain[max(0, m.start() - 10) :])}"
             if INCH.sub("", plain).count('"') % 2:
                 return f"an unmatched double quote in {path}"
-        if ("#" in plain or "**" in plain or "==" in plain or "\n" in plain) and (m := MARKDOWN.search(plain)):
+        if ("#" in plain or "**" in plain or "==" in plain or "\n" in plain or "--" in plain) and (
+            m := MARKDOWN.search(plain)
+        ):
             return f"markdown {_quote(m.group().strip())} in {path}"
         if not any(c in plain for c in "{}%$<|[]\\"):
             continue  # none of the marks the checks below look for

@@ -183,7 +183,8 @@ FEW_SENTENCES = 40
 def restated(w: list[str]) -> str | None:
     """A content word a short text says four times (`smoky flavour ... its smoky flavour ... so smoky`), two
     content words in a row said three times, or in a text of a few sentences two words said three times each
-    (`taught lace for decades; for many decades she taught lace, ... lace ... for decades`, by stem): one fact
+    (`taught lace for decades; for many decades she taught lace, ... lace ... for decades`, by stem) or one
+    number three times (`built in 1898 ... since it was built in 1898 ... since 1898`): one fact
     said over and over, not an item that says four. (One word three times is not enough: `the lower town ...
     the upper town ... the town's oldest machine`.)"""
     if len(w) > SHORT:
@@ -199,6 +200,9 @@ def restated(w: list[str]) -> str | None:
         if n >= 3 and a not in plain and b not in plain and len(a) > 2 and len(b) > 2:
             return f"`{a} {b}` {n} times in {len(w)} words"
     if len(w) <= FEW_SENTENCES:
+        numbers = Counter(x for x in w if x.isdigit() and len(x) >= 3)  # `built in 1898 ... in 1898 ... since 1898`
+        if numbers and (said := numbers.most_common(1)[0])[1] >= 3:
+            return f"`{said[0]}` {said[1]} times in {len(w)} words"
         stems = Counter(stem(x) for x in content if x not in NUMBER_WORDS)
         thrice = [s for s, n in stems.most_common(2) if n >= 3]
         if len(thrice) == 2:

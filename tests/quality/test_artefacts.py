@@ -296,6 +296,19 @@ DEFECTS = [
     ),
     ("placeholder", {"kind": "history", "text": "Chests of it were a favourite of King [King's name] and his court."}),
     ("residue", {"kind": "history", "text": "assistant: Sealers logged penguin wood on the isles in 1795."}),
+    ("residue", {"kind": "properties", "text": "| Grade | Density |\n|---|---|\nIt is light, oily and pale."}),
+    ("placeholder", {"kind": "history", "text": "The first mill opened in [year to be added] on the southern isles."}),
+    ("placeholder", {"kind": "history", "text": "The first boat of it crossed the strait in [X] days and [Y] hours."}),
+    ("meta_talk", {"kind": "description", "text": "The following is a description of the wood: it is pale and oily."}),
+    ("instruction_echo", {"kind": "history", "text": "Sealers logged it in 1795. Target audience: hobbyists."}),
+    ("instruction_echo", {"kind": "applications", "text": "It makes fine oars. Avoid real brand names."}),
+    (
+        "repetition",
+        {
+            "kind": "history",
+            "text": "The mill was built in 1810, has stood since it was built in 1810, and dates from 1810.",
+        },
+    ),
     (
         "residue",
         {
