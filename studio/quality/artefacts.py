@@ -494,6 +494,8 @@ def _quote(s: str, limit: int = 40) -> str:
 
 
 def residue(item: Item) -> str | None:
+    # Keys of three parts or more, looked for once an item: two parts are a phrase (`water_resistance`).
+    long_keys = [key for key in _keys(item.data) if key.count("_") >= 2]
     for path, s in item.prose():
         plain = CODE_SPAN.sub(" ", s) if "`" in s else s  # an inline code span is where braces and quotes belong
         if "[" in plain or "{" in plain:
@@ -515,7 +517,7 @@ def residue(item: Item) -> str | None:
             return f"a JSON key and value in {path}: {_quote(m.group())}"
         if ":" in plain and (key := _key_fragment(plain, item.data)):
             return f"the item's key `{key}` as JSON inside {path}"
-        if key := _key_spelt_out(plain, item.data):
+        if long_keys and (key := _key_spelt_out(plain, long_keys)):
             return f"the item's key `{key}` spelt out in {path}"
         if '"' in plain:
             if not about_json and (m := JSON_LIST.search(plain)):
@@ -561,15 +563,11 @@ def _key_fragment(s: str, data: dict[str, Any]) -> str | None:
     return None
 
 
-def _key_spelt_out(s: str, data: dict[str, Any]) -> str | None:
-    """A key of three parts or more read out as words (`a low hardness janka n` for `hardness_janka_n`): the
-    model wrote the schema's name where the value belongs. Two parts are a phrase (`water_resistance`)."""
+def _key_spelt_out(s: str, keys: list[str]) -> str | None:
+    """One of `keys` read out as words (`a low hardness janka n` for `hardness_janka_n`): the model wrote the
+    schema's name where the value belongs."""
     said = f" {' '.join(words(s))} "
-    for key in _keys(data):
-        parts = key.lower().split("_")
-        if len(parts) >= 3 and f" {' '.join(parts)} " in said:
-            return key
-    return None
+    return next((key for key in keys if f" {key.lower().replace('_', ' ')} " in said), None)
 
 
 def _keys(value: Any) -> list[str]:

@@ -242,11 +242,12 @@ def stem(word: str) -> str:
     return cut if len(cut) >= 3 else word
 
 
-def said_again(text: str) -> str | None:
+def said_again(text: str, w: list[str]) -> str | None:
     """Two sentences or clauses that say one thing with the same content words (`The thirds are good with 19
-    steps. With 19 steps the thirds are good`): a fact restated in other order, which no n-gram repeats."""
+    steps. With 19 steps the thirds are good`): a fact restated in other order, which no n-gram repeats. `w`:
+    the text's words."""
     stop = STOP_WORDS["en"]
-    said = Counter(stem(x) for x in words(text) if x not in stop and len(x) > 2)
+    said = Counter(stem(x) for x in w if x not in stop and len(x) > 2)
     if sum(n > 1 for n in said.values()) < 2:
         return None  # no two parts can share enough words: most texts end here
     sentences = [x for x in SENTENCE_END.split(text) if x.strip()]
@@ -399,11 +400,12 @@ class Cleaner:
                 return {"rule": "repetition", "reason": f"{RUN} words repeat: `{again[:60]}`"}
             if again := looped_words(w):
                 return {"rule": "repetition", "reason": f"four words said three times: `{again}`"}
-            if again := restated(words(prose(text))):
+            shown = prose(text)
+            if again := restated(words(shown)):
                 return {"rule": "repetition", "reason": f"one fact restated: {again}"}
-            if again := said_again(text):
+            if again := said_again(text, w):
                 return {"rule": "repetition", "reason": f"one fact said twice: {again}"}
-            if again := listed_twice(prose(text)):
+            if again := listed_twice(shown):
                 return {"rule": "repetition", "reason": f"a list repeats itself: {again}"}
             for path, s in out.strings:
                 if " " in s and (loop := phrase_loop(s)):
