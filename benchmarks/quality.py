@@ -59,7 +59,7 @@ SETS = [
     ("quality_fresh13.jsonl", 20, "2026-12-03", (0.850, 0.060)),
     ("quality_fresh14.jsonl", 20, "2026-12-03", (0.900, 0.000)),
 ]
-# Written after the last rule change and never used to tune them; its entry is shaped as SETS' are.
+# Measured first after the last rule change (unread until then) and never used to tune them; shaped as SETS' are.
 HELD_OUT = ("quality_fresh15.jsonl", 20, "2026-12-03", (0.890, 0.040))
 START, END = markers("quality-benchmark")
 CATEGORIES = ["residue", "placeholder", "meta_talk", "instruction_echo", "qa_scaffold", "truncated", "repetition"]
