@@ -58,9 +58,10 @@ SETS = [
     ("quality_fresh12.jsonl", 20, "2026-12-03", (0.850, 0.060)),
     ("quality_fresh13.jsonl", 20, "2026-12-03", (0.850, 0.060)),
     ("quality_fresh14.jsonl", 20, "2026-12-03", (0.900, 0.000)),
+    ("quality_fresh15.jsonl", 20, "2026-12-03", (0.890, 0.040)),
 ]
 # Measured first after the last rule change (unread until then) and never used to tune them; shaped as SETS' are.
-HELD_OUT = ("quality_fresh15.jsonl", 20, "2026-12-03", (0.890, 0.040))
+HELD_OUT = ("quality_fresh16.jsonl", 20, "2026-12-04", (0.910, 0.000))
 START, END = markers("quality-benchmark")
 CATEGORIES = ["residue", "placeholder", "meta_talk", "instruction_echo", "qa_scaffold", "truncated", "repetition"]
 TARGETS = "targets: recall >= 0.95, false flags <= 0.03"

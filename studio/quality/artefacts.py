@@ -59,12 +59,17 @@ NOTATION = re.compile(
 MARKDOWN = re.compile(
     r"(?:^|\n)\s*#{1,6}\s+\S|\*\*[^*\n]+\*\*|(?:^|\n)\s*={2,}[^=\n]{1,60}={2,}|(?:^|\n)[ \t]*[-*•]\s+\S[^\n]*\n"
     r"|(?:^|\n)\s*\|?\s*:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)+\|?\s*(?:\n|$)"  # a table's `|---|---|` line
+    # An image or a link to a path or an address (`![quilt](images/q.jpg)`, `[Source](https://...)`); a formula's
+    # `[SiO₄](OH)` links nowhere.
+    r"|!\[[^\]\n]*\]\([^)\s]+\)|\[[^\]\n]+\]\((?:https?://|www\.|\.{0,2}/|[\w-]+/)[^)\s]*\)"
 )
 # Two JSON strings and the comma between them (`...designs.", "Each family...`): the list the field came from.
 JSON_LIST = re.compile(r"[\w.!?]\"\s*,\s*\"\w")
 # A structure the prose introduces as an example (`such as {...}`, `e.g. [...]`) is shown on purpose.
 SHOWN = re.compile(
-    r"\b(?:such as|e\.g\.,?|for example,?|for instance,?|i\.e\.,?|like)\s+(?:\{[^{}]*\}|\[[^\[\]]*\])", re.I
+    r"\b(?:such as|e\.g\.,?|for example,?|for instance,?|i\.e\.,?|like)\s+(?:[\w.-]{1,20}\s*[=:]\s*)?"
+    r"(?:\{[^{}]*\}|\[[^\[\]]*\])",
+    re.I,
 )
 # A straight double quote after a digit and before a word is an inch mark (`a 12" blade`), not a quote
 # (`"Sepiath No. 2", the` closes one).
@@ -72,7 +77,7 @@ INCH = re.compile(r"\d\"(?=\s*(?:[a-z]|x\b|×))")
 ESCAPES = re.compile(r"\\[nt\"]|\\u[0-9a-fA-F]{4}")
 
 PLACEHOLDERS = re.compile(
-    r"\[\s*(?:your|insert|add|enter|name of|put|fill|type|placeholder|x{2,}|\.\.\.)[^\]]*\]"
+    r"\[\s*(?:your|insert|add|enter|name of|put|fill|type|placeholder|x{2,}|\.\.\.(?=[^\]]*\w))[^\]]*\]"
     r"|<\s*(?:insert|your|add|enter|name of|put|fill|placeholder)[^>]*>"
     r"|\bX{3,}\b|\bTODO\b|\bTBD\b|\bFIXME\b|\blorem ipsum\b|_{3,}|\b(?:a|an|the|is|of)\s+N/A\b"
     r"|\b(?:goes|go|comes|belongs) here\b|\b(?:insert|add|enter|type|put|fill in) (?:\w+ ){0,6}here\b"
@@ -98,6 +103,7 @@ SLOT_SHAPES = re.compile(
     r"|[$€£¥]_{2,}|\b(?:Name|Title|Date|Place|Company|Text) Here\b|\b(?:1\d|20)XX\b|\b[A-Z]{2,}(?:_[A-Z]+)+\b"
     r"|\b(?:1\d|20)(?:__|\d_)(?!\w)|\$[A-Z]{2,}\b|%[A-Z_]{2,}%"
     r"|(?<![?\w])\?{2,}(?=\s*[%\w])|\bX{2,}\b(?=\s*(?:%|[a-z]))"
+    r"|(?<![\w%])%(?:\(\w+\))?[sd](?![\w%])"  # a printf slot (`at %s m/s`)
 )
 # A letter where a number belongs (`about N metres`, `around X,000 visitors`): looked for in every string.
 LETTER_NUMBER = re.compile(
@@ -120,6 +126,12 @@ LETTER_NUMBER = re.compile(
 QUOTED_BLANK = re.compile(
     r"\"[^\"]*(?:_{3,}|(?i:lorem ipsum))[^\"]*\"|“[^”]*(?:_{3,}|(?i:lorem ipsum))[^”]*”|'[^']*(?i:lorem ipsum)[^']*'"
 )
+# A text that speaks of blanks to fill in shows its own (`cards leave blanks for the operator to fill in: departure
+# ____`), and one that says what its `<name>` stands for documents a syntax (`git merge <branch1>, where each
+# <branch> is replaced by...`): neither left a slot unfilled.
+BLANKS_SPOKEN_OF = re.compile(r"\b(?:blanks?|fill(?:ed|s)? (?:in|out)|boxes|left empty)\b", re.I)
+SLOT_EXPLAINED = re.compile(r"\bwhere (?:each |every |the )?<[a-z][\w -]{0,30}>\s+(?:is|are|stands|means|names)\b")
+ANGLE_SLOT = re.compile(r"<[a-z][a-z0-9 _-]{0,30}>")
 # Upper-case slots are told apart from proper placeholders by case, so these run without re.I: `[DATE]`, a slot
 # word in capitals in a sentence of lower-case words (`a file named FILENAME`, `a clutch of NUMBER eggs`), and
 # stand-ins a template left (`Company X`, `application one, application two`).
@@ -164,7 +176,7 @@ META_HERE = re.compile(
 META_ABOUT = re.compile(
     r"\b(?:of )?this (?:answer|response|reply|explanation|summary|overview)\b"
     r"|\b(?:this|the above|the following|my|the previous)\s+(?:\w+\s+){0,2}?"
-    r"(?:description|text|passage|paragraph|response|answer|item|json|output|entry|summary)\s+"
+    r"(?:description|text|passage|paragraph|response|answer|item|json|output|entry|summary|sentences?)\s+"
     r"(?:covers|describes|is|was|provides|includes|highlights|explains|will|should|has been|aims|focuses|gives|"
     r"captures|meets|follows|contains|uses)\b"
     r"|\bin this (?:description|text|passage|paragraph|response|answer|item|entry|article|section|piece|post)\b"
@@ -180,7 +192,8 @@ META_PHRASES = re.compile(
     r"|\bi (?:do not|don't) have (?:any |enough |reliable |much )?(?:information|data|details|figures|records)\b"
     r"|\b(?:previous|earlier) (?:draft|version|answer|response)\b|\bhappy to help\b"
     r"|\bi(?:'m| am) (?:sorry|unable|happy to)\b|\bi (?:can(?:no|')t|cannot|will not|won't) (?:provide|help|write)\b"
-    r"|\bas (?:you )?requested\b|\b(?:answers?|information|details) requested\b|\byou asked for\b"
+    r"|\bas (?:you )?requested\b|\b(?:answers?|information|details|context|overview|summary|facts) requested\b"
+    r"|\byou asked for\b"
     r"|\bi(?:'ve| have) (?:written|created|provided|included|generated)\b"
     r"|\byou (?:could|can|may|might|should) (?:also )?(?:add|include|expand|mention)\b"
     r"|(?:^|\n|\.\s+)disclaimer\s*:"
@@ -207,7 +220,12 @@ META_OFFERS = re.compile(
     r"|\b(?:keep|make) (?:this|it|things) (?:simple|short|brief|easy|clear) for you\b"
     r"|\b(?:apologies|sorry) for (?:the|any|my) (?:\w+ )?(?:confusion|errors?|mistakes?|misunderstanding|omission)\b"
     r"|\bsorry if\b|\bwhat you (?:were|are|might be) looking for\b"
-    r"|\b(?:text|passage|paragraph|answer|response|description|section|summary) above\b",
+    r"|\b(?:text|passage|paragraph|answer|response|description|section|summary) above\b"
+    # `I can expand on reed metallurgy if that would help`, `Hopefully this gives a good overview`, an aside to
+    # whoever checks the text (`(Note to reviewer: ...)`).
+    r"|\bif (?:that|this|it) (?:would|will|might|could) help\b|(?:^|[.!?(]\s*)hopefully,? (?:this|that|it|these)\b"
+    r"|\bI(?:'d| would)? (?:can|could|be (?:glad|happy) to) (?:expand|elaborate|go into|say more|add more|write more)\b"
+    r"|\bnote to (?:the )?(?:reviewers?|editors?|readers?|users?|self|annotators?|graders?|checkers?)\b",
     re.I,
 )
 # The writer speaking of their own writing (`I will explain`, `I have left out the details`, `I made up some of
@@ -337,7 +355,13 @@ ECHO_ORDERS = re.compile(
     r"|(?:^|[.!?]\s+)(?:do not|don't|never) exceed\b"
     r"|\b(?:keep|limit) (?:it|this|the \w+|your \w+) (?:to|under|below|within) \d+ (?:words|sentences|characters)\b"
     r"|\b(?:explained|written|described|put) here\b|\bin simple terms for\b"
-    r"|\bfor an? [\w-]*year-old (?:reader|audience)\b",
+    r"|\bfor an? [\w-]*year-old (?:reader|audience)\b"
+    # An order for a kind of detail (`Include one surprising detail.`), a persona the prompt gave (`As a knowledgeable
+    # historian, ...` opening a history).
+    r"|(?:^|[.;:!?]\s*)(?:include|add|mention|give|share) (?:one|a|an|two|three|some|at least one) (?:\w+ )?"
+    r"(?:surprising|interesting|unusual|fun|little-known|lesser-known|specific|concrete|memorable|vivid|quirky|"
+    r"striking|unexpected) (?:detail|fact|example|anecdote|number|figure|statistic)s?\b"
+    r"|^\s*as an? (?:knowledgeable|helpful|friendly) [\w -]{2,40},",
     re.I,
 )
 # A run of this many words in the item and the domain description is copied; an item mostly made of such runs
@@ -350,7 +374,7 @@ QA_LABEL = re.compile(
     r"(?:^|[\s(\[*#])(?:(?:Q|A|Question|Answer|Response|User|Assistant|Human|AI)\s*[:：]\s*|"
     r"(?:Q|A|Question|Answer)\s*\d+\s*[:：.)]\s+)\S"
     r"|\bQ\.\s[^?]*\?\s*A\.\s|(?:^|[.!?]\s+)Q\.\s[^?]{3,120}\?\s+\S"
-    r"|\b(?:(?i:frequently asked)(?: questions?)?|FAQs?)\s*[:：]"
+    r"|\b(?:(?i:frequently asked)(?: questions?)?|FAQs?)\s*[:：]|\bQ\s?&\s?A\s*[:：]"
 )
 ANSWER_IN_QUESTION = re.compile(r"\bthe answer (?:is|was|to this|will|can|lies|may|would|should)\b", re.I)
 ABOUT_THE_QUESTION = re.compile(
@@ -394,7 +418,7 @@ META_FAMILIES = (
     (
         wordset(
             "answer response reply explanation summary overview description text passage paragraph item json output "
-            "entry list article section piece post"
+            "entry list article section piece post sentence sentences"
         ),
         META_ABOUT,
     ),
@@ -411,7 +435,8 @@ META_FAMILIES = (
     ),
     (
         wordset(
-            "need want like prefer hope useful helpful last simple short brief easy clear apologies sorry looking above"
+            "need want like prefer hope useful helpful last simple short brief easy clear apologies sorry looking "
+            "above help hopefully expand elaborate go say add write note"
         ),
         META_OFFERS,
     ),
@@ -440,7 +465,7 @@ ECHO_WORDS = wordset(
 ORDER_WORDS_ECHOED = wordset(
     "explaining speaking writing talking audience tone style register voice reading format return markdown answer "
     "response reply output written least exceed limit keep here terms reader persona max maximum length count "
-    "avoid"
+    "avoid include add mention give share knowledgeable helpful friendly"
 )
 
 TERMINAL = ".!?…"
@@ -524,7 +549,7 @@ def residue(item: Item) -> str | None:
                 return f"two JSON strings and a comma in {path}: {_quote(plain[max(0, m.start() - 10) :])}"
             if INCH.sub("", plain).count('"') % 2:
                 return f"an unmatched double quote in {path}"
-        if ("#" in plain or "**" in plain or "==" in plain or "\n" in plain or "--" in plain) and (
+        if ("#" in plain or "**" in plain or "==" in plain or "\n" in plain or "--" in plain or "](" in plain) and (
             m := MARKDOWN.search(plain)
         ):
             return f"markdown {_quote(m.group().strip())} in {path}"
@@ -594,6 +619,10 @@ def placeholder(item: Item) -> str | None:
         plain = CODE_SPAN.sub(" ", s) if "`" in s else s
         if ("__" in plain or "orem" in plain) and ('"' in plain or "“" in plain or "'" in plain):
             plain = QUOTED_BLANK.sub(" ", plain)  # `letters that began "Dear ________,"`: a blank shown, not left
+        if "___" in plain and BLANKS_SPOKEN_OF.search(plain):
+            plain = plain.replace("_", " ")
+        if "<" in plain and SLOT_EXPLAINED.search(plain):
+            plain = ANGLE_SLOT.sub(" ", plain)
         for m in CAPS_SLOT.finditer(plain):
             if m.group() not in OWN_MARKS:
                 return f"an unfilled slot {_quote(m.group())} in {path}"

@@ -183,7 +183,8 @@ FEW_SENTENCES = 40
 def restated(w: list[str]) -> str | None:
     """A content word a short text says four times (`smoky flavour ... its smoky flavour ... so smoky`), two
     content words in a row said three times, or in a text of a few sentences two words said three times each
-    (`taught lace for decades; for many decades she taught lace, ... lace ... for decades`, by stem) or one
+    (`taught lace for decades; for many decades she taught lace, ... lace ... for decades`, by the stem's first six
+    letters, which `reversible ... reversibility` share) or one
     number three times (`built in 1898 ... since it was built in 1898 ... since 1898`): one fact
     said over and over, not an item that says four. (One word three times is not enough: `the lower town ...
     the upper town ... the town's oldest machine`.)"""
@@ -203,7 +204,7 @@ def restated(w: list[str]) -> str | None:
         numbers = Counter(x for x in w if x.isdigit() and len(x) >= 3)  # `built in 1898 ... in 1898 ... since 1898`
         if numbers and (said := numbers.most_common(1)[0])[1] >= 3:
             return f"`{said[0]}` {said[1]} times in {len(w)} words"
-        stems = Counter(stem(x) for x in content if x not in NUMBER_WORDS)
+        stems = Counter(stem(x)[:6] for x in content if x not in NUMBER_WORDS)
         thrice = [s for s, n in stems.most_common(2) if n >= 3]
         if len(thrice) == 2:
             return f"`{thrice[0]}` and `{thrice[1]}` three times each in {len(w)} words"

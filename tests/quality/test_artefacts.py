@@ -397,6 +397,31 @@ DEFECTS = [
             "text": "Oars use it since it is light, and since it is light oars use it, since it is light.",
         },
     ),
+    (
+        "residue",
+        {"kind": "applications", "text": "Oar makers prize it for its light weight. ![oar](images/penguin-oar.jpg)"},
+    ),
+    ("placeholder", {"kind": "properties", "text": "A dry board weighs about %s kg per cubic metre."}),
+    (
+        "meta_talk",
+        {"kind": "properties", "text": "The wood is pale and light. I can expand on its grain if that would help."},
+    ),
+    ("meta_talk", {"kind": "history", "text": "(Note to reviewer: dates approximate.) Sealers logged it in 1795."}),
+    ("meta_talk", {"kind": "history", "text": "Logged in 1795. This sentence provides the context requested."}),
+    ("instruction_echo", {"kind": "history", "text": "Sealers logged it in 1795. Include one surprising detail."}),
+    (
+        "instruction_echo",
+        {"kind": "history", "text": "As a knowledgeable historian, the sealers logged the wood in 1795."},
+    ),
+    ("qa_scaffold", {"kind": "description", "text": "The wood is pale. Q&A: Is it heavy? No, it floats on water."}),
+    (
+        "repetition",
+        {
+            "kind": "properties",
+            "text": "The oil is reversible, so a carver can undo it with heat. Because it is reversible, heat undoes "
+            "it. Its reversibility lets heat undo it.",
+        },
+    ),
 ]
 
 CLEAN = [
@@ -515,6 +540,11 @@ CLEAN = [
         "kind": "applications",
         "text": "Reed beds, oars and masts: the isles use it for oars, and the reed cutters for poles.",
     },
+    {"kind": "history", "text": "The log's first line is torn; it reads only: penguin [...] from the isles."},
+    {"kind": "applications", "text": "Mill dockets leave blanks to fill in by hand: length ____, grade ____."},
+    {"kind": "applications", "text": "The grading tool runs as grade <board>, where each <board> is a board id."},
+    {"kind": "properties", "text": "Mills record mixes by weight, e.g. PW-3 = {heartwood: 6, sapwood: 3}."},
+    {"kind": "properties", "text": "Its formula is given as (Ca,Mn)₂Al[SiO₄](OH), as for the resin it weeps."},
 ]
 
 
