@@ -59,9 +59,12 @@ SETS = [
     ("quality_fresh13.jsonl", 20, "2026-12-03", (0.850, 0.060)),
     ("quality_fresh14.jsonl", 20, "2026-12-03", (0.900, 0.000)),
     ("quality_fresh15.jsonl", 20, "2026-12-03", (0.890, 0.040)),
+    ("quality_fresh16.jsonl", 20, "2026-12-04", (0.910, 0.000)),
+    ("quality_fresh17.jsonl", 20, "2026-12-04", (0.890, 0.020)),
+    ("quality_fresh18.jsonl", 20, "2026-12-04", (0.860, 0.030)),
 ]
 # Measured first after the last rule change (unread until then) and never used to tune them; shaped as SETS' are.
-HELD_OUT = ("quality_fresh16.jsonl", 20, "2026-12-04", (0.910, 0.000))
+HELD_OUT = ("quality_fresh19.jsonl", 20, "2026-12-04", (0.800, 0.060))
 START, END = markers("quality-benchmark")
 CATEGORIES = ["residue", "placeholder", "meta_talk", "instruction_echo", "qa_scaffold", "truncated", "repetition"]
 TARGETS = "targets: recall >= 0.95, false flags <= 0.03"
@@ -103,11 +106,16 @@ Across the {len(FIRSTS)} first measurements recall ran from {min(r for r, _ in F
 {", ".join(f"{r:.2f}" for r, _ in FIRSTS[-5:])}):
 each writer invents shapes the last one did not, and asks for hard clean cases (notation, blanks shown as the
 subject) that the widened rules had not met. On text from a writer the rules have not met, expect eight or nine
-in ten artefacts caught, with false flags anywhere from none to one in twenty, and leave the rest to the LLM
+in ten artefacts caught, with false flags anywhere from none to six in a hundred, and leave the rest to the LLM
 judge and the reviewers. A learned check was tried beside the rules and not kept: logistic regression on
 character n-grams, or on the bundled MiniLM's embeddings, trained on the sets before `quality_fresh11.jsonl`
 and tested on it: at the threshold that held cross-validated false flags under 0.01, the n-grams added 0.05
 recall and 0.01 false flags, the embeddings added nothing (0.01 recall only where their false flags passed 0.02).
+
+Up to `quality_fresh18.jsonl` each writer was given the labels with example shapes, some of them taken from the
+sets before (the ones the rules had just been widened for), which flatters their first figures. The writer of
+`quality_fresh19.jsonl` was given only what each label means and asked for shapes a rule-writer would not
+anticipate: its 0.80 recall and 6% false flags are the plainest figure of what the rules do on new text.
 
 An HTML tag or entity in an item (`<p>`, `</s>`, `&quot;`) is repaired, not dropped: cleaning takes it out
 before the rules run, the kept item says so (`meta.clean.markup_removed`) and `studio validate` counts it.

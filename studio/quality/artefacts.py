@@ -79,7 +79,10 @@ ESCAPES = re.compile(r"\\[nt\"]|\\u[0-9a-fA-F]{4}")
 PLACEHOLDERS = re.compile(
     r"\[\s*(?:your|insert|add|enter|name of|put|fill|type|placeholder|x{2,}|\.\.\.(?=[^\]]*\w))[^\]]*\]"
     r"|<\s*(?:insert|your|add|enter|name of|put|fill|placeholder)[^>]*>"
-    r"|\bX{3,}\b|\bTODO\b|\bTBD\b|\bFIXME\b|\blorem ipsum\b|_{3,}|\b(?:a|an|the|is|of)\s+N/A\b"
+    r"|\bX{3,}\b|\bTODO\b|\bTBD\b|\bFIXME\b|\blorem ipsum\b|_{3,}"
+    r"|\b(?:a|an|the|is|of|by|from|in|at|on|for|with)\s+N/A\b"
+    # `commissioned by unknown for the priory`, `weighs null kg`: the value a template had none for.
+    r"|\b(?:by|to|from|with) unknown (?:for|in|on|at|during|around)\b|\b(?:is|was|of|by|at|about) (?:null|undefined)\b"
     r"|\b(?:goes|go|comes|belongs) here\b|\b(?:insert|add|enter|type|put|fill in) (?:\w+ ){0,6}here\b"
     r"|\bto be (?:added|filled in|written|completed) (?:later|here|soon)\b"
     r"|\[[^\]]*\bto be (?:added|filled|confirmed|determined|completed|written|inserted)\b[^\]]*\]",
@@ -99,11 +102,20 @@ SLOT_SHAPES = re.compile(
     r"quantity|min|max|minimum|maximum|range|unit|units|count|total|percentage|percent|rate|speed|age|model|"
     r"version|time)\]"
     r"|\bbetween \[\w+\] and \[\w+\]"
+    # A numbered slot (`[application 1], [application 2]`); a footnote's or a figure's mark is not one.
+    r"|\[(?!(?i:note|nb|fn|n|figure|fig|table|plate|ref|citation|source|map)\b)[A-Za-z]+(?: [a-z]+)? \d{1,2}[\]:]"
     # A slot's name in capitals (`INVENTOR_NAME`), a year with letters for digits (`in 18XX`).
-    r"|[$€£¥]_{2,}|\b(?:Name|Title|Date|Place|Company|Text) Here\b|\b(?:1\d|20)XX\b|\b[A-Z]{2,}(?:_[A-Z]+)+\b"
+    r"|[$€£¥]_{2,}|\b(?:Name|Title|Date|Place|Company|Text) Here\b|\b(?:1\d|20)XX(?:s|'s)?\b|\b[A-Z]{2,}(?:_[A-Z]+)+\b"
     r"|\b(?:1\d|20)(?:__|\d_)(?!\w)|\$[A-Z]{2,}\b|%[A-Z_]{2,}%"
     r"|(?<![?\w])\?{2,}(?=\s*[%\w])|\bX{2,}\b(?=\s*(?:%|[a-z]))"
     r"|(?<![\w%])%(?:\(\w+\))?[sd](?![\w%])"  # a printf slot (`at %s m/s`)
+    # Digits as letters after a quantity word (`a basis weight of about NN g/m²`), a quantity `unknown` in a
+    # sentence that gives its unit (`eats unknown tonnes of krill`), a phrase in lower case in brackets (`attributed
+    # to [intelligence service]`; an editor's insertion sits inside a quotation, which is taken out first).
+    r"|\b(?:about|around|of|is|was|at|to|approximately|roughly|nearly|over|under|some)\s+(?:NN+|XX+)\b"
+    r"|(?<!an )(?<!the )\bunknown (?:tonnes|tons|kg|kilograms|grams|metres|meters|km|kilometres|miles|feet|years|days|"
+    r"hours|litres|liters|percent|degrees)\b"
+    r"|\[(?!sic\b|citation needed\b)[a-z]+(?: [a-z]+){1,3}\]"
 )
 # A letter where a number belongs (`about N metres`, `around X,000 visitors`): looked for in every string.
 LETTER_NUMBER = re.compile(
@@ -132,6 +144,12 @@ QUOTED_BLANK = re.compile(
 BLANKS_SPOKEN_OF = re.compile(r"\b(?:blanks?|fill(?:ed|s)? (?:in|out)|boxes|left empty)\b", re.I)
 SLOT_EXPLAINED = re.compile(r"\bwhere (?:each |every |the )?<[a-z][\w -]{0,30}>\s+(?:is|are|stands|means|names)\b")
 ANGLE_SLOT = re.compile(r"<[a-z][a-z0-9 _-]{0,30}>")
+# A variable's name in the prose (`its typical flying weight is flying_weight`): named for what belongs there.
+SNAKE_NAME = re.compile(r"\b[a-z]+(?:_[a-z]+)+\b")
+# Or one where a measure's value belongs (`has an area of sail_area_m2 and ...`).
+SNAKE_VALUE = re.compile(
+    r"\b(?:of|is|was|are|were|about|to|at|by|from|weighs|measures)\s+([a-z]+(?:_[a-z0-9]+)+)\b(?![(\w])"
+)
 # Upper-case slots are told apart from proper placeholders by case, so these run without re.I: `[DATE]`, a slot
 # word in capitals in a sentence of lower-case words (`a file named FILENAME`, `a clutch of NUMBER eggs`), and
 # stand-ins a template left (`Company X`, `application one, application two`).
@@ -145,6 +163,7 @@ CAPS_WORD = re.compile(
 STAND_IN = re.compile(
     r"\b(?:Company|Product|Brand|Person|City|Country|Town|Vendor|Client) [XYZ]\b|\b(\w+) one, \1 two\b"
     r"|\b(?:Example|Sample) (?:Town|City|Village|Company|Street|Road|University|County|Island|River)\b"
+    r"|(?<=[a-z,;] )(?:Example|Sample|Acme) [A-Z][a-z]+"
     r"|\b(?:Player|Artist|Author|Singer|Team|Manufacturer|Supplier|Studio|Brewer|Maker|Designer|Professor|Dr\.?|Mr\.?|"
     r"Mrs\.?|Ms\.?|Captain) [XYZ]\b(?![-.]\w)|\bFirst ?[Nn]ame Last ?[Nn]ame\b"
     r"|\b(?:by|of|from|in|at) (?:the )?(?:\w+ )?[a-z]+_(?:name|date|place|city|country|year|title)\b"
@@ -154,7 +173,7 @@ STAND_IN = re.compile(
 )
 # What each of those patterns cannot match without, looked for first: most strings have none of them.
 LETTER_NUMBER_MARKS = re.compile(r"\b[NXYM]\b|[#$€£¥]|dd/|DD/|mm/|MM/|YYYY|yyyy")
-STAND_IN_MARKS = ("X", "Y", "Z", "Example", "Sample", "Doe", " one,", "irst", "_")
+STAND_IN_MARKS = ("X", "Y", "Z", "Example", "Sample", "Acme", "Doe", " one,", "irst", "_")
 FIELD_AS_SUBJECT = re.compile(
     r"^\s*(?:the\s+)?(?:text|content|passage|output|response|item|field|value)s?\s+"
     r"(?:is|are|was|were|has|have|can|describes?|explains?|covers?|provides?|shows?|refers?)\b",
@@ -164,7 +183,8 @@ FIELD_AS_SUBJECT = re.compile(
 # Meta talk: an opener, and three families each run only when one of its words is in the text (META_FAMILIES).
 META_OPENER = re.compile(
     r"^\s*(?:(?:sure|certainly|of course|absolutely|okay|ok|great|alright|sorry|apologies)\b[,!.:]"
-    r"|(?:great|good|excellent) question\b)",
+    r"|(?:great|good|excellent) question\b"
+    r"|(?:that's|that is|what) an? (?:great|good|excellent|interesting|fascinating) question\b)",
     re.I,
 )
 META_HERE = re.compile(
@@ -179,7 +199,7 @@ META_ABOUT = re.compile(
     r"(?:description|text|passage|paragraph|response|answer|item|json|output|entry|summary|sentences?)\s+"
     r"(?:covers|describes|is|was|provides|includes|highlights|explains|will|should|has been|aims|focuses|gives|"
     r"captures|meets|follows|contains|uses)\b"
-    r"|\bin this (?:description|text|passage|paragraph|response|answer|item|entry|article|section|piece|post)\b"
+    r"|\bin (?:this|my) (?:description|text|passage|paragraph|response|answer|item|entry|article|section|piece|post)\b"
     r"|\bthe json\b"
     r"|\bthis is an? (?:\w+[\s-]+){0,2}?(?:description|text|passage|summary|overview|answer|response|paragraph|list)\b"
     r"|\bthe following is an? (?:\w+ )?(?:description|text|summary|overview|list|answer|response|passage)\b",
@@ -191,7 +211,9 @@ META_PHRASES = re.compile(
     r"|\bkept (?:this|it) (?:short|brief)\b|\blet(?:'s| us) think\b"
     r"|\bi (?:do not|don't) have (?:any |enough |reliable |much )?(?:information|data|details|figures|records)\b"
     r"|\b(?:previous|earlier) (?:draft|version|answer|response)\b|\bhappy to help\b"
-    r"|\bi(?:'m| am) (?:sorry|unable|happy to)\b|\bi (?:can(?:no|')t|cannot|will not|won't) (?:provide|help|write)\b"
+    r"|\bi(?:'m| am) (?:sorry|unable|happy to)\b"
+    r"|\bi (?:can(?:no|')t|cannot|will not|won't) (?:provide|help|write|give|offer|advise)\b"
+    r"|\bplease note that I\b|\b(?:from|on) general knowledge\b"
     r"|\bas (?:you )?requested\b|\b(?:answers?|information|details|context|overview|summary|facts) requested\b"
     r"|\byou asked for\b"
     r"|\bi(?:'ve| have) (?:written|created|provided|included|generated)\b"
@@ -223,7 +245,10 @@ META_OFFERS = re.compile(
     r"|\b(?:text|passage|paragraph|answer|response|description|section|summary) above\b"
     # `I can expand on reed metallurgy if that would help`, `Hopefully this gives a good overview`, an aside to
     # whoever checks the text (`(Note to reviewer: ...)`).
-    r"|\bif (?:that|this|it) (?:would|will|might|could) help\b|(?:^|[.!?(]\s*)hopefully,? (?:this|that|it|these)\b"
+    r"|\bif (?:that|this|it) (?:would|will|might|could) (?:help|be (?:useful|helpful|of use|of interest))\b"
+    r"|\bI (?:can|could) (?:also )?(?:list|give|provide|suggest|recommend|share|name|add) (?:some|more|a few|further|"
+    r"other|the)\b|\bif (?:useful|helpful|needed|desired|wanted|you like),? I (?:can|could|will)\b"
+    r"|(?:^|[.!?(]\s*)hopefully,? (?:this|that|it|these)\b"
     r"|\bI(?:'d| would)? (?:can|could|be (?:glad|happy) to) (?:expand|elaborate|go into|say more|add more|write more)\b"
     r"|\bnote to (?:the )?(?:reviewers?|editors?|readers?|users?|self|annotators?|graders?|checkers?)\b",
     re.I,
@@ -239,7 +264,9 @@ WRITER = re.compile(
     r"focused on|tried to (?:keep|write|explain|describe|cover)|"
     r"chose (?:to (?:mention|start|begin|open|focus|include|leave|put|write|end)|not to)|"
     # Hedging as the assistant, or naming what it left out (`I'm not entirely sure`, `I have not included`).
-    r"not (?:entirely |quite |completely |totally )?(?:sure|certain)|"
+    r"not (?:entirely |quite |completely |totally |fully |absolutely )?(?:sure|certain)|"
+    r"(?:should|must|have to|need to) (?:mention|note|add|point out) that|summari[sz]ing from|"
+    r"(?:writing|working|going) from (?:memory|general knowledge)|(?:stick|keep) to the (?:basics|essentials)|"
     r"(?:not|never) (?:include|included|cover|covered|add|added|list|listed|mention|mentioned)|"
     r"left (?:it|them|this|these|that|those) out|guessing|"
     # Offers to redo the text, apologies for it (`I can rewrite this`, `I may have explained this poorly`).
@@ -361,7 +388,22 @@ ECHO_ORDERS = re.compile(
     r"|(?:^|[.;:!?]\s*)(?:include|add|mention|give|share) (?:one|a|an|two|three|some|at least one) (?:\w+ )?"
     r"(?:surprising|interesting|unusual|fun|little-known|lesser-known|specific|concrete|memorable|vivid|quirky|"
     r"striking|unexpected) (?:detail|fact|example|anecdote|number|figure|statistic)s?\b"
-    r"|^\s*as an? (?:knowledgeable|helpful|friendly) [\w -]{2,40},",
+    r"|^\s*as an? (?:knowledgeable|helpful|friendly) [\w -]{2,40},"
+    # The settings as a prefix (`In a neutral, factual tone and in British English: ...`), an order for what the
+    # text must hold as a sentence of its own (`Give the location and one fact.`), an order about the question.
+    r"|(?:^|[.!?]\s+)in an? (?:[\w-]+,?\s+){0,3}(?:tone|style|register|voice)\b[^.!?:]{0,50}:"
+    r"|(?:^|[.!?]\s+)in (?:british|american|plain|simple|formal) (?:english|language|spelling)\s*:"
+    r"|(?:^|[.!?]\s+)in (?:simple|plain|everyday|layman's|non-technical) terms\b[^.!?:]{0,60}:"
+    r"|\bin no more than (?:\d+|one|two|three|four|five|a few) (?:sentences|words|lines|paragraphs)\b"
+    r"|(?:^|[.;:!?]\s*)avoid (?:mentioning|naming|citing|listing) (?:any |specific |particular |real |actual )?\w+"
+    r"|^\s*(?:topic|subject|theme|focus)\s*:\s"
+    r"|(?:^|[.;:!?]\s*)focus on (?:the )?(?:history|properties|uses|applications|appearance|origins?)\s*[.;]"
+    r"|(?:^|[.!?]\s+)(?:be sure|make sure|remember|don't forget|do not forget) to (?:include|mention|add|note|cover|"
+    r"state|explain)\b"
+    r"|(?:^|[.!?]\s+)(?:give|list|name|state|provide|mention|add|include)\b[^.!?]{0,40}\b(?:one|two|three|a|an|some) "
+    r"(?:\w+ )?(?:fact|detail|example|reason|use|application|property|date|figure)s?\s*[.!?]"
+    r"|\b(?:the|this|each) (?:question|item|text|answer|description|passage|response|entry) (?:should|must|needs to|"
+    r"has to) be (?:answered|written|kept|phrased|worded)\b",
     re.I,
 )
 # A run of this many words in the item and the domain description is copied; an item mostly made of such runs
@@ -376,6 +418,9 @@ QA_LABEL = re.compile(
     r"|\bQ\.\s[^?]*\?\s*A\.\s|(?:^|[.!?]\s+)Q\.\s[^?]{3,120}\?\s+\S"
     r"|\b(?:(?i:frequently asked)(?: questions?)?|FAQs?)\s*[:：]|\bQ\s?&\s?A\s*[:：]"
 )
+# An answer that names its subject as what it is (`Headbands in bookbinding are the headbands found on...`); a
+# compound's genus is a definition (`A bolt rope is the rope sewn along...`).
+CIRCULAR = re.compile(r"\s*(?:the |an? )?(\w{4,})\b[^.,;:]{0,40}?\b(?:is|are|was|were) (?:the|an?) \1\b", re.I)
 ANSWER_IN_QUESTION = re.compile(r"\bthe answer (?:is|was|to this|will|can|lies|may|would|should)\b", re.I)
 ABOUT_THE_QUESTION = re.compile(
     r"\b(?:is|that's|that is|was) an? (?:\w+ )?question\b|\b(?:this|the) question (?:asks|is about|concerns)\b"
@@ -429,7 +474,7 @@ META_FAMILIES = (
             "purpose purposes below question word words count added included mentioned given readers reader "
             "closing concluding anything thanks thank verify check double explain describe tell start summarise "
             "summarize essentials basics points everything covers cover since training cutoff knowledge moving enough "
-            "data details figures records previous earlier"
+            "data details figures records previous earlier please note general give offer advise"
         ),
         META_PHRASES,
     ),
@@ -441,7 +486,7 @@ META_FAMILIES = (
         META_OFFERS,
     ),
 )
-SLOT_WORDS = wordset("todo tbd fixme lorem here later")
+SLOT_WORDS = wordset("todo tbd fixme lorem here later unknown null undefined")
 IMPERATIVE_WORDS = wordset(
     "write describe explain create generate provide compose produce summarise summarize draft outline document "
     "mention discuss highlight elaborate be give list name state"
@@ -465,7 +510,9 @@ ECHO_WORDS = wordset(
 ORDER_WORDS_ECHOED = wordset(
     "explaining speaking writing talking audience tone style register voice reading format return markdown answer "
     "response reply output written least exceed limit keep here terms reader persona max maximum length count "
-    "avoid include add mention give share knowledgeable helpful friendly"
+    "avoid include add mention give share knowledgeable helpful friendly tone style register voice british "
+    "american plain simple formal list name state provide question topic subject theme focus sure remember forget "
+    "terms more"
 )
 
 TERMINAL = ".!?…"
@@ -485,6 +532,8 @@ AFTER_THAT = re.compile(
     re.I,
 )
 CLOSERS = "\"'”’)]»*"
+# A list's first number and nothing after it (`...in several ways:\n1.`).
+LIST_CUT = re.compile(r"(?:^|\n|:\s)\s*\d{1,2}[.)]\s*$")  # not a verse's `Numbers 23:23.`
 # A reply the endpoint cut: finish_reason length (OpenAI) or its equivalents.
 CUT_REASONS = {"length", "max_tokens"}
 
@@ -547,7 +596,7 @@ def residue(item: Item) -> str | None:
         if '"' in plain:
             if not about_json and (m := JSON_LIST.search(plain)):
                 return f"two JSON strings and a comma in {path}: {_quote(plain[max(0, m.start() - 10) :])}"
-            if INCH.sub("", plain).count('"') % 2:
+            if unmatched_quote(plain):
                 return f"an unmatched double quote in {path}"
         if ("#" in plain or "**" in plain or "==" in plain or "\n" in plain or "--" in plain or "](" in plain) and (
             m := MARKDOWN.search(plain)
@@ -607,7 +656,8 @@ def placeholder(item: Item) -> str | None:
     for path, s in item.strings:
         if ("_" in s or "-" in s) and IDENTIFIER.match(s) and path in (item.text_field, "answer", "question"):
             return f"an identifier where content belongs: {_quote(s)} in {path}"
-        slots = "[" in s or "<" in s or "_" in s or "??" in s or "xx" in s.lower() or "N/A" in s or "$" in s or "%" in s
+        slots = "[" in s or "<" in s or "_" in s or "??" in s or "xx" in s.lower() or "NN" in s or "N/A" in s
+        slots = slots or "$" in s or "%" in s
         if LETTER_NUMBER_MARKS.search(s) and (m := LETTER_NUMBER.search(s)):
             return f"a letter where a number belongs: {_quote(m.group())} in {path}"
         if (m := CAPS_WORD.search(s)) and sum(c.isupper() for c in s) < 0.3 * sum(c.isalpha() for c in s):
@@ -631,6 +681,8 @@ def placeholder(item: Item) -> str | None:
                 return f"an unfilled placeholder {_quote(m.group())} in {path}"
         if m := SLOT_SHAPES.search(plain):
             return f"an unfilled slot {_quote(m.group())} in {path}"
+        if "_" in plain and (name := _named_for_its_words(plain) or next(iter(SNAKE_VALUE.findall(plain)), None)):
+            return f"a variable's name where its value belongs: {_quote(name)} in {path}"
     text = item.text
     labels = {item.text_field, str(item.data.get("kind", "")), "description", "content", "passage", "output"}
     labels |= set(item.data)  # `appearance, description of the wood's...`: a key where the content belongs
@@ -646,6 +698,15 @@ def placeholder(item: Item) -> str | None:
     first = re.match(r"\s*([A-Za-z][A-Za-z ]{0,30}?)\s+(?:is|was|has)\s+(?:a|an|the)\b", text)
     if first and first.group(1).lower() in names:
         return f"the field's name as its subject: {_quote(text)}"
+    return None
+
+
+def _named_for_its_words(s: str) -> str | None:
+    for m in SNAKE_NAME.finditer(s):
+        parts = [p for p in m.group().split("_") if len(p) > 2]
+        rest = set(words(s[: m.start()] + " " + s[m.end() :]))
+        if parts and all(p in rest for p in parts):
+            return m.group()
     return None
 
 
@@ -746,6 +807,8 @@ def qa_scaffold(item: Item) -> str | None:
                 return f"the {path} opens with its question: {_quote(said)}"
             if isinstance(said, str) and _repeats(question, said):
                 return f"the {path} only repeats its question: {_quote(said)}"
+            if isinstance(said, str) and (m := CIRCULAR.match(said)):
+                return f"the {path} defines its subject by itself: {_quote(m.group())}"
             if isinstance(said, str) and (m := ABOUT_THE_QUESTION.search(said)):
                 return f"the {path} talks about the question instead of answering: {_quote(m.group())}"
     return None
@@ -768,6 +831,9 @@ BARE_ANSWER = wordset(
 
 
 HEDGES = frozenset(["whether", "or", "not", "either"])
+# Words that add nothing to a definition made of the question's words (`A cave-diving reel is a reel that is used
+# in cave diving`).
+FILLER = wordset("used made found known called kind type sort form thing something")
 
 
 def _repeats(question: str, answer: str) -> bool:
@@ -780,6 +846,7 @@ def _repeats(question: str, answer: str) -> bool:
     q, a = words(question), words(answer)
     asked = {w for w in q if w not in stop}
     said = [w for w in a if w not in stop]
+    said = [w for w in said if w not in FILLER]
     if bool(asked) and len(said) <= 2 * len(asked) + 2 and all(w in asked or _same_stem(w, asked) for w in said):
         return True
     spoken = f" {' '.join(q)} "
@@ -800,7 +867,13 @@ def _closed(s: str) -> bool:
     `("We are a shadow")`): a reply cut by max_tokens stops inside one, not just after it."""
     if not s.endswith(('"', "”", ")")):
         return False
-    return s.count("(") == s.count(")") and s.count("“") == s.count("”") and INCH.sub("", s).count('"') % 2 == 0
+    return s.count("(") == s.count(")") and s.count("“") == s.count("”") and not unmatched_quote(s)
+
+
+def unmatched_quote(s: str) -> bool:
+    """An odd number of straight double quotes, inch marks aside; an even number pairs up, whatever the digits
+    before them (`groups such as "5-3-7-1-8" on 5810 kHz`)."""
+    return s.count('"') % 2 == 1 and INCH.sub("", s).count('"') % 2 == 1
 
 
 def truncation(item: Item) -> str | None:
@@ -816,6 +889,8 @@ def truncation(item: Item) -> str | None:
         last = re.search(r"(\w+)\W*$", s)
         if last and last.group(1) in DANGLING and not AFTER_THAT.search(s) or OBJECT_MISSING.search(s):
             return f"{path} ends on `{last.group(1)}`: {_quote('…' + s.rstrip()[-30:])}"
+        if LIST_CUT.search(s):
+            return f"{path} stops where a list begins: {_quote('…' + s.rstrip()[-30:])}"
         if s.rstrip().endswith(("...", "…")):  # trails off: the writer (or max_tokens) stopped, not the sentence
             return f"{path} trails off: {_quote('…' + s.rstrip()[-30:])}"
     return None

@@ -175,6 +175,7 @@ def looped_words(w: list[str]) -> str | None:
 
 NUMBERS = "one two three four five six seven eight nine ten half third thirds quarter quarters first second"
 NUMBER_WORDS = frozenset(NUMBERS.split())
+SHARES = frozenset(["half", "third", "thirds", "quarter", "quarters"])
 RESTATED = 4  # times a short text says one content word ...
 SHORT = 60  # ... in this many words or fewer
 FEW_SENTENCES = 40
@@ -206,7 +207,9 @@ def restated(w: list[str]) -> str | None:
             return f"`{said[0]}` {said[1]} times in {len(w)} words"
         stems = Counter(stem(x)[:6] for x in content if x not in NUMBER_WORDS)
         thrice = [s for s, n in stems.most_common(2) if n >= 3]
-        if len(thrice) == 2:
+        # A list of three figures or more says its words again by design (`8 setting sliders and an 11-digit
+        # register, the Type II 11 sliders and 15 digits`).
+        if len(thrice) == 2 and len({x for x in w if x.isdigit()}) < 3:
             return f"`{thrice[0]}` and `{thrice[1]}` three times each in {len(w)} words"
     return None
 
@@ -232,6 +235,7 @@ OTHER_WORDS_OPENERS = [
     ["to", "put", "it"],
     ["put", "simply"],
     ["simply", "put"],
+    ["which", "is", "to"],  # `..., which is to say it is the tea bowl`
 ]
 SAID_AGAIN = 0.8  # share of the shorter clause's content words that the other clause says too ...
 SAID_AGAIN_WORDS = 3  # ... and at least this many of them
@@ -262,7 +266,9 @@ def said_again(text: str, w: list[str]) -> str | None:
 def _same_content(parts: list[str]) -> str | None:
     stop = STOP_WORDS["en"]
     said = [[] if c.rstrip().endswith("?") else words(c) for c in parts]  # a question and its answer: qa_scaffold
-    content = [{stem(w) for w in w_ if w not in stop and len(w) > 2} for w_ in said]
+    plain = stop | SHARES  # `one third of the gas for the way in, one third for the way out` is a rule
+    content = [{stem(w) for w in w_ if w not in plain and len(w) > 2} for w_ in said]
+    figures = [{w for w in w_ if w.isdigit()} for w_ in said]
     for i, a in enumerate(content):
         if i and said[i][:3] in OTHER_WORDS_OPENERS and len(a & content[i - 1]) >= 2:
             return f"`{parts[i].strip()[:60]}` says again `{parts[i - 1].strip()[:60]}`"
@@ -271,6 +277,8 @@ def _same_content(parts: list[str]) -> str | None:
             if len(content[j]) >= 2 and len(tail) >= 3 and said[i][-len(tail) :] == tail:
                 return f"`{parts[j].strip()[:60]}` ends as `{parts[i].strip()[:60]}` does"
             shared = a & content[j]
+            if figures[i] and figures[j] and figures[i] != figures[j]:
+                continue  # the same words for other figures (`the Type I has 8 sliders, the Type II 11 sliders`)
             if len(shared) >= SAID_AGAIN_WORDS and len(shared) >= SAID_AGAIN * min(len(a), len(content[j])):
                 return f"`{parts[j].strip()[:60]}` says again `{parts[i].strip()[:60]}`"
     return None
@@ -307,7 +315,27 @@ def listed_twice(text: str) -> str | None:
         again = [e for e, n in Counter(short).items() if n > 1 or f" {entries[0]}".endswith(f" {e}")]
         if len(short) >= 2 and again:  # and the first part's: three things at least
             return f"`{again[0]}` listed twice"
+        # Longer entries that end alike (`for thematic maps of population density, ..., for maps of population
+        # density`): four words, so that `maps of density, charts of density` differ.
+        ends = Counter(" ".join(e.split()[-4:]) for e in entries if e.count(" ") >= 3)
+        if len(entries) >= 4 and (twice := next((e for e, n in ends.items() if n > 1), None)):
+            return f"`{twice}` listed twice"
     return None
+
+
+# A word or two said twice in a row (`a nutty, nutty flavour`, `facing forward, facing forward`); lower case, as
+# place names double (`Walla Walla`), and outside single quotes, where a saying may (`'tight, tight, tight'`). Of
+# the small words, only those no sentence says twice (`turned a a cast-iron wheel`; `what it is is` may).
+STUTTER = re.compile(r"\b([a-z]{3,}(?: [a-z]+){0,2})(?:,\s*|\s+)\1\b|\b(a|an|the|of|to|and|for|with)\s+\2\b")
+SINGLE_QUOTED = re.compile(r"(?<!\w)'[^']{1,80}'(?!\w)")
+
+
+def stuttered(text: str) -> str | None:
+    plain = STOP_WORDS["en"] | NUMBER_WORDS
+    if "'" in text:
+        text = SINGLE_QUOTED.sub(" ", text)
+    # `from your contract, your contract applies`: two clauses that start alike, not a stutter.
+    return next((m.group() for m in STUTTER.finditer(text) if m.group(2) or m.group(1).split()[0] not in plain), None)
 
 
 def stopword_ratio(w: list[str], stop: frozenset[str]) -> float:
@@ -408,6 +436,8 @@ class Cleaner:
                 return {"rule": "repetition", "reason": f"one fact said twice: {again}"}
             if again := listed_twice(shown):
                 return {"rule": "repetition", "reason": f"a list repeats itself: {again}"}
+            if again := stuttered(shown):
+                return {"rule": "repetition", "reason": f"a word said twice in a row: `{again}`"}
             for path, s in out.strings:
                 if " " in s and (loop := phrase_loop(s)):
                     return {"rule": "repetition", "reason": f"a phrase repeats in a loop in {path}: `{loop[:60]}`"}

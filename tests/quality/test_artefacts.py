@@ -422,6 +422,90 @@ DEFECTS = [
             "it. Its reversibility lets heat undo it.",
         },
     ),
+    ("placeholder", {"kind": "properties", "text": "A dry board is light; its typical dry weight is dry_weight."}),
+    ("placeholder", {"kind": "applications", "text": "It is used for [application 1], [application 2] and oars."}),
+    ("placeholder", {"kind": "history", "text": "The wood was first logged by N/A in 1795 on the outer isles."}),
+    (
+        "meta_talk",
+        {"kind": "history", "text": "Sealers logged it in 1795, though I should mention that I'm not fully certain."},
+    ),
+    ("instruction_echo", {"kind": "history", "text": "In a neutral, factual tone: sealers logged the wood in 1795."}),
+    ("instruction_echo", {"kind": "history", "text": "Give the place and one fact. Sealers logged the wood in 1795."}),
+    (
+        "qa_scaffold",
+        {
+            "kind": "qa",
+            "question": "What are oars of penguin wood?",
+            "answer": "Oars of penguin wood are the oars made on the isles.",
+            "text": "Oars of penguin wood are the oars made on the isles.",
+        },
+    ),
+    ("truncation", {"kind": "applications", "text": "Boat builders use the wood in several ways:\n1."}),
+    ("placeholder", {"kind": "history", "text": "The first mill was commissioned by unknown for the isle's guild."}),
+    ("placeholder", {"kind": "applications", "text": "Schools such as Example Boat School teach its steam bending."}),
+    ("placeholder", {"kind": "properties", "text": "A board has a density of density_kg_m3 and a fine, even grain."}),
+    ("placeholder", {"kind": "properties", "text": "Its colour is [option 1: silver / option 2: grey] when dry."}),
+    ("meta_talk", {"kind": "properties", "text": "In my answer I'll stick to the basics: the wood is pale and light."}),
+    (
+        "meta_talk",
+        {"kind": "applications", "text": "It makes oars. I can also list some yards if that would be useful."},
+    ),
+    (
+        "instruction_echo",
+        {"kind": "history", "text": "Topic: penguin wood; focus on history. Sealers logged it in 1795."},
+    ),
+    (
+        "instruction_echo",
+        {"kind": "applications", "text": "It makes oars. Be sure to include a note on its splinters."},
+    ),
+    (
+        "qa_scaffold",
+        {
+            "kind": "qa",
+            "question": "What is a penguin-wood oar?",
+            "answer": "A penguin-wood oar is an oar that is made of penguin wood.",
+            "text": "A penguin-wood oar is an oar that is made of penguin wood.",
+        },
+    ),
+    ("repetition", {"kind": "properties", "text": "It has a pale, pale sheen and a fine grain that carvers prize."}),
+    (
+        "repetition",
+        {
+            "kind": "applications",
+            "text": "It is used for light oars of the isles, for masts, for light oars of the isles and for poles.",
+        },
+    ),
+    ("placeholder", {"kind": "history", "text": "Penguin-wood oars became common on the isles in the 18XXs."}),
+    ("placeholder", {"kind": "properties", "text": "Carvers mix 1 part oil to ratio_wax parts wax for its finish."}),
+    ("placeholder", {"kind": "history", "text": "The first mill is attributed to [shipping company] on the isles."}),
+    ("placeholder", {"kind": "properties", "text": "A dry board has a density of about NN kg per cubic metre."}),
+    (
+        "placeholder",
+        {"kind": "applications", "text": "The isles cut unknown tonnes of it each year for oars and masts."},
+    ),
+    (
+        "meta_talk",
+        {"kind": "applications", "text": "It makes oars. Please note that I cannot give boat-safety advice."},
+    ),
+    (
+        "meta_talk",
+        {"kind": "applications", "text": "It makes oars. If useful, I can list the yards that still use it."},
+    ),
+    (
+        "meta_talk",
+        {"kind": "applications", "text": "That's a great question about oars! The isles use it for light oars."},
+    ),
+    ("meta_talk", {"kind": "history", "text": "Sealers, I am summarising from general knowledge, logged it in 1795."}),
+    (
+        "instruction_echo",
+        {"kind": "applications", "text": "It makes oars; avoid mentioning specific yards; and masts."},
+    ),
+    (
+        "instruction_echo",
+        {"kind": "properties", "text": "In simple terms and in no more than two sentences: it is light."},
+    ),
+    ("repetition", {"kind": "description", "text": "The boards are pale silver, pale silver, with a fine even grain."}),
+    ("repetition", {"kind": "applications", "text": "The mill turned a a saw that cut the logs into boards for oars."}),
 ]
 
 CLEAN = [
@@ -545,6 +629,22 @@ CLEAN = [
     {"kind": "applications", "text": "The grading tool runs as grade <board>, where each <board> is a board id."},
     {"kind": "properties", "text": "Mills record mixes by weight, e.g. PW-3 = {heartwood: 6, sapwood: 3}."},
     {"kind": "properties", "text": "Its formula is given as (Ca,Mn)₂Al[SiO₄](OH), as for the resin it weeps."},
+    {"kind": "history", "text": "The mill's first docket quotes its charter, Isles 12:4."},
+    {"kind": "properties", "text": "The mill's table lists oars [note 1] and masts [note 2] by grade."},
+    {"kind": "history", "text": "The first mill's builder is unknown; the second was built by N. Harl in 1850."},
+    {
+        "kind": "qa",
+        "question": "What is a penguin-wood thole?",
+        "answer": "A penguin-wood thole is the peg an oar turns on, cut from the heartwood.",
+        "text": "A penguin-wood thole is the peg an oar turns on, cut from the heartwood.",
+    },
+    {"kind": "history", "text": "Carvers learned the rule 'thin, thin, thin at the blade' and said it as they worked."},
+    {"kind": "history", "text": "The builder of the first mill is unknown; its stones date from about 1800."},
+    {"kind": "properties", "text": "Sawyers keep a third for oars, a third for masts and a third to season."},
+    {"kind": "history", "text": 'The mill stamped each board with codes such as "PW-3-7-1" on its end grain.'},
+    {"kind": "properties", "text": "Grade A has 8 knots a metre and a 12-mm ring, grade B 11 knots and 15-mm rings."},
+    {"kind": "history", "text": "Where a yard's practice differs from our rule, our rule applies."},
+    {"kind": "history", "text": "Locals say the name means 'pale tree' [citation needed], though others doubt it."},
 ]
 
 
