@@ -615,9 +615,9 @@ def add_init(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--description", required=True, help="what is known about the domain, in a paragraph")
     p.add_argument(
         "--task",
-        choices=("text", "chat", "classification"),
+        choices=("text", "chat", "seq2seq", "classification"),
         default="chat",
-        help="what the data tunes: text or chat (passages of several kinds, question-answer pairs), or "
+        help="what the data tunes: text, chat or seq2seq (passages of several kinds, question-answer pairs), or "
         "classification (a text and its label)",
     )
     p.add_argument(
@@ -625,15 +625,44 @@ def add_init(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         type=lambda text: [x.strip() for x in text.split(",") if x.strip()],
         help="classification: the labels, comma-separated (default: read from 'one of: a, b, c' in the description)",
     )
+    p.add_argument(
+        "--propose",
+        action="store_true",
+        help="ask the endpoint (--base-url, --model) to propose the diversity axes and the item schema, and record "
+        "it in studio.yaml; when its proposal is not usable, write the plain scaffold and say why",
+    )
+    p.add_argument("--base-url", metavar="URL", help="--propose: the OpenAI-compatible endpoint to ask")
+    p.add_argument("--model", metavar="NAME", help="--propose: the model to ask")
+    p.add_argument(
+        "--api-key-env",
+        default="OPENAI_API_KEY",
+        metavar="VAR",
+        help="--propose: the environment variable holding the API key, if the endpoint needs one "
+        "(default: %(default)s)",
+    )
     p.set_defaults(func=cmd_init)
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    files = pipeline.init(args.dir, args.name, args.description, args.title, args.task, args.labels)
+    files = pipeline.init(
+        args.dir,
+        args.name,
+        args.description,
+        args.title,
+        args.task,
+        args.labels,
+        propose=args.propose,
+        base_url=args.base_url,
+        model=args.model,
+        api_key_env=args.api_key_env,
+        say=lambda message: print(f"studio init: {message}", file=sys.stderr, flush=True),
+    )
     out(f"wrote {len(files)} file(s) into {args.dir}:")
     for f in files:
         out(f"  {f}")
     out(f"next: edit the templates and the schema, then `studio generate --project {files[0]} --dry-run`")
+    if args.task == "seq2seq":
+        out("and before `studio tune`: set train.base_model to a T5-style model folder (studio bundles none)")
     return 0
 
 

@@ -430,13 +430,30 @@ def init(
     title: str | None = None,
     task: str = "chat",
     labels: list[str] | None = None,
+    propose: bool = False,
+    base_url: str | None = None,
+    model: str | None = None,
+    api_key_env: str = "OPENAI_API_KEY",
+    say: Say = say_stderr,
 ) -> list[Path]:
     """Scaffold a new domain project in `folder` for a task (text, chat, classification with its labels):
-    project file, templates, schema. Returns the files."""
+    project file, templates, schema. Returns the files. With `propose`, the endpoint at `base_url` proposes the
+    axes and the schema (the key is read from the environment variable `api_key_env`); when it cannot, `say`
+    why and write the plain scaffold."""
     from studio.scaffold import scaffold
 
+    endpoint = None
+    if propose:
+        if not base_url or not model:
+            raise StudioError("needs the endpoint to ask: --base-url URL and --model NAME", None, "--propose")
+        from studio.scaffold.propose import Endpoint
+
+        endpoint = Endpoint(base_url, model, api_key_env)
+    elif base_url or model:
+        raise StudioError("only with --propose (they name the endpoint it asks)", None, "--base-url, --model")
     folder = Path(folder)
-    return scaffold(folder, name or folder.resolve().name.lower().replace(" ", "-"), description, title, task, labels)
+    name = name or folder.resolve().name.lower().replace(" ", "-")
+    return scaffold(folder, name, description, title, task, labels, endpoint, say)
 
 
 def export(

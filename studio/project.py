@@ -506,7 +506,7 @@ class OpenAITuning(Strict):
 
 
 class Train(Strict):
-    """studio tune and studio eval: a causal LM or a classifier, tuned on the curated items."""
+    """studio tune and studio eval: a causal LM, an encoder-decoder or a classifier, tuned on the curated items."""
 
     backend: Literal["hf", "openai"] = Field(
         default="hf",
@@ -515,10 +515,11 @@ class Train(Strict):
     )
     openai: OpenAITuning = Field(default_factory=OpenAITuning, description="train.backend openai")
 
-    task: Literal["text", "chat", "classification"] = Field(
+    task: Literal["text", "chat", "seq2seq", "classification"] = Field(
         default="chat",
         description="text: causal LM on the item text; chat: instruction/response pairs in the model's chat template, "
-        "loss on the response; classification: the text to a label",
+        "loss on the response; seq2seq: an encoder-decoder (T5-style) from the prompt to the response, e.g. a "
+        "text to its summary (needs base_model); classification: the text to a label",
     )
     base_model: str | None = Field(
         default=None,
@@ -531,12 +532,16 @@ class Train(Strict):
         description="text, chat: what the model learns to write: the item's text, or the whole item as JSON "
         "(studio eval then reports the share of generations valid against the schema)",
     )
-    prompt_field: str = Field(default="question", description="chat: the item's key of a ready prompt, when present")
-    response_field: str = Field(default="answer", description="chat: the response paired with prompt_field")
+    prompt_field: str = Field(
+        default="question", description="chat, seq2seq: the item's key of a ready prompt (the input), when present"
+    )
+    response_field: str = Field(
+        default="answer", description="chat, seq2seq: the response (the target) paired with prompt_field"
+    )
     instruction: str = Field(
         default="{% if focus %}Tell me about the {{ focus }} of {{ domain }}{% else %}Tell me about {{ domain }}"
         "{% endif %}{% if style %}, written as {{ style }}{% endif %}.",
-        description="chat: the Jinja2 prompt of items without prompt_field; sees the axes and `domain`",
+        description="chat, seq2seq: the Jinja2 prompt of items without prompt_field; sees the axes and `domain`",
     )
     label: str = Field(default="kind", description="classification: the item's key (or axis) that holds the label")
     method: Literal["lora", "full", "freeze"] = Field(

@@ -9,7 +9,9 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -80,22 +82,30 @@ CHAT_TEMPLATE = (
 )
 
 
+def penguin_bpe(specials: list[str]) -> Any:
+    """A byte-level BPE tokenizer (vocab 512) trained on penguin-wood text, with `specials` first."""
+    from tokenizers import ByteLevelBPETokenizer
+
+    from tests.train.items import penguin_records  # here: that module reads this one's axes
+
+    bpe = ByteLevelBPETokenizer()
+    texts = [r["data"]["text"] for r in penguin_records(400, seed=99)]
+    bpe.train_from_iterator(texts, vocab_size=512, min_frequency=1, special_tokens=specials, show_progress=False)
+    return bpe
+
+
 @pytest.fixture(scope="session")
 def tiny_llama(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A random LlamaForCausalLM (hidden 64, 2 blocks) and a byte-level BPE tokenizer (vocab 512) trained on
     penguin-wood text: Trainer runs 20 steps of it in well under a second."""
-    from tokenizers import ByteLevelBPETokenizer
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
-    from tests.train.items import penguin_records  # here: that module reads this one's axes
-
     folder = tmp_path_factory.mktemp("tiny-llama")
-    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
-    bpe = ByteLevelBPETokenizer()
-    texts = [r["data"]["text"] for r in penguin_records(400, seed=99)]
-    bpe.train_from_iterator(texts, vocab_size=512, min_frequency=1, special_tokens=specials, show_progress=False)
     tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=bpe, eos_token="<|im_end|>", pad_token="<|im_end|>", unk_token="<|endoftext|>"
+        tokenizer_object=penguin_bpe(["<|endoftext|>", "<|im_start|>", "<|im_end|>"]),
+        eos_token="<|im_end|>",
+        pad_token="<|im_end|>",
+        unk_token="<|endoftext|>",
     )
     tokenizer.chat_template = CHAT_TEMPLATE
     tokenizer.save_pretrained(folder)
@@ -116,6 +126,37 @@ def tiny_llama(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     torch.manual_seed(0)
     LlamaForCausalLM(config).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_t5(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random T5ForConditionalGeneration (d_model 64, 2 encoder and 2 decoder blocks) with the same kind of
+    tokenizer, which ends every sequence with `</s>` as T5's does."""
+    from tokenizers.processors import TemplateProcessing
+    from transformers import PreTrainedTokenizerFast, T5Config, T5ForConditionalGeneration
+
+    folder = tmp_path_factory.mktemp("tiny-t5")
+    bpe = penguin_bpe(["<pad>", "</s>", "<unk>"])
+    bpe.post_processor = TemplateProcessing(single="$A </s>", special_tokens=[("</s>", bpe.token_to_id("</s>"))])
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token="</s>", pad_token="<pad>", unk_token="<unk>")
+    tokenizer.save_pretrained(folder)
+    config = T5Config(
+        vocab_size=len(tokenizer),
+        d_model=64,
+        d_kv=16,
+        d_ff=128,
+        num_layers=2,
+        num_decoder_layers=2,
+        num_heads=4,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        decoder_start_token_id=tokenizer.pad_token_id,
+    )
+    import torch
+
+    torch.manual_seed(0)
+    T5ForConditionalGeneration(config).save_pretrained(folder)
     return folder
 
 
@@ -187,6 +228,36 @@ def run_studio(*args: str, cwd: Path | None = None, timeout: float = 600, env: d
         timeout=timeout,
         env={**os.environ, **(env or {})},
     )
+
+
+def run_studio_in_terminal(*args: str, timeout: float = 600) -> tuple[int, str]:
+    """The CLI on a pseudo-terminal, as a user at a terminal runs it: (exit code, what the terminal showed)."""
+    import fcntl
+    import pty
+    import select
+    import struct
+    import termios
+
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))  # a new pty is 0x0, a bar 0 wide
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "studio", *args], stdin=follower, stdout=follower, stderr=follower, env=os.environ
+    )
+    os.close(follower)
+    shown, deadline = b"", time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if select.select([leader], [], [], 0.2)[0]:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # the terminal closed: the process has exited
+                break
+            if not chunk:
+                break
+            shown += chunk
+        elif proc.poll() is not None:
+            break
+    os.close(leader)
+    return proc.wait(timeout=max(1.0, deadline - time.monotonic())), shown.decode(errors="replace")
 
 
 class FakeOpenAI:

@@ -142,12 +142,21 @@ class LlmJudge:
         self.stopped: BudgetReached | None = None  # the budget that stopped it
 
     async def judge(self, records: list[Record]) -> None:
+        from tqdm import tqdm
+
         from studio.generation.cache import ReplyCache
         from studio.generation.client import endpoint_client, structured_mode
         from studio.generation.live import LiveExecutor
         from studio.generation.spend import Spend
 
         e = self.project.endpoint
+        self.bar = tqdm(
+            total=len(records),
+            unit="item",
+            desc="judge",
+            dynamic_ncols=True,
+            disable=None if self.ctx.show_progress else True,
+        )
         self.client, ceiling = endpoint_client(self.target, e, self.ctx.say)
         self.cache = ReplyCache(self.ctx.run.file("cache"))
         self.spend = Spend(self.project.prices, self.target.model)
@@ -159,13 +168,20 @@ class LlmJudge:
             mode = await structured_mode(self.client, self.cache, self.target, configured, schema)
             self.rubric = Rubric(self.project, self.target, mode)
             self.executor = LiveExecutor(self.client, ceiling)
-            await self.executor.run([(r, 0) for r in records], self.step)
+            await self.executor.run([(r, 0) for r in records], self.counted)
         finally:
+            self.bar.close()
             await self.client.close()
             self.cache.close()
         for r in records:
             if r.id not in self.verdicts and r.id not in self.pending:
                 self.pending[r.id] = str(self.stopped)
+
+    async def counted(self, record: Record, retry: int) -> bool:
+        """`step`, and the bar moved on by the record."""
+        going_on = await self.step(record, retry)
+        self.bar.update()
+        return going_on
 
     async def step(self, record: Record, _: int) -> bool:
         from studio.generation.client import FATAL_STATUS, RequestFailed, stepped_down

@@ -2,11 +2,15 @@
 description and the shape of the task. The prompt templates and the schema are generic (they name the domain
 through `domain.title` and `domain.description`); edit them to make the items as specific as the domain needs.
 
-- text and chat: reference passages of several kinds (overview, properties, uses, history) and question-answer
-  pairs, tuned as plain text or as chat.
+- text, chat and seq2seq: reference passages of several kinds (overview, properties, uses, history) and
+  question-answer pairs, tuned as plain text, as chat, or from prompt to response by an encoder-decoder (whose
+  folder `train.base_model` must name: studio bundles none).
 - classification: one text and its label per item. The schema holds the label's enum and the text, the axes
   the label and diversity (tone, length, detail), the template asks for a text of a given label, and
   `train.task` and `train.label` are set, so `studio run` tunes a classifier of that label.
+
+With `--propose` (studio/scaffold/propose.py), an endpoint proposes the axes and the schema; a usable proposal
+takes their place, with generic templates that render any axes, and the endpoint is recorded for `studio run`.
 """
 
 from __future__ import annotations
@@ -14,16 +18,20 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from studio.errors import StudioError
 
+if TYPE_CHECKING:
+    from studio.scaffold.propose import Endpoint
+
 HERE = Path(__file__).parent
-TEMPLATES = {"passages": ["item", "qa", "subtopics"], "classification": ["labelled"]}
-TASKS = ("text", "chat", "classification")
+TEMPLATES = {"passages": ["item", "qa", "subtopics"], "classification": ["labelled"], "proposed": ["proposed"]}
+TASKS = ("text", "chat", "seq2seq", "classification")
 
 AXES = {
     "kind": ["overview", "properties", "uses", "history", "qa"],
@@ -64,8 +72,11 @@ def scaffold(
     title: str | None = None,
     task: str = "chat",
     labels: list[str] | None = None,
+    endpoint: Endpoint | None = None,
+    say: Callable[[str], None] = print,
 ) -> list[Path]:
-    """Write the project into `folder` (created; existing files are never overwritten). Returns the files."""
+    """Write the project into `folder` (created; existing files are never overwritten). Returns the files.
+    With `endpoint`, ask it for the axes and the schema; when that fails, `say` why and write the plain scaffold."""
     if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", name):
         raise StudioError("use lower-case letters, digits, - and _ (it names folders)", None, f"--name {name!r}")
     if not description.strip():
@@ -85,11 +96,20 @@ def scaffold(
     project = folder / "studio.yaml"
     if project.exists():
         raise StudioError("a project file is already there; not overwriting it", project)
+    proposal = None
+    if endpoint is not None:  # after the checks above: bad input is an error before anything is sent
+        from studio.scaffold import propose  # the openai client, imported only when asked for
+
+        try:
+            proposal = propose.propose(endpoint, title or name.replace("-", " "), description, task, labels or [])
+        except propose.NotProposed as e:
+            say(f"{e}; wrote the scaffold instead")
     prompts, schemas = folder / "prompts" / name, folder / "schemas"
     prompts.mkdir(parents=True, exist_ok=True)
     schemas.mkdir(parents=True, exist_ok=True)
     written = []
-    for template in TEMPLATES["classification" if task == "classification" else "passages"]:
+    kind = "proposed" if proposal else "classification" if task == "classification" else "passages"
+    for template in TEMPLATES[kind]:
         for part in ("system", "user"):
             target = prompts / f"{template}.{part}.j2"
             if not target.exists():
@@ -97,7 +117,9 @@ def scaffold(
                 written.append(target)
     schema = schemas / f"{name.replace('-', '_')}.json"
     if not schema.exists():
-        if task == "classification":
+        if proposal:
+            schema.write_text(json.dumps(proposal.schema, indent=2) + "\n")
+        elif task == "classification":
             schema.write_text(json.dumps(labelled_schema(labels or []), indent=2) + "\n")
         else:
             shutil.copyfile(HERE / "schema.json", schema)
@@ -110,7 +132,20 @@ def scaffold(
         "endpoint": {"base_url": None, "model": None, "api_key_env": "OPENAI_API_KEY"},
         "output": "outputs",
     }
-    header = f"# studio.yaml: the {name} domain, made by `studio init`. The reference is in studio's README.\n"
+    made = "`studio init`"
+    if proposal and endpoint:
+        # The rest of the scaffold stays. The label axis first, as in the plain scaffold: the review sample keeps
+        # the mix of the first axis.
+        config["templates"] = [{"name": "proposed"}]
+        config["axes"] = {**({"label": labels} if task == "classification" else {}), **proposal.axes}
+        # The variable's name, never its value: the key stays in the environment.
+        config["endpoint"] = {
+            "base_url": endpoint.base_url,
+            "model": endpoint.model,
+            "api_key_env": endpoint.api_key_env,
+        }
+        made = f"`studio init --propose` (axes and schema proposed by {endpoint.model})"
+    header = f"# studio.yaml: the {name} domain, made by {made}. The reference is in studio's README.\n"
     project.write_text(header + yaml.safe_dump(config, sort_keys=False, allow_unicode=True, width=110))
     return [project, *written]
 

@@ -10,7 +10,12 @@ from typing import Any
 from studio.runs import Run
 from studio.train.model import hub_id
 
-PIPELINE_TAG = {"text": "text-generation", "chat": "text-generation", "classification": "text-classification"}
+PIPELINE_TAG = {
+    "text": "text-generation",
+    "chat": "text-generation",
+    "seq2seq": "text2text-generation",
+    "classification": "text-classification",
+}
 
 
 def write(
@@ -169,12 +174,13 @@ def _usage(model_dir: Path, tune: dict[str, Any]) -> list[str]:
     folder = "model"
     if tune["task"] == "classification":
         return ["from transformers import pipeline", f'classify = pipeline("text-classification", model="{folder}")']
+    kind = "Seq2SeqLM" if tune["task"] == "seq2seq" else "CausalLM"
     if adapter:
         return [
-            "from peft import AutoPeftModelForCausalLM",
-            f'model = AutoPeftModelForCausalLM.from_pretrained("{folder}")',
+            f"from peft import AutoPeftModelFor{kind}",
+            f'model = AutoPeftModelFor{kind}.from_pretrained("{folder}")',
         ]
     return [
-        "from transformers import AutoModelForCausalLM",
-        f'model = AutoModelForCausalLM.from_pretrained("{folder}")',
+        f"from transformers import AutoModelFor{kind}",
+        f'model = AutoModelFor{kind}.from_pretrained("{folder}")',
     ]

@@ -1,7 +1,7 @@
 """Curated records -> examples -> seeded (optionally stratified) splits -> tokens and batches.
 
-An example is what the model learns from, in plain words: `prompt` (chat only), `text` (the item text,
-the chat response, or the classifier's input) and `label` (classification only), with the item's `id`,
+An example is what the model learns from, in plain words: `prompt` (chat and seq2seq), `text` (the item
+text, the chat or seq2seq response, or the classifier's input) and `label` (classification only), with the item's `id`,
 its axis values (for per-axis scores) and its stratum. The splits are saved in the run folder as a
 datasets.DatasetDict (splits/) and as the records of each split (splits/<split>.jsonl); tokens are made
 from the examples when a model is trained or scored.
@@ -42,7 +42,7 @@ def to_examples(records: list[Record], settings: Train, domain: str, source: Pat
         example = {"id": record.id, "prompt": "", "label": "", "axes": json.dumps(axes, sort_keys=True)}
         stratum = item_value(record, settings.stratify) if settings.stratify else None
         example["stratum"] = "" if stratum is None else str(stratum)
-        if settings.task == "chat":
+        if settings.task in ("chat", "seq2seq"):
             example["prompt"], text = chat_pair(record, settings, domain.replace("-", " "))
         elif settings.target == "item" and settings.task == "text":
             text = json.dumps(record.data, ensure_ascii=False)
@@ -168,14 +168,27 @@ def text_prefix(shots: list[dict]) -> str:
     return "".join(shot["text"] + "\n\n" for shot in shots)
 
 
+def seq2seq_input(prompt: str, shots: list[dict] = ()) -> str:
+    """The encoder's input: few-shot pairs (a prompt, its response on the next line), a blank line apart, then the
+    prompt."""
+    return "".join(f"{shot['prompt']}\n{shot['text']}\n\n" for shot in shots) + prompt
+
+
 def encode(
     example: dict[str, str], tokenizer: Any, task: str, max_length: int, labels: list[str], shots: list[dict] = ()
 ) -> dict[str, Any]:
     """input_ids and labels of one example, at most max_length long (a few-shot prefix comes on top of that).
-    Chat: the loss is on the response only. Text: on every token but the first (it has no context)."""
+    Chat: the loss is on the response only. Seq2seq: the prompt is the encoder's input and the response the
+    decoder's target. Text: on every token but the first (it has no context)."""
     if task == "classification":
         ids = tokenizer(example["text"], truncation=True, max_length=max_length)["input_ids"]
         return {"input_ids": ids, "labels": labels.index(example["label"])}
+    if task == "seq2seq":
+        ids = tokenizer(example["prompt"], truncation=True, max_length=max_length)["input_ids"]
+        if shots:
+            ids = tokenizer(seq2seq_input("", shots), add_special_tokens=False)["input_ids"] + ids
+        targets = tokenizer(text_target=example["text"], truncation=True, max_length=max_length)["input_ids"]
+        return {"input_ids": ids, "labels": targets}
     if task == "chat":
         head, tail = chat_parts(tokenizer, example["prompt"], example["text"])
         prompt = tokenizer(head, add_special_tokens=False)["input_ids"]
@@ -230,7 +243,7 @@ def collator(tokenizer: Any, task: str, packing: bool) -> Any:
 
     if task == "classification":
         return DataCollatorWithPadding(tokenizer)
-    if packing:
+    if packing and task != "seq2seq":  # an encoder-decoder pads: its decoder has no items to keep apart
         # position_ids restart at every item, and the attention mask built from them keeps items apart.
         return DataCollatorWithFlattening(separator_id=IGNORE)
     return DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=IGNORE)

@@ -1,6 +1,7 @@
 """studio eval: the tuned model beside its base on the held-out test split, written to eval.json.
 
-Causal LM (text, chat): perplexity of the test items for the base model prompted zero-shot, the base
+Causal LM (text, chat) and encoder-decoder (seq2seq): perplexity of the test items (of their responses, for
+chat and seq2seq) for the base model prompted zero-shot, the base
 model with `few_shot` training examples in its prompt, and the tuned model, overall and per axis value;
 greedy generations of all three for the same prompts, scored by BLEU and ROUGE-L against the test item,
 by the share valid against the domain schema (when the model writes whole items) and, if asked, by an
@@ -91,7 +92,7 @@ def run_eval(ctx: Context, judge: Target | None = None) -> dict[str, Any]:
             result["classification"] = classify(run.file("model"), tokenizer, splits, tune, settings.batch_size)
         else:
             schema = DomainSchema.load(project.schema_path) if tune["settings"]["target"] == "item" else None
-            result.update(causal(project, run, tokenizer, splits, tune, schema, judge, say))
+            result.update(causal(project, run, tokenizer, splits, tune, schema, judge, say, ctx.show_progress))
     result["seconds"] = round(time.monotonic() - started, 2)
     return result
 
@@ -117,7 +118,10 @@ def causal(
     schema: DomainSchema | None,
     judge: Target | None,
     say: Callable[[str], None],
+    show_progress: bool = False,
 ) -> dict[str, Any]:
+    from tqdm import tqdm
+
     settings = project.train.eval
     task, max_length = tune["task"], tune["settings"]["max_length"]
     test = list(splits["test"])
@@ -128,24 +132,34 @@ def causal(
     models = {"base": base.to(model.device()), "tuned": tuned.to(model.device())}
     say(f"eval: scoring {len(test)} test items with the base model (zero-shot, {len(shots)}-shot) and the tuned one")
     variants = {"base": (models["base"], []), "base_few_shot": (models["base"], shots), "tuned": (models["tuned"], [])}
+    prompts = prompts_and_references(test, settings.prompts, settings.generations, task)
+    # One bar over the scoring and the answers of the three models; none in a log, whose lines say the steps.
+    bar = tqdm(
+        total=len(variants) * (len(test) + len(prompts)),
+        unit="item",
+        desc="eval",
+        dynamic_ncols=True,
+        disable=None if show_progress else True,
+    )
     perplexity = {}
     for name, (net, examples) in variants.items():
         rows = [data.encode(e, tokenizer, task, max_length, [], shots=examples) for e in test]
         # Few-shot rows are several times longer: fewer of them per batch keeps the memory flat.
         batch = max(1, settings.batch_size // (len(examples) + 1))
-        scored = nll(net, rows, tokenizer, batch)
+        scored = nll(net, rows, tokenizer, batch, task, bar)
         perplexity[name] = by_axis(test, scored)
         perplexity[name]["ci95"] = interval(scored)
     perplexity["base_few_shot"]["shots"] = len(shots)
 
-    prompts = prompts_and_references(test, settings.prompts, settings.generations, task)
     say(f"eval: generating answers to {len(prompts)} prompt(s) with each model")
     samples = []
     for prompt, reference in prompts:
         sample = {"prompt": prompt, "reference": reference}
         for name, (net, examples) in variants.items():
             sample[name] = generate(net, tokenizer, task, prompt, examples, settings.max_new_tokens)
+            bar.update()
         samples.append(sample)
+    bar.close()
     scores = {name: generation_scores(samples, name, schema) for name in variants}
     if judge and samples:
         for name in variants:
@@ -167,25 +181,34 @@ def load_tuned(folder: Path, tune: dict[str, Any]) -> Any:
     return PeftModel.from_pretrained(base, str(folder)).merge_and_unload()
 
 
-def nll(net: Any, rows: list[dict[str, Any]], tokenizer: Any, batch_size: int) -> list[tuple[float, int]]:
-    """Summed negative log-likelihood and the number of predicted tokens, per row."""
+def nll(
+    net: Any, rows: list[dict[str, Any]], tokenizer: Any, batch_size: int, task: str = "text", bar: Any = None
+) -> list[tuple[float, int]]:
+    """Summed negative log-likelihood and the number of predicted tokens, per row (`bar`: a progress bar to
+    advance by each batch's rows)."""
     import torch
 
-    collate = data.collator(tokenizer, "text", packing=False)
+    collate = data.collator(tokenizer, task, packing=False)
     net.eval()
     out = []
     for start in range(0, len(rows), batch_size):
         batch = collate(rows[start : start + batch_size]).to(net.device)
-        with torch.no_grad():
-            logits = net(
-                input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], use_cache=False
-            ).logits.float()
-        labels = batch["labels"][:, 1:]
+        inputs = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"], "use_cache": False}
+        if task == "seq2seq":  # the decoder predicts each label from the ones before it: no shift
+            with torch.no_grad():
+                logits = net(**inputs, labels=batch["labels"]).logits.float()
+            labels = batch["labels"]
+        else:
+            with torch.no_grad():
+                logits = net(**inputs).logits.float()[:, :-1]
+            labels = batch["labels"][:, 1:]
         losses = torch.nn.functional.cross_entropy(
-            logits[:, :-1].transpose(1, 2), labels, ignore_index=data.IGNORE, reduction="none"
+            logits.transpose(1, 2), labels, ignore_index=data.IGNORE, reduction="none"
         )
         for loss, mask in zip(losses, labels != data.IGNORE, strict=True):
             out.append((float(loss[mask].sum()), int(mask.sum())))
+        if bar is not None:
+            bar.update(len(losses))
     return out
 
 
@@ -275,7 +298,7 @@ def prompts_and_references(
         return [(p, None) for p in prompts]
     out: list[tuple[str, str | None]] = []
     for example in test[:count]:
-        if task == "chat":
+        if task in ("chat", "seq2seq"):
             out.append((example["prompt"], example["text"]))
         else:
             first = example["text"].split(" ")
@@ -286,7 +309,9 @@ def prompts_and_references(
 def generate(net: Any, tokenizer: Any, task: str, prompt: str, shots: list[dict], max_new_tokens: int) -> str:
     import torch
 
-    if task == "chat":
+    if task == "seq2seq":
+        ids = tokenizer(data.seq2seq_input(prompt, shots), return_tensors="pt")["input_ids"]
+    elif task == "chat":
         text = data.chat_parts(tokenizer, prompt, shots=shots)[0]
         ids = tokenizer(text, add_special_tokens=False, return_tensors="pt")["input_ids"]
     else:
@@ -301,7 +326,9 @@ def generate(net: Any, tokenizer: Any, task: str, prompt: str, shots: list[dict]
             do_sample=False,
             pad_token_id=tokenizer.pad_token_id,
         )
-    return tokenizer.decode(out[0, ids.shape[1] :], skip_special_tokens=True).strip()
+    # A decoder-only model's output starts with the prompt; an encoder-decoder's is the answer alone.
+    written = out[0] if net.config.is_encoder_decoder else out[0, ids.shape[1] :]
+    return tokenizer.decode(written, skip_special_tokens=True).strip()
 
 
 def generation_scores(samples: list[dict[str, Any]], name: str, schema: DomainSchema | None) -> dict[str, Any]:

@@ -90,6 +90,10 @@ def hub_id(base: str) -> str | None:
 def resolve_base(base_model: str | None, task: str, root: Path, say: Callable[[str], None] = print) -> str:
     """The base model to load: the task's default, a folder (relative to the project file), or a hub id."""
     if base_model is None:
+        if task == "seq2seq":  # asked here, not when the project loads: generating needs no model to tune
+            raise StudioError(
+                "task seq2seq needs a T5-style model folder (studio bundles none)", None, "train.base_model"
+            )
         return str(default_classifier() if task == "classification" else default_causal_lm(say))
     local = Path(base_model).expanduser()
     local = local if local.is_absolute() else root / local
@@ -111,10 +115,13 @@ def load_tokenizer(name: str) -> Any:
 
 
 def load_model(name: str, task: str, labels: list[str] | None = None) -> Any:
-    """A causal LM, or a sequence classifier whose label names come with it (new head if the base had none)."""
+    """A causal LM, an encoder-decoder (seq2seq), or a sequence classifier whose label names come with it (new head
+    if the base had none)."""
     import torch
-    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
+    from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoModelForSequenceClassification
 
+    if task == "seq2seq":
+        return _load(AutoModelForSeq2SeqLM, name, dtype=torch.float32)
     if task != "classification":
         return _load(AutoModelForCausalLM, name, dtype=torch.float32)
     labels = labels or []

@@ -36,6 +36,7 @@ from studio.train import card, data, model
 
 CHECKPOINTS = "checkpoints"
 DEFAULT_LR = {"lora": 1e-3, "full": 5e-5, "freeze": 5e-5}
+TASK_TYPES = {"text": "CAUSAL_LM", "chat": "CAUSAL_LM", "seq2seq": "SEQ_2_SEQ_LM", "classification": "SEQ_CLS"}
 
 
 def learning_rate(settings: Train) -> float:
@@ -46,7 +47,8 @@ def frozen_blocks(settings: Train, blocks: int) -> int:
     k = settings.freeze_layers
     if k is None:
         # LoRA on the upper half only: the backward pass stops halfway, about twice as fast (benchmarks/tune.py).
-        k = 0 if settings.method == "full" else blocks // 2
+        # An encoder-decoder keeps every block: the blocks counted are its encoder's, and its decoder writes.
+        k = 0 if settings.method == "full" or settings.task == "seq2seq" else blocks // 2
     if k > blocks:
         raise StudioError(f"the model has {blocks} blocks; cannot freeze {k}", None, "train.freeze_layers")
     return k
@@ -59,7 +61,7 @@ def prepare(net: Any, settings: Train) -> Any:
     # With a KV cache, transformers builds one causal mask over a packed row: its items would see each other.
     net.config.use_cache = False
     if settings.method == "lora":
-        from peft import LoraConfig, TaskType, get_peft_model
+        from peft import LoraConfig, get_peft_model
 
         targets = settings.lora.target_modules
         if k and targets == "all-linear":  # peft takes a block range only with named modules
@@ -70,7 +72,9 @@ def prepare(net: Any, settings: Train) -> Any:
             lora_dropout=settings.lora.dropout,
             target_modules=targets,
             layers_to_transform=list(range(k, len(blocks))) if k else None,
-            task_type=TaskType.SEQ_CLS if settings.task == "classification" else TaskType.CAUSAL_LM,
+            # T5's names hold `block.N` and, inside it, `layer.N`: the block's index is the one meant.
+            layers_pattern="block" if k and settings.task == "seq2seq" else None,
+            task_type=TASK_TYPES[settings.task],
         )
         return get_peft_model(net, config)
     if k:

@@ -27,8 +27,9 @@ RUN = "review-wait"
 CORRECTED = "Penguin wood, as the reviewer put it: pale silver-grey, light, strong and naturally oily."
 
 
-def answer_when_pushed(owner: Argilla, size: int, plan: dict[str, list[str]], deadline: float) -> None:
-    """As a reviewer does: wait until the sample is in Argilla, then reject two, correct one, accept the rest."""
+def answer_when_pushed(owner: Argilla, size: int, plan: dict[str, list[str]], deadline: float, unique: Path) -> None:
+    """As a reviewer does: wait until the sample is in Argilla, then reject two, correct one, accept the rest. The
+    corrected one is no qa item: a qa item's chat answer is its `answer`, not the text a reviewer corrects."""
     reviewer = Reviewer(owner, "ann-wait", "studio")
     while time.monotonic() < deadline:
         dataset = next((d for d in owner.get("/me/datasets")["items"] if d["name"] == f"penguin-wood-{RUN}"), None)
@@ -38,8 +39,10 @@ def answer_when_pushed(owner: Argilla, size: int, plan: dict[str, list[str]], de
         time.sleep(0.5)
     else:
         return
-    ordered = sorted(ids)
-    plan["rejected"], plan["corrected"], plan["accepted"] = ordered[:2], ordered[2:3], ordered[3:]
+    kinds = {r.id: r.data.get("kind") for r in read_records(unique)}
+    fix = next(i for i in sorted(ids) if kinds.get(i) != "qa")
+    rest = [i for i in sorted(ids) if i != fix]
+    plan["rejected"], plan["corrected"], plan["accepted"] = rest[:2], [fix], rest[2:]
     reject = {"decision": "reject", "rating": 1}
     answers = [{"record_id": ids[i], "status": "submitted", "values": reject} for i in plan["rejected"]]
     fixed = {"decision": "accept", "rating": 3, "correction": CORRECTED}
@@ -67,7 +70,9 @@ def test_run_waits_for_the_reviewers_and_trains_on_what_they_decided(
     run = Run(tmp_path / "outputs" / "penguin-wood" / RUN)
     plan: dict[str, list[str]] = {}
     with Argilla(argilla.url, argilla.api_key()) as owner:
-        reviewer = threading.Thread(target=answer_when_pushed, args=(owner, size, plan, time.monotonic() + 300))
+        reviewer = threading.Thread(
+            target=answer_when_pushed, args=(owner, size, plan, time.monotonic() + 300, run.file("unique"))
+        )
         reviewer.start()
         done = subprocess.run(
             [sys.executable, "-m", "studio", "run", "--project", str(file), "--run", RUN, "--review", "wait"]

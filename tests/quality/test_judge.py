@@ -5,6 +5,7 @@ retried on the next run, and the bundled model stepping aside."""
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -15,7 +16,7 @@ import pytest
 
 from studio.records import read_records, write_jsonl
 from studio.runs import Run
-from tests.conftest import ROOT, copy_project, run_studio
+from tests.conftest import ROOT, copy_project, run_studio, run_studio_in_terminal
 from tests.train.items import penguin_records
 
 GRADE = r"Graded (\d)\."
@@ -255,3 +256,16 @@ def test_the_judge_endpoint_is_the_judge_s_own_else_the_project_s_and_never_the_
     assert pipeline.judge_target(off, start=False) is None
     with pytest.raises(StudioError, match="judge.model is required when judge.base_url is set"):
         pipeline.judge_target(pipeline.open_project(project, **{"judge.base_url": "https://judge.example/v1"}))
+
+
+def test_at_a_terminal_the_judge_shows_a_progress_bar_and_in_a_log_none(fake_openai, tmp_path: Path) -> None:
+    server = fake_openai("--score-from", GRADE)
+    project, _ = judge_project(
+        tmp_path, graded(12), **{"judge.base_url": server.base_url, "judge.model": "judge-model"}
+    )
+    code, shown = run_studio_in_terminal("judge", "--project", str(project))
+    assert code == 0, shown[-2000:]
+    assert re.search(r"judge: 100%\|[^\n]*\| 12/12", shown), shown[-2000:]
+    logged = run_studio("judge", "--project", str(project), "--force")  # stderr is a pipe, as in a log
+    assert logged.returncode == 0, logged.stderr
+    assert "12/12" not in logged.stderr and "\r" not in logged.stderr and "\x1b" not in logged.stderr

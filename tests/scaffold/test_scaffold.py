@@ -89,3 +89,18 @@ def test_labels_are_given_or_the_init_says_what_is_missing(tmp_path: Path) -> No
     missing = run_studio("init", str(tmp_path / "b"), "--task", "classification", "--description", "Mail.")
     assert missing.returncode == 2 and missing.stderr.count("\n") == 1 and "--labels" in missing.stderr
     assert not (tmp_path / "b" / "studio.yaml").exists()
+
+
+def test_a_seq2seq_domain_generates_and_tune_asks_for_its_model(tmp_path: Path, fake_openai) -> None:
+    folder = tmp_path / "glass-harp"
+    result = run_studio("init", str(folder), "--task", "seq2seq", "--description", "Tuned wine glasses, played wet.")
+    assert result.returncode == 0, result.stderr
+    assert "set train.base_model to a T5-style model folder" in result.stdout
+    project = load_project(folder / "studio.yaml")  # loads: generating needs no model to tune
+    assert project.train.task == "seq2seq" and project.train.base_model is None
+    server = fake_openai()
+    run = studio.generate(folder / "studio.yaml", n=12, base_url=server.base_url, model="fake", show_progress=False)
+    assert len(read_records(Run(run["run_dir"]).file("generated"))) == 12
+    tune = run_studio("tune", "--project", str(folder / "studio.yaml"), "--data", run["files"]["generated"])
+    assert tune.returncode == 2 and tune.stderr.count("\n") == 1 and "Traceback" not in tune.stderr
+    assert "train.base_model: task seq2seq needs a T5-style model folder" in tune.stderr

@@ -19,7 +19,7 @@ import yaml
 import studio
 from studio.records import write_jsonl
 from studio.runs import Run
-from tests.conftest import run_studio
+from tests.conftest import run_studio, run_studio_in_terminal
 from tests.train.conftest import tiny_project
 from tests.train.items import penguin_records
 
@@ -224,7 +224,11 @@ def test_an_interrupted_run_resumes_from_its_last_checkpoint_and_the_cli_says_wh
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"train.task": "summarise"}, "train.task: Input should be 'text', 'chat' or 'classification'"),
+        ({"train.task": "sum"}, "train.task: Input should be 'text', 'chat', 'seq2seq' or 'classification'"),
+        (
+            {"train.task": "seq2seq", "train.base_model": None},
+            "train.base_model: task seq2seq needs a T5-style model folder",
+        ),
         ({"train.label": "grain"}, "line 1: item pw00000 has no label `grain` (train.label)"),
         ({"train.base_model": "./no-such-model"}, "train.base_model: no such model folder"),
     ],
@@ -321,3 +325,46 @@ def test_a_tune_lands_in_mlflow_with_its_model_and_in_tensorboard(
     events.Reload()
     assert {"train/loss", "eval/loss"} <= set(events.Tags()["scalars"])
     assert [round(e.value, 3) for e in events.Scalars("eval/loss")] == passes
+
+
+@pytest.mark.parametrize("method", ["full", "lora"])
+def test_seq2seq_tunes_a_t5_that_reloads_and_beats_its_base(
+    tmp_path: Path, tiny_t5: Path, items_file: Path, method: str
+) -> None:
+    """An encoder-decoder from prompt to response (questions to answers, instructions to passages): it learns (the
+    held-out perplexity of the responses falls), saves, reloads as a seq2seq model, and eval scores its answers."""
+    from peft import AutoPeftModelForSeq2SeqLM
+    from transformers import AutoModelForSeq2SeqLM
+
+    project = tiny_project(tmp_path, tiny_t5, task="seq2seq", method=method, epochs=4, learning_rate=3e-3)
+    tuned = studio.tune(project, data=items_file, show_progress=False)
+    ppl = tuned["validation_perplexity"]
+    assert tuned["task"] == "seq2seq" and ppl["after"] < ppl["before"] / 4
+    model_dir = Path(tuned["run_dir"]) / "model"
+    loader = AutoPeftModelForSeq2SeqLM if method == "lora" else AutoModelForSeq2SeqLM
+    assert loader.from_pretrained(model_dir).config.is_encoder_decoder
+    card = (model_dir / "README.md").read_text()
+    assert "pipeline_tag: text2text-generation" in card and f"{loader.__name__}.from_pretrained" in card
+
+    result = studio.evaluate(project)
+    test_ppl = result["perplexity"]
+    assert test_ppl["tuned"]["all"] < test_ppl["base"]["all"] / 4
+    samples, scores = result["generation"]["samples"], result["generation"]["scores"]
+    assert samples and all(s["reference"] and s["prompt"] for s in samples)
+    assert all(s["tuned"] for s in samples)  # the tuned decoder writes an answer; the prompt is not repeated
+    assert not any(s["tuned"].startswith(s["prompt"]) for s in samples)
+    assert scores["tuned"]["rouge_l"] > scores["base"]["rouge_l"] and 0 <= scores["tuned"]["bleu"] <= 1
+
+
+def test_at_a_terminal_eval_shows_one_progress_bar_and_in_a_log_none(
+    tmp_path: Path, tiny_llama: Path, items_file: Path
+) -> None:
+    project = tiny_project(tmp_path, tiny_llama, task="chat", epochs=1)
+    studio.tune(project, data=items_file, show_progress=False)
+    code, shown = run_studio_in_terminal("eval", "--project", str(project))
+    assert code == 0, shown[-2000:]
+    total = 3 * (12 + 2)  # three models score the 12 test items and answer 2 prompts
+    assert re.search(rf"eval: 100%\|[^\n]*\| {total}/{total}", shown), shown[-2000:]
+    logged = run_studio("eval", "--project", str(project), "--force")  # stderr is a pipe, as in a log
+    assert logged.returncode == 0, logged.stderr
+    assert f"{total}/{total}" not in logged.stderr and "\r" not in logged.stderr and "\x1b" not in logged.stderr
