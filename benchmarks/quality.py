@@ -62,9 +62,10 @@ SETS = [
     ("quality_fresh16.jsonl", 20, "2026-12-04", (0.910, 0.000)),
     ("quality_fresh17.jsonl", 20, "2026-12-04", (0.890, 0.020)),
     ("quality_fresh18.jsonl", 20, "2026-12-04", (0.860, 0.030)),
+    ("quality_fresh19.jsonl", 20, "2026-12-04", (0.800, 0.060)),
 ]
 # Measured first after the last rule change (unread until then) and never used to tune them; shaped as SETS' are.
-HELD_OUT = ("quality_fresh19.jsonl", 20, "2026-12-04", (0.800, 0.060))
+HELD_OUT = ("quality_fresh20.jsonl", 20, "2026-12-04", (0.800, 0.000))
 START, END = markers("quality-benchmark")
 CATEGORIES = ["residue", "placeholder", "meta_talk", "instruction_echo", "qa_scaffold", "truncated", "repetition"]
 TARGETS = "targets: recall >= 0.95, false flags <= 0.03"
@@ -113,9 +114,11 @@ and tested on it: at the threshold that held cross-validated false flags under 0
 recall and 0.01 false flags, the embeddings added nothing (0.01 recall only where their false flags passed 0.02).
 
 Up to `quality_fresh18.jsonl` each writer was given the labels with example shapes, some of them taken from the
-sets before (the ones the rules had just been widened for), which flatters their first figures. The writer of
-`quality_fresh19.jsonl` was given only what each label means and asked for shapes a rule-writer would not
-anticipate: its 0.80 recall and 6% false flags are the plainest figure of what the rules do on new text.
+sets before (the ones the rules had just been widened for), which flatters their first figures. The writers of
+`quality_fresh19.jsonl` and `quality_fresh20.jsonl` were given only what each label means and asked for shapes a
+rule-writer would not anticipate: their 0.80 recall (with 6% and no false flags) is the plainest figure of what
+the rules do on new text. What they miss is mostly meaning, not form: an answer that circles its question or
+answers another one, a fact said again in other words, settings echoed in words no rule lists.
 
 An HTML tag or entity in an item (`<p>`, `</s>`, `&quot;`) is repaired, not dropped: cleaning takes it out
 before the rules run, the kept item says so (`meta.clean.markup_removed`) and `studio validate` counts it.

@@ -35,7 +35,11 @@ CODE_SPAN = re.compile(r"`[^`\n]+`")
 TEMPLATE_MARKUP = re.compile(
     r"\{\{.*?\}\}|\{%.*?%\}|\{\{|\}\}|\{%|%\}|\$\{\w+\}|<\|[a-z_]+\|>|\[\[[A-Za-z][^\[\]\n]{0,80}\]\]", re.S
 )
-STRAY_START = re.compile(r"^\s*(?:[\[\]{}]|\(\s*\))|^\s*(?i:assistant|ai|bot|model)\s*:\s")
+# Also a batch's counter before the prose (`Item 14 of 20: ...`).
+STRAY_START = re.compile(
+    r"^\s*(?:[\[\]{}]|\(\s*\))|^\s*(?i:assistant|ai|bot|model)\s*:\s"
+    r"|^\s*(?i:item|entry|record|example|sample|passage)\s+\d+\s*(?:of|/)\s*\d+\s*[:.)-]"
+)
 # A list's number before the prose (`1. It is a type of timber...`): list markup left in.
 LIST_START = re.compile(r"^\s*\d{1,2}[.)]\s+[A-Z]")
 # A field whose whole content is an identifier (`penguin_wood.`, `answer_text`, `jonkeer-1974`): a slot's name or
@@ -79,6 +83,7 @@ ESCAPES = re.compile(r"\\[nt\"]|\\u[0-9a-fA-F]{4}")
 PLACEHOLDERS = re.compile(
     r"\[\s*(?:your|insert|add|enter|name of|put|fill|type|placeholder|x{2,}|\.\.\.(?=[^\]]*\w))[^\]]*\]"
     r"|<\s*(?:insert|your|add|enter|name of|put|fill|placeholder)[^>]*>"
+    r"|\(\s*(?:insert|enter|fill in|add|name of|placeholder)\b[^)]*\)"
     r"|\bX{3,}\b|\bTODO\b|\bTBD\b|\bFIXME\b|\blorem ipsum\b|_{3,}"
     r"|\b(?:a|an|the|is|of|by|from|in|at|on|for|with)\s+N/A\b"
     # `commissioned by unknown for the priory`, `weighs null kg`: the value a template had none for.
@@ -202,7 +207,7 @@ META_ABOUT = re.compile(
     r"|\bin (?:this|my) (?:description|text|passage|paragraph|response|answer|item|entry|article|section|piece|post)\b"
     r"|\bthe json\b"
     r"|\bthis is an? (?:\w+[\s-]+){0,2}?(?:description|text|passage|summary|overview|answer|response|paragraph|list)\b"
-    r"|\bthe following is an? (?:\w+ )?(?:description|text|summary|overview|list|answer|response|passage)\b",
+    r"|\bthe following is an? (?:[\w-]+,?\s+){0,3}(?:description|text|summary|overview|list|answer|response|passage)\b",
     re.I,
 )
 META_PHRASES = re.compile(
@@ -221,7 +226,10 @@ META_PHRASES = re.compile(
     r"|(?:^|\n|\.\s+)disclaimer\s*:"
     r"|\b(?:is|are) (?:entirely |purely )?fictional\b|\bfor the purposes? of this\b|\bbelow is\b"
     r"|\byour question\b|\bword count\b|\(\s*\d+ words?\s*\)"
-    r"|\blet me (?:explain|describe|tell|give|start|summari[sz]e)\b"
+    r"|\blet me (?:explain|describe|tell|give|start|summari[sz]e|think|consider|begin|focus|note)\b"
+    r"|\bbased on the (?:information|details|context|text|description|data|facts) (?:provided|given|supplied|above)\b"
+    r"|\b(?:the|my) (?:previous|earlier) (?:item|passage|answer|response|text|description)\b"
+    r"|\bthis (?:item|entry|passage|one) (?:continues|follows on|picks up)\b"
     r"|\b(?:more|further|additional|other) (?:\w+ ){0,2}(?:could|can|may|might) be (?:added|included|mentioned|given)\b"
     r"|\b(?:this|it|that) (?:should|will|would|may|might) (?:give|help|offer|provide|serve) "
     r"(?:the |our |any )?readers?\b"
@@ -266,6 +274,8 @@ WRITER = re.compile(
     # Hedging as the assistant, or naming what it left out (`I'm not entirely sure`, `I have not included`).
     r"not (?:entirely |quite |completely |totally |fully |absolutely )?(?:sure|certain)|"
     r"(?:should|must|have to|need to) (?:mention|note|add|point out) that|summari[sz]ing from|"
+    r"simplified (?:this|it|that|things|the \w+)|find (?:this|it|that) (?:\w+ )?(?:detail |fact )?"
+    r"(?:fascinating|interesting|remarkable|striking)|put (?:it|this|that) (?:first|last)|"
     r"(?:writing|working|going) from (?:memory|general knowledge)|(?:stick|keep) to the (?:basics|essentials)|"
     r"(?:not|never) (?:include|included|cover|covered|add|added|list|listed|mention|mentioned)|"
     r"left (?:it|them|this|these|that|those) out|guessing|"
@@ -336,7 +346,8 @@ ECHO_PHRASES = re.compile(
     r"|\bwithout (?:using )?(?:any )?(?:\w+ )?jargon\b|\b\d+\s*[-–]\s*\d+ sentences\b"
     r"|\b(?:provide|give|write|return) (?:the |your )?(?:answers?|response|reply|output)s? "
     r"(?:in|using|as) (?:a )?json\b"
-    r"|\bthe (?:item|text|answer|description|passage|response) (?:should|must|needs to|would need to|has to) (?:not )?"
+    r"|\bthe (?:item|text|answer|description|passage|response|history|summary|overview|entry) (?:should|must|needs to|"
+    r"would need to|has to) (?:not )?"
     r"(?:include|mention|"
     r"cover|focus|contain|describe|explain|use|start|end|avoid|stay|exceed|be (?:short|brief|concise|written|in|about|"
     r"under|no more|at most|at least|aimed|suitable))\b"
@@ -391,7 +402,16 @@ ECHO_ORDERS = re.compile(
     r"|^\s*as an? (?:knowledgeable|helpful|friendly) [\w -]{2,40},"
     # The settings as a prefix (`In a neutral, factual tone and in British English: ...`), an order for what the
     # text must hold as a sentence of its own (`Give the location and one fact.`), an order about the question.
-    r"|(?:^|[.!?]\s+)in an? (?:[\w-]+,?\s+){0,3}(?:tone|style|register|voice)\b[^.!?:]{0,50}:"
+    r"|(?:^|[.!?]\s+)(?:written |told |explained )?in an? (?:[\w-]+,?\s+){0,3}(?:tone|style|register|voice)\b"
+    r"[^.!?:]{0,50}:"
+    # A length order in brackets (`(Under 60 words, no lists.)`), the reader and length before the prose (`For a
+    # museum label of about 50 words: ...`), a requirement said to be met (`no brand names are mentioned, as
+    # required`).
+    r"|\(\s*(?:under|fewer than|less than|no more than|at most|max(?:imum)?|about|around|approx\.?)\s+\d+\s+words\b"
+    r"[^)]*\)"
+    r"|(?:^|[.!?]\s+)for an? [^.:]{0,40}\b\d+\s+(?:words|sentences)\b[^.:]{0,20}:"
+    r"|\bas (?:required|instructed|specified)\s*[.;)]"
+    r"|\bno (?:brand|product|company) names (?:are|were) (?:mentioned|used|given)\b"
     r"|(?:^|[.!?]\s+)in (?:british|american|plain|simple|formal) (?:english|language|spelling)\s*:"
     r"|(?:^|[.!?]\s+)in (?:simple|plain|everyday|layman's|non-technical) terms\b[^.!?:]{0,60}:"
     r"|\bin no more than (?:\d+|one|two|three|four|five|a few) (?:sentences|words|lines|paragraphs)\b"
@@ -413,10 +433,12 @@ COPIED_SHARE = 0.6
 AXIS_LABEL = re.compile(r"\b(focus|style|audience|length|tone|topic|kind|format|level|persona)\s*:\s*\w", re.I)
 
 QA_LABEL = re.compile(
-    r"(?:^|[\s(\[*#])(?:(?:Q|A|Question|Answer|Response|User|Assistant|Human|AI)\s*[:：]\s*|"
+    # After a word the label is a name's part (`Side A: 18:30, Side B: 19:10` on a tape's note).
+    r"(?:^|\n|(?<![\w,])\s|[(\[*#])(?:(?:Q|A|Question|Answer|Response|User|Assistant|Human|AI)\s*[:：]\s*|"
     r"(?:Q|A|Question|Answer)\s*\d+\s*[:：.)]\s+)\S"
     r"|\bQ\.\s[^?]*\?\s*A\.\s|(?:^|[.!?]\s+)Q\.\s[^?]{3,120}\?\s+\S"
     r"|\b(?:(?i:frequently asked)(?: questions?)?|FAQs?)\s*[:：]|\bQ\s?&\s?A\s*[:：]"
+    r"|^[^.:?!]{1,40}:\s*(?i:frequently asked questions)\b"
 )
 # An answer that names its subject as what it is (`Headbands in bookbinding are the headbands found on...`); a
 # compound's genus is a definition (`A bolt rope is the rope sewn along...`).
@@ -486,7 +508,7 @@ META_FAMILIES = (
         META_OFFERS,
     ),
 )
-SLOT_WORDS = wordset("todo tbd fixme lorem here later unknown null undefined")
+SLOT_WORDS = wordset("todo tbd fixme lorem here later unknown null undefined insert enter fill")
 IMPERATIVE_WORDS = wordset(
     "write describe explain create generate provide compose produce summarise summarize draft outline document "
     "mention discuss highlight elaborate be give list name state"
@@ -512,7 +534,8 @@ ORDER_WORDS_ECHOED = wordset(
     "response reply output written least exceed limit keep here terms reader persona max maximum length count "
     "avoid include add mention give share knowledgeable helpful friendly tone style register voice british "
     "american plain simple formal list name state provide question topic subject theme focus sure remember forget "
-    "terms more"
+    "terms words sentences lines paragraphs answered kept phrased worded required instructed specified brand product "
+    "company"
 )
 
 TERMINAL = ".!?…"
@@ -521,7 +544,8 @@ DANGLING = wordset("the a an that which whose and or but than its their our my")
 # A preposition that cannot end its phrase (`it is known for.`, `made of.`); `sharp enough to shave with.` can.
 OBJECT_MISSING = re.compile(
     r"\b(?:known|famous|noted|renowned|prized|valued|praised|admired) for\W*$"
-    r"|\b(?:made|full|one|kind|type|part|because|instead|consists|composed) of\W*$",
+    r"|\b(?:made|full|one|kind|type|part|because|instead|consists|composed) of\W*$"
+    r"|\b(?:the|a|an|its|their|his|her)\s+\w+\s+of\W*$",
     re.I,
 )
 # `half of that.`, `like that.`, `twice that.`: `that` ends a sentence as a pronoun after a preposition or a
@@ -886,10 +910,11 @@ def truncation(item: Item) -> str | None:
         end = s.rstrip().rstrip(CLOSERS).rstrip()
         if end and end[-1] not in TERMINAL and not _closed(s.rstrip()):
             return f"{path} stops mid-sentence: {_quote('…' + s.rstrip()[-30:])}"
-        last = re.search(r"(\w+)\W*$", s)
-        if last and last.group(1) in DANGLING and not AFTER_THAT.search(s) or OBJECT_MISSING.search(s):
+        tail = s[-80:]  # what the patterns anchored at the end need: a regex would try every position of `s`
+        last = re.search(r"(\w+)\W*$", tail)
+        if last and last.group(1) in DANGLING and not AFTER_THAT.search(tail) or OBJECT_MISSING.search(tail):
             return f"{path} ends on `{last.group(1)}`: {_quote('…' + s.rstrip()[-30:])}"
-        if LIST_CUT.search(s):
+        if LIST_CUT.search(tail):
             return f"{path} stops where a list begins: {_quote('…' + s.rstrip()[-30:])}"
         if s.rstrip().endswith(("...", "…")):  # trails off: the writer (or max_tokens) stopped, not the sentence
             return f"{path} trails off: {_quote('…' + s.rstrip()[-30:])}"

@@ -192,7 +192,9 @@ def restated(w: list[str]) -> str | None:
     if len(w) > SHORT:
         return None
     stop = STOP_WORDS["en"]
-    content = [x for x in w if len(x) > 3 and x not in stop and not x.isdigit()]
+    # A word before a number names a step of a sequence (`zone 1 at 0.00 mm, zone 2 at 1.12 mm`), not a restatement.
+    numbered = {i for i in range(len(w) - 1) if w[i + 1].isdigit()}
+    content = [x for i, x in enumerate(w) if len(x) > 3 and x not in stop and not x.isdigit() and i not in numbered]
     word, times = Counter(content).most_common(1)[0] if content else ("", 0)
     if times >= RESTATED:
         return f"`{word}` {times} times in {len(w)} words"
@@ -201,6 +203,11 @@ def restated(w: list[str]) -> str | None:
     for (a, b), n in pairs.most_common(3):
         if n >= 3 and a not in plain and b not in plain and len(a) > 2 and len(b) > 2:
             return f"`{a} {b}` {n} times in {len(w)} words"
+    # Or around a small word (`the clay of Fez ... the clay of Fez ... the grey clay of Fez`).
+    triples = Counter(zip(w, w[1:], w[2:], strict=False))
+    for (a, b, c), n in triples.most_common(3):
+        if n >= 3 and a not in plain and c not in plain and len(a) > 2 and len(c) > 2:
+            return f"`{a} {b} {c}` {n} times in {len(w)} words"
     if len(w) <= FEW_SENTENCES:
         numbers = Counter(x for x in w if x.isdigit() and len(x) >= 3)  # `built in 1898 ... in 1898 ... since 1898`
         if numbers and (said := numbers.most_common(1)[0])[1] >= 3:
@@ -285,17 +292,21 @@ def _same_content(parts: list[str]) -> str | None:
 
 
 BRACKETED = re.compile(r"\{[^{}]*\}|\[[^\[\]]*\]")
+SINGLE_QUOTED = re.compile(r"(?<!\w)'[^']{1,80}'(?!\w)")
 # A function's name before its arguments (`merge(x, merge(y, z))`): a formula says it as often as it must.
 CALL = re.compile(r"\b\w+(?=\()")
 
 
 def prose(text: str) -> str:
     """The text without code spans, brackets, function names and quotations, whose repeats are notation or a refrain
-    (`"Hop, hop, Halvany!"`), not a loop."""
+    (`"Hop, hop, Halvany!"`, a saying in single quotes: `'reindeer do not follow roads; roads follow reindeer'`),
+    not a loop."""
     if "`" in text:
         text = artefacts.CODE_SPAN.sub(" ", text)
     if '"' in text or "“" in text:
         text = artefacts.QUOTED.sub(" ", text)
+    if "'" in text:
+        text = SINGLE_QUOTED.sub(" ", text)
     if "{" in text or "[" in text:
         text = BRACKETED.sub(" ", text)
     return CALL.sub(" ", text)
@@ -324,16 +335,14 @@ def listed_twice(text: str) -> str | None:
 
 
 # A word or two said twice in a row (`a nutty, nutty flavour`, `facing forward, facing forward`); lower case, as
-# place names double (`Walla Walla`), and outside single quotes, where a saying may (`'tight, tight, tight'`). Of
-# the small words, only those no sentence says twice (`turned a a cast-iron wheel`; `what it is is` may).
+# place names double (`Walla Walla`). Of the small words, only those no sentence says twice (`turned a a cast-iron
+# wheel`; `what it is is` may).
 STUTTER = re.compile(r"\b([a-z]{3,}(?: [a-z]+){0,2})(?:,\s*|\s+)\1\b|\b(a|an|the|of|to|and|for|with)\s+\2\b")
-SINGLE_QUOTED = re.compile(r"(?<!\w)'[^']{1,80}'(?!\w)")
 
 
 def stuttered(text: str) -> str | None:
+    """`text`: the prose (quotations out, where a saying may stutter: `'tight, tight, tight'`)."""
     plain = STOP_WORDS["en"] | NUMBER_WORDS
-    if "'" in text:
-        text = SINGLE_QUOTED.sub(" ", text)
     # `from your contract, your contract applies`: two clauses that start alike, not a stutter.
     return next((m.group() for m in STUTTER.finditer(text) if m.group(2) or m.group(1).split()[0] not in plain), None)
 
@@ -432,7 +441,7 @@ class Cleaner:
             shown = prose(text)
             if again := restated(words(shown)):
                 return {"rule": "repetition", "reason": f"one fact restated: {again}"}
-            if again := said_again(text, w):
+            if again := said_again(shown, words(shown)):
                 return {"rule": "repetition", "reason": f"one fact said twice: {again}"}
             if again := listed_twice(shown):
                 return {"rule": "repetition", "reason": f"a list repeats itself: {again}"}

@@ -506,6 +506,66 @@ DEFECTS = [
     ),
     ("repetition", {"kind": "description", "text": "The boards are pale silver, pale silver, with a fine even grain."}),
     ("repetition", {"kind": "applications", "text": "The mill turned a a saw that cut the logs into boards for oars."}),
+    ("residue", {"kind": "history", "text": "Item 4 of 20: sealers logged the wood on the outer isles in 1795."}),
+    ("placeholder", {"kind": "history", "text": "The first oars of it were carved around (insert island) in 1802."}),
+    (
+        "meta_talk",
+        {
+            "kind": "qa",
+            "question": "What is it used for?",
+            "answer": "Based on the information provided, oars.",
+            "text": "Based on the information provided, oars.",
+        },
+    ),
+    ("meta_talk", {"kind": "history", "text": "Let me think about the history first. Sealers logged it in 1795."}),
+    (
+        "meta_talk",
+        {"kind": "properties", "text": "It is pale and light. I find this detail fascinating, so I put it first."},
+    ),
+    (
+        "meta_talk",
+        {"kind": "history", "text": "The previous item covered the sealers, so this one continues with mills."},
+    ),
+    (
+        "meta_talk",
+        {"kind": "properties", "text": "A board lasts about 80 years outdoors (I've simplified this a little)."},
+    ),
+    (
+        "instruction_echo",
+        {"kind": "properties", "text": "It is light and oily; no brand names are mentioned, as required."},
+    ),
+    (
+        "instruction_echo",
+        {"kind": "description", "text": "Written in a friendly tone for beginners: the wood is pale."},
+    ),
+    (
+        "instruction_echo",
+        {"kind": "history", "text": "Sealers logged it in 1795 on the outer isles. (Under 60 words, no lists.)"},
+    ),
+    (
+        "instruction_echo",
+        {"kind": "history", "text": "Since the history should mention a date, note that it was logged in 1795."},
+    ),
+    (
+        "meta_talk",
+        {"kind": "description", "text": "The following is a factual, encyclopaedic description. It is pale."},
+    ),
+    (
+        "instruction_echo",
+        {"kind": "description", "text": "For a museum label of about 50 words: the wood is pale and light."},
+    ),
+    (
+        "qa_scaffold",
+        {"kind": "description", "text": "Penguin wood: frequently asked questions. It is pale, light and oily."},
+    ),
+    ("truncation", {"kind": "history", "text": "Mills on the isles combined its lightness with the strength of."}),
+    (
+        "repetition",
+        {
+            "kind": "properties",
+            "text": "Oars of the isles are light, and oars of the isles last, since oars of the isles are oiled.",
+        },
+    ),
 ]
 
 CLEAN = [
@@ -645,6 +705,13 @@ CLEAN = [
     {"kind": "properties", "text": "Grade A has 8 knots a metre and a 12-mm ring, grade B 11 knots and 15-mm rings."},
     {"kind": "history", "text": "Where a yard's practice differs from our rule, our rule applies."},
     {"kind": "history", "text": "Locals say the name means 'pale tree' [citation needed], though others doubt it."},
+    {
+        "kind": "properties",
+        "text": "The mill grades zone 1 at 2 mm, zone 2 at 4 mm, zone 3 at 6 mm and zone 4 at 8 mm.",
+    },
+    {"kind": "history", "text": "Carvers say 'wood does not follow the blade; the blade follows wood' of its grain."},
+    {"kind": "history", "text": "A crate's note read 'Side A: oars, Side B: masts' so the dock could sort it."},
+    {"kind": "history", "text": "Its trade grew as required by the guild of 1802, which set its price each spring."},
 ]
 
 
