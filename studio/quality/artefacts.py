@@ -427,7 +427,7 @@ ECHO_ORDERS = re.compile(
     re.I,
 )
 # A run of this many words in the item and the domain description is copied; an item mostly made of such runs
-# repeats its prompt (`Penguin wood is a fictional timber from the cold coastal forests...`) instead of writing.
+# repeats its prompt (`Penguin wood is a timber from the cold coastal forests...`) instead of writing.
 COPY_RUN = 8
 COPIED_SHARE = 0.6
 AXIS_LABEL = re.compile(r"\b(focus|style|audience|length|tone|topic|kind|format|level|persona)\s*:\s*\w", re.I)

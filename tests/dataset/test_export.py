@@ -107,7 +107,7 @@ def test_every_format_holds_the_curated_items_in_their_splits(exported: dict[str
     # words (a question item's question and answer; else an instruction on its focus and style, and its text),
     # the very pair `studio tune` trained on.
     tuned = load_from_disk(str(run.file("splits")))
-    system = "You are an expert on penguin wood, a fictional timber. Answer accurately and concisely."
+    system = "You are an expert on penguin wood. Answer accurately and concisely."
     for name in SPLITS:
         lines = [json.loads(line) for line in (out / f"openai_chat_{name}.jsonl").read_text().splitlines()]
         members = [r for r in records if split_of[r.id] == name]
