@@ -20,6 +20,7 @@ from studio import engine, pipeline
 from studio.errors import RunStopped, StudioError
 from studio.project import DEFAULT_PROJECT
 from studio.runs import FILES
+from studio.scaffold import TASKS
 
 
 def _project_flags(p: argparse.ArgumentParser) -> None:
@@ -615,7 +616,7 @@ def add_init(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--description", required=True, help="what is known about the domain, in a paragraph")
     p.add_argument(
         "--task",
-        choices=("text", "chat", "seq2seq", "classification"),
+        choices=TASKS,
         default="chat",
         help="what the data tunes: text, chat or seq2seq (passages of several kinds, question-answer pairs), or "
         "classification (a text and its label)",

@@ -18,6 +18,14 @@ from studio.runs import FILES, Run
 Say = Callable[[str], None]
 
 
+def progress_bar(total: int, desc: str, show: bool, **options: Any) -> Any:
+    """A stage's bar: drawn when `show` is on and stderr is a terminal (tqdm's own test), never in a log."""
+    from tqdm import tqdm
+
+    options = {"unit": "item", "dynamic_ncols": True, **options}
+    return tqdm(total=total, desc=desc, disable=None if show else True, **options)
+
+
 @dataclass
 class Outcome:
     """What a stage reports. `complete` False (with `why`) stops `studio run` before the next stage."""

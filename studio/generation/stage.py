@@ -42,7 +42,7 @@ from studio.project import Project
 from studio.records import Record, stable_hash, write_json
 from studio.runs import Run, file_hash
 from studio.schema import DomainSchema
-from studio.stage import Context, Outcome, Stage
+from studio.stage import Context, Outcome, Stage, progress_bar
 from studio.target import Target
 
 
@@ -175,17 +175,7 @@ class Generator:
 
     async def work(self, pending: list[tuple[PlannedItem, int]], total: int) -> None:
         """Make the pending items, live or in rounds of batches."""
-        from tqdm import tqdm
-
-        self.bar = tqdm(
-            total=total,
-            initial=total - len(pending),
-            unit="item",
-            desc="generate",
-            dynamic_ncols=True,
-            disable=None if self.ctx.show_progress else True,
-            smoothing=0.1,
-        )
+        self.bar = progress_bar(total, "generate", self.ctx.show_progress, initial=total - len(pending), smoothing=0.1)
         if self.project.endpoint.batch:
             from studio.generation.batch import BatchExecutor  # the Batch API's modules only when it is used
 

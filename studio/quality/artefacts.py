@@ -95,8 +95,9 @@ PLACEHOLDERS = re.compile(
 )
 # Slots by their shape: `<device>`, `<herb name>` (markup is gone by now: known HTML tags are stripped first),
 # `[Customer Name]`, `??%`, `XX seconds`.
+ANGLE_SLOT = re.compile(r"<[a-z][a-z0-9 _-]{0,30}>")
 SLOT_SHAPES = re.compile(
-    r"<[a-z][a-z0-9 _-]{0,30}>|\[(?:[A-Z][a-z]+ )+[A-Z][a-z]+\]|^\s*\[[a-z][a-z _]{1,30}\]\s*$"
+    ANGLE_SLOT.pattern + r"|\[(?:[A-Z][a-z]+ )+[A-Z][a-z]+\]|^\s*\[[a-z][a-z _]{1,30}\]\s*$"
     # One word in brackets is a slot when it names what a template fills in (`[Publisher]`, `[date]`), not a
     # mark of its own (`[sic]`, `[Fragile]`).
     r"|\[[A-Za-z]+(?:'s)? (?:name|date|title|address|email|number|age|year)\]"
@@ -148,7 +149,6 @@ QUOTED_BLANK = re.compile(
 # <branch> is replaced by...`): neither left a slot unfilled.
 BLANKS_SPOKEN_OF = re.compile(r"\b(?:blanks?|fill(?:ed|s)? (?:in|out)|boxes|left empty)\b", re.I)
 SLOT_EXPLAINED = re.compile(r"\bwhere (?:each |every |the )?<[a-z][\w -]{0,30}>\s+(?:is|are|stands|means|names)\b")
-ANGLE_SLOT = re.compile(r"<[a-z][a-z0-9 _-]{0,30}>")
 # A variable's name in the prose (`its typical flying weight is flying_weight`): named for what belongs there.
 SNAKE_NAME = re.compile(r"\b[a-z]+(?:_[a-z]+)+\b")
 # Or one where a measure's value belongs (`has an area of sail_area_m2 and ...`).
@@ -705,7 +705,7 @@ def placeholder(item: Item) -> str | None:
                 return f"an unfilled placeholder {_quote(m.group())} in {path}"
         if m := SLOT_SHAPES.search(plain):
             return f"an unfilled slot {_quote(m.group())} in {path}"
-        if "_" in plain and (name := _named_for_its_words(plain) or next(iter(SNAKE_VALUE.findall(plain)), None)):
+        if "_" in plain and (name := _named_for_its_words(plain) or (m := SNAKE_VALUE.search(plain)) and m.group(1)):
             return f"a variable's name where its value belongs: {_quote(name)} in {path}"
     text = item.text
     labels = {item.text_field, str(item.data.get("kind", "")), "description", "content", "passage", "output"}

@@ -283,9 +283,9 @@ def _same_content(parts: list[str]) -> str | None:
             tail = said[j][1:] if said[j][:1] in (["and"], ["or"], ["but"]) else said[j]
             if len(content[j]) >= 2 and len(tail) >= 3 and said[i][-len(tail) :] == tail:
                 return f"`{parts[j].strip()[:60]}` ends as `{parts[i].strip()[:60]}` does"
-            shared = a & content[j]
             if figures[i] and figures[j] and figures[i] != figures[j]:
                 continue  # the same words for other figures (`the Type I has 8 sliders, the Type II 11 sliders`)
+            shared = a & content[j]
             if len(shared) >= SAID_AGAIN_WORDS and len(shared) >= SAID_AGAIN * min(len(a), len(content[j])):
                 return f"`{parts[j].strip()[:60]}` says again `{parts[i].strip()[:60]}`"
     return None
@@ -439,9 +439,10 @@ class Cleaner:
             if again := looped_words(w):
                 return {"rule": "repetition", "reason": f"four words said three times: `{again}`"}
             shown = prose(text)
-            if again := restated(words(shown)):
+            shown_words = words(shown)
+            if again := restated(shown_words):
                 return {"rule": "repetition", "reason": f"one fact restated: {again}"}
-            if again := said_again(shown, words(shown)):
+            if again := said_again(shown, shown_words):
                 return {"rule": "repetition", "reason": f"one fact said twice: {again}"}
             if again := listed_twice(shown):
                 return {"rule": "repetition", "reason": f"a list repeats itself: {again}"}

@@ -25,7 +25,7 @@ from studio.project import Project
 from studio.quality import topic
 from studio.quality.items import dotted_value
 from studio.records import Record, read_records, write_jsonl
-from studio.stage import Context, Outcome, Stage
+from studio.stage import Context, Outcome, Stage, progress_bar
 from studio.target import Target
 
 if TYPE_CHECKING:
@@ -142,21 +142,13 @@ class LlmJudge:
         self.stopped: BudgetReached | None = None  # the budget that stopped it
 
     async def judge(self, records: list[Record]) -> None:
-        from tqdm import tqdm
-
         from studio.generation.cache import ReplyCache
         from studio.generation.client import endpoint_client, structured_mode
         from studio.generation.live import LiveExecutor
         from studio.generation.spend import Spend
 
         e = self.project.endpoint
-        self.bar = tqdm(
-            total=len(records),
-            unit="item",
-            desc="judge",
-            dynamic_ncols=True,
-            disable=None if self.ctx.show_progress else True,
-        )
+        self.bar = progress_bar(len(records), "judge", self.ctx.show_progress)
         self.client, ceiling = endpoint_client(self.target, e, self.ctx.say)
         self.cache = ReplyCache(self.ctx.run.file("cache"))
         self.spend = Spend(self.project.prices, self.target.model)

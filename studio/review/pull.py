@@ -32,7 +32,7 @@ from studio.review.push import judge_rejects, judge_sources
 from studio.review.sample import judge_mean
 from studio.runs import Run
 from studio.schema import DomainSchema
-from studio.stage import Context, Outcome, Stage
+from studio.stage import Context, Outcome, Stage, progress_bar
 
 Say = Callable[[str], None]
 
@@ -104,16 +104,12 @@ def count_reviewed(client: Argilla, dataset_id: str, min_reviewers: int) -> tupl
 def wait_for_reviews(
     client: Argilla, dataset_id: str, project: Project, target: float, timeout: float, show_progress: bool, say: Say
 ) -> dict[str, Any]:
-    from tqdm import tqdm
-
     cfg = project.review
     started = time.monotonic()
     reviewed, total = count_reviewed(client, dataset_id, cfg.min_reviewers)
     needed = math.ceil(target * total)
     say(f"waiting until {needed} of {total} record(s) are reviewed (timeout {timeout:.0f} s); Ctrl-C stops waiting")
-    with tqdm(
-        total=total, initial=reviewed, unit="record", desc="reviewed", disable=None if show_progress else True
-    ) as bar:
+    with progress_bar(total, "reviewed", show_progress, initial=reviewed, unit="record", dynamic_ncols=False) as bar:
         while reviewed < needed and time.monotonic() - started < timeout:
             time.sleep(min(cfg.poll_s, max(0.0, timeout - (time.monotonic() - started))))
             reviewed, total = count_reviewed(client, dataset_id, cfg.min_reviewers)

@@ -22,7 +22,7 @@ from studio.review.connection import connect
 from studio.review.dataset import dataset_name, ensure_dataset, to_argilla
 from studio.review.sample import choose, doubt
 from studio.runs import Run
-from studio.stage import Context, Outcome, Stage
+from studio.stage import Context, Outcome, Stage, progress_bar
 
 BATCH = 100  # records per bulk request (Argilla accepts up to 500; smaller batches lose less to a crash)
 DEFAULT_SIZE = 100
@@ -88,8 +88,6 @@ def _push(
     started: float,
     show_progress: bool,
 ) -> dict[str, Any]:
-    from tqdm import tqdm
-
     cfg = project.review
     workspace = client.workspace(cfg.workspace)
     name = dataset_name(project, run.name)
@@ -100,9 +98,7 @@ def _push(
     before = {r.get("external_id") for r in client.records(dataset["id"], include=())}
     updated = sum(1 for r in sample if r.id in before)
     t0 = time.monotonic()
-    with tqdm(
-        total=len(sample), unit="item", desc="push", dynamic_ncols=True, disable=None if show_progress else True
-    ) as bar:
+    with progress_bar(len(sample), "push", show_progress) as bar:
         for i in range(0, len(sample), BATCH):
             batch = sample[i : i + BATCH]
             items = [to_argilla(r, cfg.text_field, question_ids) for r in batch]

@@ -25,6 +25,7 @@ from studio.training_examples import chat_pair, item_value
 SPLITS = ("train", "validation", "test")
 COLUMNS = ("id", "prompt", "text", "label", "stratum", "axes")
 IGNORE = -100  # the label of a token the loss skips (prompt tokens, padding)
+PROMPTED = ("chat", "seq2seq")  # the tasks whose examples pair a prompt with its response
 
 
 def training_records(path: Path) -> list[Record]:
@@ -42,7 +43,7 @@ def to_examples(records: list[Record], settings: Train, domain: str, source: Pat
         example = {"id": record.id, "prompt": "", "label": "", "axes": json.dumps(axes, sort_keys=True)}
         stratum = item_value(record, settings.stratify) if settings.stratify else None
         example["stratum"] = "" if stratum is None else str(stratum)
-        if settings.task in ("chat", "seq2seq"):
+        if settings.task in PROMPTED:
             example["prompt"], text = chat_pair(record, settings, domain.replace("-", " "))
         elif settings.target == "item" and settings.task == "text":
             text = json.dumps(record.data, ensure_ascii=False)

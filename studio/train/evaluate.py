@@ -26,7 +26,7 @@ from studio.project import Project
 from studio.records import write_json
 from studio.runs import FILES, Run
 from studio.schema import DomainSchema
-from studio.stage import Context, Outcome, Stage
+from studio.stage import Context, Outcome, Stage, progress_bar
 from studio.target import Target
 from studio.train import card, data, metrics, model
 
@@ -120,8 +120,6 @@ def causal(
     say: Callable[[str], None],
     show_progress: bool = False,
 ) -> dict[str, Any]:
-    from tqdm import tqdm
-
     settings = project.train.eval
     task, max_length = tune["task"], tune["settings"]["max_length"]
     test = list(splits["test"])
@@ -134,13 +132,7 @@ def causal(
     variants = {"base": (models["base"], []), "base_few_shot": (models["base"], shots), "tuned": (models["tuned"], [])}
     prompts = prompts_and_references(test, settings.prompts, settings.generations, task)
     # One bar over the scoring and the answers of the three models; none in a log, whose lines say the steps.
-    bar = tqdm(
-        total=len(variants) * (len(test) + len(prompts)),
-        unit="item",
-        desc="eval",
-        dynamic_ncols=True,
-        disable=None if show_progress else True,
-    )
+    bar = progress_bar(len(variants) * (len(test) + len(prompts)), "eval", show_progress)
     perplexity = {}
     for name, (net, examples) in variants.items():
         rows = [data.encode(e, tokenizer, task, max_length, [], shots=examples) for e in test]
@@ -194,14 +186,11 @@ def nll(
     for start in range(0, len(rows), batch_size):
         batch = collate(rows[start : start + batch_size]).to(net.device)
         inputs = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"], "use_cache": False}
-        if task == "seq2seq":  # the decoder predicts each label from the ones before it: no shift
-            with torch.no_grad():
-                logits = net(**inputs, labels=batch["labels"]).logits.float()
-            labels = batch["labels"]
-        else:
-            with torch.no_grad():
-                logits = net(**inputs).logits.float()[:, :-1]
-            labels = batch["labels"][:, 1:]
+        with torch.no_grad():
+            if task == "seq2seq":  # the decoder predicts each label from the ones before it: no shift
+                logits, labels = net(**inputs, labels=batch["labels"]).logits.float(), batch["labels"]
+            else:
+                logits, labels = net(**inputs).logits.float()[:, :-1], batch["labels"][:, 1:]
         losses = torch.nn.functional.cross_entropy(
             logits.transpose(1, 2), labels, ignore_index=data.IGNORE, reduction="none"
         )
@@ -298,7 +287,7 @@ def prompts_and_references(
         return [(p, None) for p in prompts]
     out: list[tuple[str, str | None]] = []
     for example in test[:count]:
-        if task in ("chat", "seq2seq"):
+        if task in data.PROMPTED:
             out.append((example["prompt"], example["text"]))
         else:
             first = example["text"].split(" ")
