@@ -41,6 +41,15 @@ def test_jaccard_is_exact_and_signatures_estimate_it() -> None:
     assert np.abs(estimates - sims).max() < 0.12  # 4 standard deviations at 256 permutations
 
 
+def test_jaccard_counts_each_shingle_once_and_an_empty_text_matches_nothing() -> None:
+    # A loop ("wood wood wood ...") repeats its shingles: the similarity is of the sets, not of the counts.
+    texts = ["wood " * 12, "wood " * 3 + "grain", "", "pale silver-grey penguin wood"]
+    pairs = np.array([[0, 1], [1, 0], [0, 2], [2, 2], [3, 0]])
+    sims = jaccard(shingle(texts, "char", 5), pairs)
+    assert np.allclose(sims[[0, 1, 4]], [exact_jaccard(texts[0], texts[1])] * 2 + [exact_jaccard(texts[3], texts[0])])
+    assert sims[2] == 0 and sims[3] == 0
+
+
 def test_near_pairs_finds_planted_pairs_and_leaves_unrelated_ones() -> None:
     records, twins = planted()
     texts = [r["data"]["text"] for r in records]
