@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/dedup.py [--items 100000] [--embed 2000] [--baseline-items N] [--shape S]
     .venv/bin/python benchmarks/dedup.py --scale 10000,100000,1000000 [--baseline-max N] [--write]
     .venv/bin/python benchmarks/dedup.py --semantic 20000 [--write]
+    .venv/bin/python benchmarks/dedup.py --semantic-studio 100000 [--write]
 
 Items are two short sentences. --shape words: made-up words (so unrelated items share nothing by chance).
 --shape template: sentence frames with a few slots filled from small vocabularies, as LLM output is (many
@@ -17,8 +18,9 @@ included); --write puts that table into benchmarks/README.md.
 
 --semantic runs the semantic pass on that many template-shaped items: the embeddings in fp32 and, on a CPU
 that computes bf16 natively, in bf16 (side by side, nothing cached), how far the two agree, the exact pairs at
-the threshold (the blocked matmul studio runs), and an HNSW index (usearch, when installed) with its recall of
-those pairs; --write puts that table into benchmarks/README.md.
+the threshold (the blocked matmul studio runs), and studio's HNSW index (usearch) with its recall of those
+pairs; --write puts that table into benchmarks/README.md. --semantic-studio times studio's own pass
+alone (the precision it picks, then the pairs exact and through the index), for the 100,000-item target.
 
 The baseline is datasketch used the straightforward way, with the same shingles, permutations and
 threshold: per item a MinHash (update_batch of its shingles), an LSH query, and an insert when nothing
@@ -370,29 +372,16 @@ def semantic_pass(n: int, write: bool) -> None:
             f"bf16 against fp32: lowest cosine between an item's two embeddings {cosines.min():.5f}; the pairs at "
             f"the threshold agree {agree:.4f} (shared over all)."
         )
-    try:
-        from usearch.index import Index
-    except ImportError:
-        notes.append("usearch is not installed: no HNSW row (pip install usearch).")
-    else:
-        t0 = time.perf_counter()
-        index = Index(ndim=studio_vectors.shape[1], metric="ip", dtype="f32")
-        index.add(np.arange(n), studio_vectors, threads=os.cpu_count() or 1)
-        matches = index.search(studio_vectors, 16, threads=os.cpu_count() or 1)
-        hnsw = {
-            (min(i, int(j)), max(i, int(j)))
-            for i in range(n)
-            for j, dist in zip(matches.keys[i], matches.distances[i], strict=True)
-            if int(j) != i and 1 - dist >= threshold
-        }
-        recall = len(hnsw & found) / max(1, len(found))
-        rows.append(
-            (
-                "pairs, HNSW index (usearch, 16 neighbours), build and search",
-                time.perf_counter() - t0,
-                f"{len(hnsw):,} (recall {recall:.4f})",
-            )
+    t0 = time.perf_counter()
+    hnsw = {tuple(p) for p in semantic.near_pairs(studio_vectors, threshold, index="hnsw")[0].tolist()}
+    recall = len(hnsw & found) / max(1, len(found))
+    rows.append(
+        (
+            f"pairs, HNSW index (usearch, {semantic.NEIGHBOURS} neighbours), build and search",
+            time.perf_counter() - t0,
+            f"{len(hnsw):,} (recall {recall:.4f})",
         )
+    )
     lines = [
         f"Last run ({datetime.date.today().isoformat()}, {at_start}, {os.getloadavg()[0]:.1f} at the end): "
         f"{n:,} template-shaped items, the semantic pass alone (all-MiniLM-L6-v2, threshold {threshold}).",
@@ -410,6 +399,47 @@ def semantic_pass(n: int, write: bool) -> None:
         print("\n# written to benchmarks/README.md")
 
 
+def semantic_studio(n: int, write: bool) -> None:
+    """The semantic pass as studio runs it on n template-shaped items: the embeddings in the precision it picks,
+    then the pairs both ways (every pair, the HNSW index) with the index's recall of the exact pairs."""
+    at_start = machine()
+    texts, _, _ = SHAPES["template"](n)
+    threshold = SemanticDedup().threshold
+    semantic.model()  # loading is not embedding
+    chosen, why = semantic.precision("cpu")
+    t0 = time.perf_counter()
+    vectors = semantic.embed(texts, "cpu")
+    seconds = {"embed": time.perf_counter() - t0}
+    found = {}
+    for index in ("exact", "hnsw"):
+        t0 = time.perf_counter()
+        found[index] = {tuple(p) for p in semantic.near_pairs(vectors, threshold, index=index)[0].tolist()}
+        seconds[index] = time.perf_counter() - t0
+        print(index, seconds[index], len(found[index]), flush=True)
+    recall = len(found["hnsw"] & found["exact"]) / max(1, len(found["exact"]))
+    auto = semantic.index_for("auto", n)
+    whole = seconds["embed"] + seconds[auto]
+    section = "\n".join(
+        [
+            f"Last run ({datetime.date.today().isoformat()}, {at_start}, {os.getloadavg()[0]:.1f} at the end): "
+            f"{n:,} template-shaped items through studio's semantic pass (embeddings in {chosen}: {why}).",
+            "",
+            "| step | seconds | items/s | pairs |",
+            "|---|---:|---:|---:|",
+            f"| embeddings, {chosen} | {seconds['embed']:.1f} | {n / seconds['embed']:,.0f} |  |",
+            f"| pairs at cosine >= {threshold}, exact (blocked matmul) | {seconds['exact']:.1f} "
+            f"| {n / seconds['exact']:,.0f} | {len(found['exact']):,} |",
+            f"| pairs, HNSW index (usearch, {semantic.NEIGHBOURS} neighbours) | {seconds['hnsw']:.1f} "
+            f"| {n / seconds['hnsw']:,.0f} | {len(found['hnsw']):,} (recall {recall:.4f}) |",
+            f"| the pass as `index: auto` runs it ({auto}) | {whole:.1f} | {n / whole:,.0f} |  |",
+        ]
+    )
+    print(section)
+    if write:
+        write_between("dedup-semantic-studio", section)
+        print("\n# written to benchmarks/README.md")
+
+
 def main() -> None:
     os.environ["STUDIO_CACHE"] = tempfile.mkdtemp()  # embeddings computed, not taken from the cache
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -420,7 +450,10 @@ def main() -> None:
     parser.add_argument("--scale", help="sizes for the scaling table, comma-separated (template-shaped items)")
     parser.add_argument("--baseline-max", type=int, default=100_000, help="largest size datasketch runs in --scale")
     parser.add_argument("--semantic", type=int, help="items for the semantic pass table (template-shaped)")
-    parser.add_argument("--write", action="store_true", help="write the --scale or --semantic table into the README")
+    parser.add_argument(
+        "--semantic-studio", type=int, help="items for studio's own semantic pass alone (template-shaped)"
+    )
+    parser.add_argument("--write", action="store_true", help="write the table into the README")
     parser.add_argument("--one", choices=("studio", "datasketch"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
@@ -429,6 +462,8 @@ def main() -> None:
         return scale([int(x) for x in args.scale.split(",")], args.baseline_max, args.write)
     if args.semantic:
         return semantic_pass(args.semantic, args.write)
+    if args.semantic_studio:
+        return semantic_studio(args.semantic_studio, args.write)
 
     t0 = time.perf_counter()
     texts, exact_of, near_of = SHAPES[args.shape](args.items)

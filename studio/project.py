@@ -340,10 +340,21 @@ class MinHashDedup(Rule):
     seed: int = Field(default=1, description="seed of the permutations")
 
 
+# Texts from which an HNSW index finds the semantic pairs sooner than every pair: on 2 cores the two took 52.5 and
+# 54.1 s at 100,000 texts, 2.6 and 5.3 s at 20,000 (benchmarks/README.md).
+SEMANTIC_INDEX_FROM = 150_000
+
+
 class SemanticDedup(Rule):
     threshold: float = Field(default=0.9, gt=0, le=1, description="cosine similarity of embeddings that is a duplicate")
     batch_size: int = Field(default=64, ge=1, description="texts embedded per batch")
     device: str | None = Field(default=None, description="torch device (default: cuda if present, else cpu)")
+    index: Literal["auto", "exact", "hnsw"] = Field(
+        default="auto",
+        description="how pairs are found: exact (every pair, blocked), hnsw (an approximate nearest-neighbour index, "
+        f"usearch: pip install 'studio[index]'), auto (hnsw from {SEMANTIC_INDEX_FROM:,} texts when usearch is "
+        "installed)",
+    )
 
 
 class Dedup(Strict):

@@ -114,9 +114,10 @@ def deduplicate(
         t0 = time.perf_counter()
         alive = np.flatnonzero(d.kept)
         s = settings.semantic
+        index = semantic.index_for(s.index, len(alive))  # before the embeddings: a missing usearch is said at once
         vectors = semantic.embed([texts[i] for i in alive], s.device, s.batch_size, progress)
         first = int(np.searchsorted(alive, fixed))
-        pairs, sims, nearest, nearest_sim = semantic.near_pairs(vectors, s.threshold, first)
+        pairs, sims, nearest, nearest_sim = semantic.near_pairs(vectors, s.threshold, first, index)
         pairs = alive[pairs]
         # Orient each pair by rank: the earlier one can be the twin of the later.
         swap = full_rank[pairs[:, 0]] > full_rank[pairs[:, 1]]

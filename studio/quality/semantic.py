@@ -10,6 +10,8 @@ embeddings within 0.99997 cosine of fp32's; elsewhere in fp32 (emulated bf16 is 
 from __future__ import annotations
 
 import hashlib
+import importlib.util
+import os
 import sqlite3
 from contextlib import closing
 from pathlib import Path
@@ -18,7 +20,9 @@ from typing import Any
 import numpy as np
 
 from studio import paths
+from studio.errors import StudioError
 from studio.hardware import cpu_bf16
+from studio.project import SEMANTIC_INDEX_FROM
 
 DIMENSIONS = 384
 ROWS_PER_BLOCK = 1024  # rows of the similarity matrix computed at a time (1024 x N floats)
@@ -108,11 +112,14 @@ def cache_file(chosen: str = "fp32") -> Path:
 
 
 def near_pairs(
-    vectors: np.ndarray, threshold: float, first: int = 0
+    vectors: np.ndarray, threshold: float, first: int = 0, index: str = "exact"
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Pairs (i, j) with cosine similarity at or above the threshold, and their similarities, for the rows
     from `first` on (the rows before it are an earlier corpus: its pairs among themselves are not wanted); and
-    for each of those rows its nearest other row and that similarity (-1 and 0 for a row alone)."""
+    for each of those rows its nearest other row and that similarity (-1 and 0 for a row alone). `index`: exact
+    (every pair, block by block), hnsw (an approximate index), auto (see `index_for`)."""
+    if index_for(index, len(vectors)) == "hnsw":
+        return _indexed_pairs(vectors, threshold, first)
     n = len(vectors)
     nearest, nearest_sim = np.full(n, -1), np.zeros(n, dtype=np.float32)
     found_pairs, found_sims = [np.zeros((0, 2), dtype=np.int64)], [np.zeros(0)]
@@ -129,3 +136,53 @@ def near_pairs(
         found_pairs.append(np.stack([i[once], j[once]], axis=1))
         found_sims.append(sims[i[once] - lo, j[once]].astype(float))
     return np.concatenate(found_pairs), np.concatenate(found_sims), nearest, nearest_sim
+
+
+NEIGHBOURS = 16  # neighbours a text asks the index for: near duplicates beyond them are not needed to drop it
+
+
+def index_for(index: str, n: int) -> str:
+    """exact or hnsw for n texts: auto takes the index from SEMANTIC_INDEX_FROM texts on, when usearch is installed."""
+    installed = importlib.util.find_spec("usearch") is not None
+    if index == "hnsw" and not installed:
+        raise StudioError("dedup.semantic.index hnsw needs usearch: pip install 'studio[index]'")
+    if index == "auto":
+        return "hnsw" if n >= SEMANTIC_INDEX_FROM and installed else "exact"
+    return index
+
+
+def _indexed_pairs(
+    vectors: np.ndarray, threshold: float, first: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """near_pairs through an HNSW index (usearch, inner product): each row from `first` on meets its NEIGHBOURS
+    nearest rows; those at the threshold are kept on their exact cosine. A pair is found from either side."""
+    from usearch.index import Index
+
+    n = len(vectors)
+    nearest, nearest_sim = np.full(n, -1), np.zeros(n, dtype=np.float32)
+    if n < 2 or first >= n:
+        return np.zeros((0, 2), dtype=np.int64), np.zeros(0), nearest, nearest_sim
+    threads = len(os.sched_getaffinity(0))
+    index = Index(ndim=vectors.shape[1], metric="ip", dtype="f32")
+    index.add(np.arange(n), vectors, threads=threads)
+    rows = np.arange(first, n)
+    found = index.search(vectors[first:], min(NEIGHBOURS + 1, n), threads=threads)
+    keys = found.keys.astype(np.int64)
+    other = (keys != rows[:, None]) & (keys >= 0) & (keys < n)  # not itself, and a real hit
+    has = other.any(axis=1)
+    best = keys[np.arange(len(rows)), other.argmax(axis=1)]  # hits come nearest first
+    nearest[rows[has]] = best[has]
+    nearest_sim[rows[has]] = _cosines(vectors, rows[has], best[has])
+    i, j = np.broadcast_to(rows[:, None], keys.shape)[other], keys[other]
+    # One orientation per pair: (new, earlier corpus) as found, two new rows in index order, each once.
+    swap = (j >= first) & (j < i)
+    i, j = np.where(swap, j, i), np.where(swap, i, j)
+    pairs = np.unique(np.stack([i, j], axis=1), axis=0) if len(i) else np.zeros((0, 2), dtype=np.int64)
+    sims = _cosines(vectors, pairs[:, 0], pairs[:, 1]) if len(pairs) else np.zeros(0)
+    at = sims >= threshold
+    return pairs[at], sims[at].astype(float), nearest, nearest_sim
+
+
+def _cosines(vectors: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """The cosine of each pair of unit vectors (rows i[k] and j[k])."""
+    return np.einsum("kd,kd->k", vectors[i], vectors[j])

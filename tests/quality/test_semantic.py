@@ -8,7 +8,10 @@ import numpy as np
 import pytest
 
 from studio import pipeline
+from studio.errors import StudioError
+from studio.project import Dedup
 from studio.quality import semantic
+from studio.quality.dedup import deduplicate
 from studio.quality.diversity import mean_pairwise_distance
 from tests.quality.conftest import DISTINCT, read_lines, write_lines
 from tests.quality.test_minhash import exact_jaccard
@@ -89,3 +92,48 @@ def test_a_paraphrase_of_an_earlier_corpus_is_dropped(tmp_path: Path) -> None:
     assert (dropped["meta"]["rejected"]["twin"], dropped["meta"]["rejected"]["twin_file"]) == ("old0", str(accepted))
     assert read_lines(tmp_path / "out/unique.jsonl") == [{"id": "new2", "text": LOOSE}]
     assert result["counts"]["by_method"]["semantic"] == 1
+
+
+def planted_vectors(rng: np.random.Generator) -> np.ndarray:
+    """6,000 random unit vectors and 600 partners of the first 600, at a cosine of about 0.95."""
+    base = rng.standard_normal((6000, 64)).astype(np.float32)
+    base /= np.linalg.norm(base, axis=1, keepdims=True)
+    noise = rng.standard_normal((600, 64)).astype(np.float32)
+    vectors = np.concatenate([base, 0.95 * base[:600] + 0.31 * noise / np.linalg.norm(noise, axis=1, keepdims=True)])
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("first", [0, 3000])
+def test_the_hnsw_index_finds_the_pairs_of_exact_search(first: int) -> None:
+    vectors = planted_vectors(np.random.default_rng(first))
+    exact, exact_sims, _, _ = semantic.near_pairs(vectors, 0.9, first, "exact")
+    pairs, sims, nearest, nearest_sim = semantic.near_pairs(vectors, 0.9, first, "hnsw")
+    expected, found = set(map(tuple, exact.tolist())), set(map(tuple, pairs.tolist()))
+    assert len(expected) == 600 and len(found & expected) / len(expected) >= 0.99 and found <= expected
+    assert np.allclose(sims, (vectors[pairs[:, 0]] * vectors[pairs[:, 1]]).sum(axis=1), atol=1e-6)  # exact cosines
+    partner = {i: j for i, j in expected} | {j: i for i, j in expected}
+    assert all(nearest[k] == partner[k] for k in range(max(first, 6000), 6600))  # a planted partner is the nearest
+    assert (nearest[:first] == -1).all() and (nearest_sim[first:] > 0).all()
+
+
+def test_auto_takes_the_index_for_big_corpora_and_a_missing_usearch_is_one_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert semantic.index_for("auto", semantic.SEMANTIC_INDEX_FROM - 1) == "exact"
+    assert semantic.index_for("auto", semantic.SEMANTIC_INDEX_FROM) == "hnsw"
+    assert semantic.index_for("exact", 10**7) == "exact"
+    monkeypatch.setattr(semantic.importlib.util, "find_spec", lambda name: None)
+    assert semantic.index_for("auto", 10**7) == "exact"
+    with pytest.raises(StudioError, match=r"pip install 'studio\[index\]'"):
+        semantic.index_for("hnsw", 10)
+
+
+def test_dedup_through_the_index_drops_what_exact_search_drops() -> None:
+    texts = [*DISTINCT, PARAPHRASE, LOOSE]
+    settings = {"exact": False, "minhash": {"enabled": False}}
+    decided = {
+        index: deduplicate(texts, np.arange(len(texts)), Dedup(**settings, semantic={"index": index}))
+        for index in ("exact", "hnsw")
+    }
+    assert decided["hnsw"].twin.tolist() == decided["exact"].twin.tolist()
+    assert decided["hnsw"].twin[len(DISTINCT)] == 0  # the paraphrase names its original
