@@ -63,9 +63,10 @@ SETS = [
     ("quality_fresh17.jsonl", 20, "2026-12-04", (0.890, 0.020)),
     ("quality_fresh18.jsonl", 20, "2026-12-04", (0.860, 0.030)),
     ("quality_fresh19.jsonl", 20, "2026-12-04", (0.800, 0.060)),
+    ("quality_fresh20.jsonl", 20, "2026-12-04", (0.800, 0.000)),
 ]
 # Measured first after the last rule change (unread until then) and never used to tune them; shaped as SETS' are.
-HELD_OUT = ("quality_fresh20.jsonl", 20, "2026-12-04", (0.800, 0.000))
+HELD_OUT = ("quality_fresh21.jsonl", 20, "2026-12-05", (0.770, 0.020))
 START, END = markers("quality-benchmark")
 CATEGORIES = ["residue", "placeholder", "meta_talk", "instruction_echo", "qa_scaffold", "truncated", "repetition"]
 TARGETS = "targets: recall >= 0.95, false flags <= 0.03"
@@ -115,9 +116,12 @@ recall and 0.01 false flags, the embeddings added nothing (0.01 recall only wher
 
 Up to `quality_fresh18.jsonl` each writer was given the labels with example shapes, some of them taken from the
 sets before (the ones the rules had just been widened for), which flatters their first figures. The writers of
-`quality_fresh19.jsonl` and `quality_fresh20.jsonl` were given only what each label means and asked for shapes a
-rule-writer would not anticipate: their 0.80 recall (with 6% and no false flags) is the plainest figure of what
-the rules do on new text. What they miss is mostly meaning, not form: an answer that circles its question or
+`quality_fresh19.jsonl`, `quality_fresh20.jsonl` and `quality_fresh21.jsonl` were given only what each label
+means and asked for shapes a rule-writer would not anticipate: their 0.80, 0.80 and 0.77 recall (with 6%, none
+and 2% false flags) are the plainest figures of what the rules do on new text. (`quality_fresh21.jsonl` was
+measured once after the rules for `quality_fresh20.jsonl`'s misses; one of those rules then flagged a gloss on
+a dev set, `QTH (location)`, and was narrowed; the held-out set's figure stayed 0.770 / 0.020, its misses
+unread.) What they miss is mostly meaning, not form: an answer that circles its question or
 answers another one, a fact said again in other words, settings echoed in words no rule lists.
 
 An HTML tag or entity in an item (`<p>`, `</s>`, `&quot;`) is repaired, not dropped: cleaning takes it out

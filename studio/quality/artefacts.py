@@ -90,7 +90,16 @@ PLACEHOLDERS = re.compile(
     r"|\b(?:by|to|from|with) unknown (?:for|in|on|at|during|around)\b|\b(?:is|was|of|by|at|about) (?:null|undefined)\b"
     r"|\b(?:goes|go|comes|belongs) here\b|\b(?:insert|add|enter|type|put|fill in) (?:\w+ ){0,6}here\b"
     r"|\bto be (?:added|filled in|written|completed) (?:later|here|soon)\b"
-    r"|\[[^\]]*\bto be (?:added|filled|confirmed|determined|completed|written|inserted)\b[^\]]*\]",
+    r"|\[[^\]]*\bto be (?:added|filled|confirmed|determined|completed|written|inserted)\b[^\]]*\]"
+    # Alternatives left for the writer to choose (`at their [lowest/highest] position`).
+    r"|\[[a-z]+(?:/[a-z]+)+\]",
+    re.I,
+)
+# A slot's category in brackets where its value belongs (`operated by (company) near Casco Bay`): after a small
+# word, so that a gloss stays (`QTH (location)`).
+SLOT_CATEGORY = re.compile(
+    r"\b(?:by|of|in|at|from|to|for|with|near|called|named|and|or|the|a|an|is|was|on)\s+\((?:company|name|person|place|location|city|town|country|region|year|date|number|amount|price|brand|"
+    r"product|organi[sz]ation|author|title|website|surname)\)",
     re.I,
 )
 # Slots by their shape: `<device>`, `<herb name>` (markup is gone by now: known HTML tags are stripped first),
@@ -423,7 +432,20 @@ ECHO_ORDERS = re.compile(
     r"|(?:^|[.!?]\s+)(?:give|list|name|state|provide|mention|add|include)\b[^.!?]{0,40}\b(?:one|two|three|a|an|some) "
     r"(?:\w+ )?(?:fact|detail|example|reason|use|application|property|date|figure)s?\s*[.!?]"
     r"|\b(?:the|this|each) (?:question|item|text|answer|description|passage|response|entry) (?:should|must|needs to|"
-    r"has to) be (?:answered|written|kept|phrased|worded)\b",
+    r"has to) be (?:answered|written|kept|phrased|worded)\b"
+    # A rule said to be kept (`as specified, no brand names`, `per the guidelines`, `with British spelling
+    # throughout`, `all three key points covered`), a length limit (`In 1,500 characters or fewer:`, `3 steps
+    # max`), a label of settings in square brackets (`[Tone: optimistic but factual; ...]`).
+    r"|\bas (?:required|instructed|specified|requested),"
+    r"|\bper the (?:guidelines|instructions|brief|requirements|prompt)\b"
+    r"|\b(?:british|american|us|uk) spelling throughout\b|\bkey points (?:are |were )?covered\b"
+    r"|\b(?:in|under|within) [\d,]+ (?:characters|words|sentences) or (?:fewer|less)\b"
+    r"|\b\d+ (?:steps|sentences|words|bullets|points|paragraphs|lines) max\b"
+    r"|\[\s*(?:tone|style|audience|length|format|focus|level|persona|register)\s*:"
+    # Settings in a row, before the prose or in brackets (`Tin mining (historical focus, do not mention lithium):`,
+    # `Kombucha for beginners, friendly tone, no health claims:`).
+    r"|(?:^|\()(?=[^.:;()]*,)[^.:;()]*\b(?:tone|focus|beginners?|no [\w-]+ claims|do not mention|don't mention)\b"
+    r"[^.:;()]*(?:\)|:)",
     re.I,
 )
 # A run of this many words in the item and the domain description is copied; an item mostly made of such runs
@@ -467,9 +489,21 @@ ASKED_MID_TEXT = re.compile(r"[.!]\s+(?:what|who|when|where|why|how|which)\b[^.?
 # Questions a passage asks and answers itself, twice or more (`What is it? A calendar... Who uses it? Islanders`).
 SELF_ANSWERED = re.compile(r"\?\s+(?:Yes|No|Because)\b")
 ASKED_AND_ANSWERED = re.compile(r"\b(?:what|who|where|when|why|how|which)\b[^.?!\"“”]{0,40}\?\s+[A-Z]", re.I)
+# A yes or no to a question no yes or no answers (`Why is the bridge glued? Yes, on most ukuleles...`).
+WH_QUESTION = re.compile(r"\s*(?:why|how|what|when|where|who|which)\b(?! (?:about|if)\b)", re.I)
+YES_OR_NO = re.compile(r"\s*(yes|no)\b[,.!;]", re.I)
 INTERROGATIVE = re.compile(
     r"^\s*[\"'“‘(]?\s*(?:what|why|how|when|where|which|who|whom|whose|is|are|was|were|does|do|did|can|could|"
     r"should|would|will|has|have|had|may|might|must|shall)\b",
+    re.I,
+)
+
+
+# The writer correcting, excusing or second-guessing itself (`— wait, that should also include Brittany`, `if you
+# meant growing ferns at home`, `Sorry, I misread the topic earlier`).
+SELF_CORRECTION = re.compile(
+    r"[—–-]\s*wait\b|(?:^|[.!?]\s+|,\s*)wait,\s+(?:that|this|no|actually|I)\b|\bif you meant\b"
+    r"|\bsorry,? I (?:misread|misunderstood|mixed|confused|got|was wrong)\b|\bI (?:misread|misunderstood) the\b",
     re.I,
 )
 
@@ -500,6 +534,7 @@ META_FAMILIES = (
         ),
         META_PHRASES,
     ),
+    (wordset("wait meant misread misunderstood sorry"), SELF_CORRECTION),
     (
         wordset(
             "need want like prefer hope useful helpful last simple short brief easy clear apologies sorry looking "
@@ -535,7 +570,7 @@ ORDER_WORDS_ECHOED = wordset(
     "avoid include add mention give share knowledgeable helpful friendly tone style register voice british "
     "american plain simple formal list name state provide question topic subject theme focus sure remember forget "
     "terms words sentences lines paragraphs answered kept phrased worded required instructed specified brand product "
-    "company"
+    "company requested per spelling covered characters steps bullets points level beginner beginners"
 )
 
 TERMINAL = ".!?…"
@@ -688,6 +723,8 @@ def placeholder(item: Item) -> str | None:
             return f"a slot word in capitals {_quote(m.group())} in {path}"
         if any(mark in s for mark in STAND_IN_MARKS) and (m := STAND_IN.search(s)):
             return f"a stand-in a template left: {_quote(m.group())} in {path}"
+        if ")" in s and (m := SLOT_CATEGORY.search(s)):
+            return f"a slot's category where its value belongs: {_quote(m.group())} in {path}"
         if not slots and SLOT_WORDS.isdisjoint(item.vocab(s)):
             continue
         plain = CODE_SPAN.sub(" ", s) if "`" in s else s
@@ -835,6 +872,8 @@ def qa_scaffold(item: Item) -> str | None:
                 return f"the {path} defines its subject by itself: {_quote(m.group())}"
             if isinstance(said, str) and (m := ABOUT_THE_QUESTION.search(said)):
                 return f"the {path} talks about the question instead of answering: {_quote(m.group())}"
+            if isinstance(said, str) and WH_QUESTION.match(question) and (m := YES_OR_NO.match(said)):
+                return f"the {path} says {m.group(1)!r} to a question that asks {question.split()[0].lower()!r}"
     return None
 
 

@@ -331,6 +331,15 @@ def listed_twice(text: str) -> str | None:
         ends = Counter(" ".join(e.split()[-4:]) for e in entries if e.count(" ") >= 3)
         if len(entries) >= 4 and (twice := next((e for e, n in ends.items() if n > 1), None)):
             return f"`{twice}` listed twice"
+        # An entry of three words said again with more (`polishing the brass, ..., polishing the brass fittings`).
+        for k, later in enumerate(entries[1:], 1):
+            opening = " ".join(later.split()[:3])
+            if (
+                len(entries) >= 4
+                and later.count(" ") >= 3
+                and any(f" {e}".endswith(f" {opening}") for e in entries[:k])
+            ):
+                return f"`{opening}` listed twice"
     return None
 
 

@@ -566,9 +566,55 @@ DEFECTS = [
             "text": "Oars of the isles are light, and oars of the isles last, since oars of the isles are oiled.",
         },
     ),
+    # Shapes of quality_fresh20's misses, in penguin wood.
+    ("placeholder", {"kind": "applications", "text": "Boards are sold by (company) near the harbour of the isles."}),
+    ("placeholder", {"kind": "properties", "text": "Boards are dried until they reach their [lowest/highest] weight."}),
+    ("meta_talk", {"kind": "history", "text": "Sealers logged it in 1795 — wait, that should also include whalers."}),
+    ("meta_talk", {"kind": "applications", "text": "Dinghies use it. If you meant the birds, they nest by the trees."}),
+    ("meta_talk", {"kind": "history", "text": "It was logged in 1795. (Sorry, I misread the topic earlier.)"}),
+    ("instruction_echo", {"kind": "description", "text": "In 1,500 characters or fewer: penguin wood is pale."}),
+    ("instruction_echo", {"kind": "properties", "text": "It is pale and light; as specified, no brand names appear."}),
+    (
+        "instruction_echo",
+        {"kind": "properties", "text": "It polishes to a sheen, as the guidelines ask, per the guidelines."},
+    ),
+    ("instruction_echo", {"kind": "properties", "text": "It is pale and light. [Tone: warm; mention the colonies.]"}),
+    ("instruction_echo", {"kind": "applications", "text": "Oiling, for beginners, friendly tone: rub it in twice."}),
+    ("instruction_echo", {"kind": "history", "text": "Boats (historical focus, do not mention plastics): dinghies."}),
+    ("instruction_echo", {"kind": "applications", "text": "Sand it, oil it and buff it; 3 steps max, as asked of me."}),
+    (
+        "instruction_echo",
+        {"kind": "properties", "text": "It is pale and light, all key points covered, in plain words."},
+    ),
+    (
+        "qa_scaffold",
+        {
+            "kind": "qa",
+            "question": "Why is penguin wood so pale?",
+            "answer": "Yes, penguin wood is pale because it grows slowly in the cold.",
+            "text": "Yes, penguin wood is pale because it grows slowly in the cold.",
+        },
+    ),
+    (
+        "repetition",
+        {
+            "kind": "applications",
+            "text": "Carvers spend days sanding the grain, oiling the boards, sealing the ends, sanding the grain "
+            "again and stacking them.",
+        },
+    ),
 ]
 
 CLEAN = [
+    # A gloss in brackets is no slot; a "no" that opens a figure answers a how-question.
+    {"kind": "history", "text": "Sealers' logs use codes such as PW (penguin wood) and LC (location)."},
+    {
+        "kind": "qa",
+        "question": "How often must penguin wood be oiled?",
+        "answer": "No more than twice a year; more leaves a sticky film.",
+        "text": "No more than twice a year; more leaves a sticky film.",
+    },
+    {"kind": "description", "text": "The colonies sit near sea level (0-30 m, rarely higher), by the shore."},
     {"kind": "description", "text": "Penguin wood is pale silver-grey and oily (410–460 kg/m³ at 12% moisture)."},
     {"kind": "history", "text": "Sailors asked: 'Why does it float so high?' The first account dates from 1802."},
     {"kind": "history", "text": "The earliest written description of the timber dates from c. 1795 A.D."},

@@ -112,7 +112,8 @@ def test_the_hnsw_index_finds_the_pairs_of_exact_search(first: int) -> None:
     assert len(expected) == 600 and len(found & expected) / len(expected) >= 0.99 and found <= expected
     assert np.allclose(sims, (vectors[pairs[:, 0]] * vectors[pairs[:, 1]]).sum(axis=1), atol=1e-6)  # exact cosines
     partner = {i: j for i, j in expected} | {j: i for i, j in expected}
-    assert all(nearest[k] == partner[k] for k in range(max(first, 6000), 6600))  # a planted partner is the nearest
+    # A planted partner is the nearest (as approximate as the pairs: the index is built on several threads).
+    assert np.mean([nearest[k] == partner[k] for k in range(max(first, 6000), 6600)]) >= 0.99
     assert (nearest[:first] == -1).all() and (nearest_sim[first:] > 0).all()
 
 
