@@ -43,7 +43,7 @@ import time
 from collections.abc import Callable
 
 import numpy as np
-from record import machine, write_between
+from record import machine, publish
 from validate import text as english_text
 
 from studio.project import MinHashDedup, SemanticDedup
@@ -333,11 +333,7 @@ def scale(sizes: list[int], baseline_max: int, write: bool) -> None:
             f"| {n:,} | {ours['seconds']:.1f} | {ours['peak_gb']:.2f} | {other[0]} | {other[1]} "
             f"| {quality(ours)} | {other[2]} |"
         )
-    section = "\n".join(lines)
-    print(section)
-    if write:
-        write_between("dedup-scale", section)
-        print("\n# written to benchmarks/README.md")
+    publish("dedup-scale", "\n".join(lines), write)
 
 
 def semantic_pass(n: int, write: bool) -> None:
@@ -357,46 +353,48 @@ def semantic_pass(n: int, write: bool) -> None:
         print(rows[-1], flush=True)
     semantic.precision = chosen_by_studio
     studio_vectors = vectors["bf16" if native else "fp32"]
-    t0 = time.perf_counter()
-    pairs = semantic.near_pairs(studio_vectors, threshold)[0]
-    rows.append(
-        (f"pairs at cosine >= {threshold}, exact (blocked matmul)", time.perf_counter() - t0, f"{len(pairs):,}")
-    )
-    found = {tuple(p) for p in pairs.tolist()}
+    found, seconds = timed_pairs(studio_vectors, threshold, "exact")
+    rows.append((f"pairs at cosine >= {threshold}, exact (blocked matmul)", seconds, f"{len(found):,}"))
     notes = []
     if native:
-        fp32_pairs = {tuple(p) for p in semantic.near_pairs(vectors["fp32"], threshold)[0].tolist()}
+        fp32_pairs = timed_pairs(vectors["fp32"], threshold, "exact")[0]
         cosines = (vectors["fp32"] * vectors["bf16"]).sum(axis=1)
         agree = len(found & fp32_pairs) / max(1, len(found | fp32_pairs))
         notes.append(
             f"bf16 against fp32: lowest cosine between an item's two embeddings {cosines.min():.5f}; the pairs at "
             f"the threshold agree {agree:.4f} (shared over all)."
         )
-    t0 = time.perf_counter()
-    hnsw = {tuple(p) for p in semantic.near_pairs(studio_vectors, threshold, index="hnsw")[0].tolist()}
-    recall = len(hnsw & found) / max(1, len(found))
+    hnsw, seconds = timed_pairs(studio_vectors, threshold, "hnsw")
     rows.append(
         (
             f"pairs, HNSW index (usearch, {semantic.NEIGHBOURS} neighbours), build and search",
-            time.perf_counter() - t0,
-            f"{len(hnsw):,} (recall {recall:.4f})",
+            seconds,
+            f"{len(hnsw):,} (recall {len(hnsw & found) / max(1, len(found)):.4f})",
         )
     )
-    lines = [
-        f"Last run ({datetime.date.today().isoformat()}, {at_start}, {os.getloadavg()[0]:.1f} at the end): "
-        f"{n:,} template-shaped items, the semantic pass alone (all-MiniLM-L6-v2, threshold {threshold}).",
-        "",
-        "| step | seconds | items/s | pairs |",
-        "|---|---:|---:|---:|",
-        *(f"| {name} | {s:.1f} | {n / s:,.0f} | {extra} |" for name, s, extra in rows),
-        "",
-        *notes,
-    ]
-    section = "\n".join(lines)
-    print(section)
-    if write:
-        write_between("dedup-semantic", section)
-        print("\n# written to benchmarks/README.md")
+    intro = f"{n:,} template-shaped items, the semantic pass alone (all-MiniLM-L6-v2, threshold {threshold})."
+    publish("dedup-semantic", steps_table(at_start, intro, n, rows, notes), write)
+
+
+def timed_pairs(vectors: np.ndarray, threshold: float, index: str) -> tuple[set[tuple[int, int]], float]:
+    """The semantic pairs at the threshold through `index` (exact or hnsw), and the seconds they took."""
+    t0 = time.perf_counter()
+    pairs = {tuple(p) for p in semantic.near_pairs(vectors, threshold, index=index)[0].tolist()}
+    return pairs, time.perf_counter() - t0
+
+
+def steps_table(at_start: str, intro: str, n: int, rows: list[tuple[str, float, str]], notes: list[str]) -> str:
+    """A table of timed steps over n items (name, seconds, what it found), under the run's line and over notes."""
+    return "\n".join(
+        [
+            f"Last run ({datetime.date.today().isoformat()}, {at_start}, {os.getloadavg()[0]:.1f} at the end): {intro}",
+            "",
+            "| step | seconds | items/s | pairs |",
+            "|---|---:|---:|---:|",
+            *(f"| {name} | {s:.1f} | {n / s:,.0f} | {extra} |" for name, s, extra in rows),
+            *(["", *notes] if notes else []),
+        ]
+    )
 
 
 def semantic_studio(n: int, write: bool) -> None:
@@ -412,32 +410,22 @@ def semantic_studio(n: int, write: bool) -> None:
     seconds = {"embed": time.perf_counter() - t0}
     found = {}
     for index in ("exact", "hnsw"):
-        t0 = time.perf_counter()
-        found[index] = {tuple(p) for p in semantic.near_pairs(vectors, threshold, index=index)[0].tolist()}
-        seconds[index] = time.perf_counter() - t0
+        found[index], seconds[index] = timed_pairs(vectors, threshold, index)
         print(index, seconds[index], len(found[index]), flush=True)
     recall = len(found["hnsw"] & found["exact"]) / max(1, len(found["exact"]))
     auto = semantic.index_for("auto", n)
-    whole = seconds["embed"] + seconds[auto]
-    section = "\n".join(
-        [
-            f"Last run ({datetime.date.today().isoformat()}, {at_start}, {os.getloadavg()[0]:.1f} at the end): "
-            f"{n:,} template-shaped items through studio's semantic pass (embeddings in {chosen}: {why}).",
-            "",
-            "| step | seconds | items/s | pairs |",
-            "|---|---:|---:|---:|",
-            f"| embeddings, {chosen} | {seconds['embed']:.1f} | {n / seconds['embed']:,.0f} |  |",
-            f"| pairs at cosine >= {threshold}, exact (blocked matmul) | {seconds['exact']:.1f} "
-            f"| {n / seconds['exact']:,.0f} | {len(found['exact']):,} |",
-            f"| pairs, HNSW index (usearch, {semantic.NEIGHBOURS} neighbours) | {seconds['hnsw']:.1f} "
-            f"| {n / seconds['hnsw']:,.0f} | {len(found['hnsw']):,} (recall {recall:.4f}) |",
-            f"| the pass as `index: auto` runs it ({auto}) | {whole:.1f} | {n / whole:,.0f} |  |",
-        ]
-    )
-    print(section)
-    if write:
-        write_between("dedup-semantic-studio", section)
-        print("\n# written to benchmarks/README.md")
+    rows = [
+        (f"embeddings, {chosen}", seconds["embed"], ""),
+        (f"pairs at cosine >= {threshold}, exact (blocked matmul)", seconds["exact"], f"{len(found['exact']):,}"),
+        (
+            f"pairs, HNSW index (usearch, {semantic.NEIGHBOURS} neighbours)",
+            seconds["hnsw"],
+            f"{len(found['hnsw']):,} (recall {recall:.4f})",
+        ),
+        (f"the pass as `index: auto` runs it ({auto})", seconds["embed"] + seconds[auto], ""),
+    ]
+    intro = f"{n:,} template-shaped items through studio's semantic pass (embeddings in {chosen}: {why})."
+    publish("dedup-semantic-studio", steps_table(at_start, intro, n, rows, []), write)
 
 
 def main() -> None:

@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.record import machine, write_between  # noqa: E402
+from benchmarks.record import machine, publish  # noqa: E402
 from tests.conftest import FakeOpenAI, copy_project  # noqa: E402
 
 
@@ -137,11 +137,7 @@ def main() -> None:
             f"| {rate / bare:.0%} | {rate / ideal:.0%} |"
         )
     lines.append(f"| ideal (in flight / latency) | {ideal:,.0f} |  |  |  | 100% |")
-    section = "\n".join(lines)
-    print(section)
-    if args.write:
-        write_between("generate-throughput", section)
-        print("\n# written to benchmarks/README.md")
+    publish("generate-throughput", "\n".join(lines), args.write)
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.record import machine, write_between  # noqa: E402
+from benchmarks.record import machine, publish  # noqa: E402
 from tests.conftest import copy_project  # noqa: E402
 
 
@@ -148,11 +148,7 @@ def main() -> None:
             f"{new['counts']['accepted'] / new_s / (old['counts']['accepted'] / old_s):.2f}x the accepted items "
             "per minute.",
         ]
-    section = "\n".join(lines)
-    print(section)
-    if not args.no_write:
-        write_between("local-generate", section)
-        print("\n# written to benchmarks/README.md")
+    publish("local-generate", "\n".join(lines), not args.no_write)
 
 
 if __name__ == "__main__":

@@ -31,3 +31,11 @@ def write_between(name: str, section: str) -> None:
     text = README.read_text(encoding="utf-8")
     head, rest = text.split(start, 1)
     README.write_text(f"{head}{start}\n{section}\n{end}{rest.split(end, 1)[1]}", encoding="utf-8")
+
+
+def publish(name: str, section: str, write: bool) -> None:
+    """Print a benchmark's section and, when asked, write it between its markers in benchmarks/README.md."""
+    print(section)
+    if write:
+        write_between(name, section)
+        print("\n# written to benchmarks/README.md")

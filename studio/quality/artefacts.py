@@ -98,8 +98,9 @@ PLACEHOLDERS = re.compile(
 # A slot's category in brackets where its value belongs (`operated by (company) near Casco Bay`): after a small
 # word, so that a gloss stays (`QTH (location)`).
 SLOT_CATEGORY = re.compile(
-    r"\b(?:by|of|in|at|from|to|for|with|near|called|named|and|or|the|a|an|is|was|on)\s+\((?:company|name|person|place|location|city|town|country|region|year|date|number|amount|price|brand|"
-    r"product|organi[sz]ation|author|title|website|surname)\)",
+    r"\b(?:by|of|in|at|from|to|for|with|near|called|named|and|or|the|a|an|is|was|on)\s+"
+    r"\((?:company|name|person|place|location|city|town|country|region|year|date|number|amount|price|brand|product|"
+    r"organi[sz]ation|author|title|website|surname)\)",
     re.I,
 )
 # Slots by their shape: `<device>`, `<herb name>` (markup is gone by now: known HTML tags are stripped first),

@@ -326,19 +326,17 @@ def listed_twice(text: str) -> str | None:
         again = [e for e, n in Counter(short).items() if n > 1 or f" {entries[0]}".endswith(f" {e}")]
         if len(short) >= 2 and again:  # and the first part's: three things at least
             return f"`{again[0]}` listed twice"
+        if len(entries) < 4:
+            continue
         # Longer entries that end alike (`for thematic maps of population density, ..., for maps of population
         # density`): four words, so that `maps of density, charts of density` differ.
         ends = Counter(" ".join(e.split()[-4:]) for e in entries if e.count(" ") >= 3)
-        if len(entries) >= 4 and (twice := next((e for e, n in ends.items() if n > 1), None)):
+        if twice := next((e for e, n in ends.items() if n > 1), None):
             return f"`{twice}` listed twice"
         # An entry of three words said again with more (`polishing the brass, ..., polishing the brass fittings`).
         for k, later in enumerate(entries[1:], 1):
             opening = " ".join(later.split()[:3])
-            if (
-                len(entries) >= 4
-                and later.count(" ") >= 3
-                and any(f" {e}".endswith(f" {opening}") for e in entries[:k])
-            ):
+            if later.count(" ") >= 3 and any(f" {e}".endswith(f" {opening}") for e in entries[:k]):
                 return f"`{opening}` listed twice"
     return None
 
