@@ -148,6 +148,8 @@ def _eval_lines(e: dict[str, Any]) -> list[str]:
             for name, value in ppl.items()
         ]
         lines.append(f"- held-out test perplexity: {', '.join(parts)}")
+    if e.get("verdict"):
+        lines.append(f"- {e['verdict']}")
     scores = e.get("classification")
     if scores:
         tuned = scores["tuned"]

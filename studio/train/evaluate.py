@@ -133,14 +133,14 @@ def causal(
     prompts = prompts_and_references(test, settings.prompts, settings.generations, task)
     # One bar over the scoring and the answers of the three models; none in a log, whose lines say the steps.
     bar = progress_bar(len(variants) * (len(test) + len(prompts)), "eval", show_progress)
-    perplexity = {}
+    perplexity, per_item = {}, {}
     for name, (net, examples) in variants.items():
         rows = [data.encode(e, tokenizer, task, max_length, [], shots=examples) for e in test]
         # Few-shot rows are several times longer: fewer of them per batch keeps the memory flat.
         batch = max(1, settings.batch_size // (len(examples) + 1))
-        scored = nll(net, rows, tokenizer, batch, task, bar)
-        perplexity[name] = by_axis(test, scored)
-        perplexity[name]["ci95"] = interval(scored)
+        per_item[name] = nll(net, rows, tokenizer, batch, task, bar)
+        perplexity[name] = by_axis(test, per_item[name])
+        perplexity[name]["ci95"] = interval(per_item[name])
     perplexity["base_few_shot"]["shots"] = len(shots)
 
     say(f"eval: generating answers to {len(prompts)} prompt(s) with each model")
@@ -158,7 +158,7 @@ def causal(
             scores[name]["judge"] = ask_judge(judge, samples, name, project.domain.description)
     return {
         "perplexity": perplexity,
-        "verdict": verdict(perplexity),
+        **compare("held-out perplexity", per_item, perplexity_of, len(shots)),
         "generation": {"greedy": True, "max_new_tokens": settings.max_new_tokens, "samples": samples, "scores": scores},
     }
 
@@ -218,6 +218,12 @@ def perplexity(scored: list[tuple[float, int]]) -> float | None:
     return round(math.exp(sum(loss for loss, _ in scored) / tokens), 3) if tokens else None
 
 
+def perplexity_of(scored: list[tuple[float, int]]) -> float | None:
+    """The perplexity unrounded: what the bootstrap resamples (a rounded one makes ties of small differences)."""
+    tokens = sum(n for _, n in scored)
+    return math.exp(sum(loss for loss, _ in scored) / tokens) if tokens else None
+
+
 def interval(scored: list[tuple[float, int]]) -> list[float] | None:
     """The 95% bootstrap interval of the perplexity over test items."""
     return bootstrap(scored, perplexity)
@@ -248,34 +254,46 @@ def wilson(successes: int, n: int, z: float = 1.96) -> list[float] | None:
 CHOICES = {"tuned": "fine-tuning", "base_few_shot": "few-shot prompting", "base": "the base model as it is"}
 
 
-def verdict(ppl: dict[str, Any]) -> str:
-    values = {name: ppl[name]["all"] for name in CHOICES}
-    intervals = {name: ppl[name].get("ci95") for name in CHOICES}
-    return compare("held-out perplexity", values, intervals, ppl["base_few_shot"]["shots"])
-
-
 def compare(
     label: str,
-    values: dict[str, float | None],
-    intervals: dict[str, list[float] | None],
+    per_item: dict[str, list[Any]],
+    statistic: Callable[[list[Any]], float | None],
     shots: int,
     lower_is_better: bool = True,
-) -> str:
+) -> dict[str, Any]:
     """Which of the base model, the few-shot base and the tuned model fits the domain best by one metric, and
-    whether the test split is too small to tell it from the next (their 95% intervals overlap)."""
-    first, second = sorted(CHOICES, key=lambda n: values[n] if lower_is_better else -(values[n] or 0))[:2]
+    whether the test split can tell it from the next: the 95% bootstrap interval of their difference, both
+    scored on the same resampled test items (paired: an item hard for one model is hard for the other, which
+    two separate intervals ignore), must leave out zero. Returns `verdict` (a sentence) and `comparison`."""
+    values = {name: statistic(per_item[name]) for name in CHOICES}
+    first, second = sorted(CHOICES, key=lambda n: (values[n] or 0) * (1 if lower_is_better else -1))[:2]
+    pairs = list(zip(per_item[first], per_item[second], strict=True))
+
+    def difference(sample: list[tuple[Any, Any]]) -> float | None:
+        a, b = statistic([x for x, _ in sample]), statistic([y for _, y in sample])
+        return None if a is None or b is None else a - b
+
+    shown = {name: None if v is None else round(v, 3) for name, v in values.items()}
+    gap = difference(pairs)
+    ci = [round(x, 3) for x in bootstrap(pairs, difference) or []] or None
+    told = ci is not None and (ci[1] < 0 if lower_is_better else ci[0] > 0)
     text = (
-        f"{label}: base {values['base']}, base with {shots} example(s) in the prompt {values['base_few_shot']}, "
-        f"tuned {values['tuned']}: {CHOICES[first]} fits the domain best"
+        f"{label}: base {shown['base']}, base with {shots} example(s) in the prompt {shown['base_few_shot']}, "
+        f"tuned {shown['tuned']}: {CHOICES[first]} fits the domain best"
     )
-    a, b = intervals[first], intervals[second]
-    if a and b and (a[1] >= b[0] if lower_is_better else a[0] <= b[1]):
-        # The intervals overlap: the test split cannot tell the two apart, and the verdict says so.
+    if ci and not told:
         text += (
-            f", but the test split is too small to tell it from {CHOICES[second]} (95% intervals {a[0]}-{a[1]} and "
-            f"{b[0]}-{b[1]}): raise train.splits.test or generate more items"
+            f", but the test split is too small to tell it from {CHOICES[second]} (the difference {gap:+.3f}; "
+            f"its 95% interval over the same resampled test items, {ci[0]:+.3f} to {ci[1]:+.3f}, holds 0): "
+            "raise train.splits.test or generate more items"
         )
-    return text
+    elif ci:
+        text += (
+            f", told apart from {CHOICES[second]} (the difference {gap:+.3f}; its 95% interval over the same "
+            f"resampled test items, {ci[0]:+.3f} to {ci[1]:+.3f}, holds no 0)"
+        )
+    comparison = {"best": first, "next": second, "difference": None if gap is None else round(gap, 3), "ci95": ci}
+    return {"verdict": text, "comparison": {**comparison, "paired": True, "told_apart": told}}
 
 
 def prompts_and_references(

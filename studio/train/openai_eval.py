@@ -15,6 +15,7 @@ import hashlib
 import json
 import random
 from pathlib import Path
+from statistics import mean
 from typing import Any
 
 from studio.records import canonical_json
@@ -55,9 +56,9 @@ def run_openai_eval(ctx: Context, judge: Target | None) -> dict[str, Any]:
         samples.append(sample)
     schema = DomainSchema.load(project.schema_path) if entry["settings"]["target"] == "item" else None
     scores = {name: evaluate.generation_scores(samples, name, schema) for name in variants}
+    rouge = {name: [metrics.rouge_l([s[name]], [s["reference"]]) for s in samples] for name in variants}
     for name in variants:
-        rouge = [metrics.rouge_l([s[name]], [s["reference"]]) for s in samples]
-        ci = evaluate.bootstrap(rouge, lambda values: sum(values) / len(values))
+        ci = evaluate.bootstrap(rouge[name], mean)
         scores[name]["rouge_l_ci95"] = [round(x, 4) for x in ci] if ci else None
     if judge and samples:
         for name in variants:
@@ -70,13 +71,7 @@ def run_openai_eval(ctx: Context, judge: Target | None) -> dict[str, Any]:
         "model": tuned,
         "test_items": len(test),
         "moved_from_test": entry.get("counts", {}).get("moved_from_test", 0),
-        "verdict": evaluate.compare(
-            "held-out ROUGE-L (higher is better)",
-            {name: scores[name]["rouge_l"] for name in variants},
-            {name: scores[name]["rouge_l_ci95"] for name in variants},
-            len(shots),
-            lower_is_better=False,
-        ),
+        **evaluate.compare("held-out ROUGE-L (higher is better)", rouge, mean, len(shots), lower_is_better=False),
         "generation": {"greedy": True, "max_new_tokens": settings.max_new_tokens, "samples": samples, "scores": scores},
     }
 

@@ -48,6 +48,9 @@ def test_default_recipe_beats_the_base_model_and_serves(tmp_path: Path, monkeypa
     assert json.loads((run_dir / "eval.json").read_text())["perplexity"] == ppl
     card = (run_dir / "model" / "README.md").read_text()
     assert "held-out test perplexity" in card
+    # The verdict compares the best two on the same test items; the card says it as eval.json does.
+    assert result["comparison"]["best"] == "tuned" and result["comparison"]["next"] == "base_few_shot"
+    assert f"- {result['verdict']}" in card
     # The Hub's metadata names the bundled model by its Hub id; no path of this machine is in the card.
     assert 'base_model: "HuggingFaceTB/SmolLM2-135M-Instruct"' in card
     assert tuned["base_model"] not in card and str(Path.home()) not in card and str(tmp_path) not in card

@@ -62,21 +62,37 @@ def test_the_judge_mean_is_of_the_scores_it_gave_and_unscored_answers_are_left_o
     assert evaluate.ask_judge(judge, samples[1:2] + samples[3:], "base", domain) is None  # none scored
 
 
-def test_a_test_split_too_small_to_tell_models_apart_is_said_with_the_intervals() -> None:
-    # Per item (summed loss, tokens): the tuned model a little better than few-shot, on 4 or on 400 items.
-    few = [(2.0 * 10, 10), (2.6 * 10, 10), (1.4 * 10, 10), (2.2 * 10, 10)]
-    tuned = [(1.9 * 10, 10), (2.5 * 10, 10), (1.3 * 10, 10), (2.1 * 10, 10)]
-    base = [(3.0 * 10, 10)] * 4
+def test_models_are_told_apart_on_the_same_test_items_or_the_verdict_says_the_split_is_too_small() -> None:
+    # Per item (summed loss, tokens). Items differ in difficulty far more than the models differ.
+    few = [(loss * 10, 10) for loss in (2.0, 2.6, 1.4, 2.2, 1.8, 2.9, 1.2, 2.4)]
+    base = [(3.0 * 10, 10)] * len(few)
+    better_on_every_item = [(loss - 1.0, n) for loss, n in few]  # 0.1 nats a token lower, each item
+    mixed = [(loss + (-3.0 if i % 2 else 2.0), n) for i, (loss, n) in enumerate(few)]  # better on half, worse on half
 
-    def ppl(scored: list[tuple[float, int]]) -> dict:
-        return {"all": evaluate.perplexity(scored), "ci95": evaluate.interval(scored), "shots": 1}
+    def compare(tuned: list[tuple[float, int]]) -> dict:
+        per_item = {"base": base, "base_few_shot": few, "tuned": tuned}
+        return evaluate.compare("held-out perplexity", per_item, evaluate.perplexity_of, shots=1)
 
-    small = evaluate.verdict({"base": ppl(base), "base_few_shot": ppl(few), "tuned": ppl(tuned)})
-    assert "fine-tuning fits the domain best, but the test split is too small to tell it from few-shot" in small
-    large = evaluate.verdict({"base": ppl(base * 100), "base_few_shot": ppl(few * 100), "tuned": ppl(tuned * 100)})
-    assert large.endswith("fine-tuning fits the domain best")
-    low, high = evaluate.interval(tuned * 100)
-    assert low < evaluate.perplexity(tuned * 100) < high
+    # Apart, the two models' intervals overlap widely; on the same items the tuned one wins every time.
+    low, high = evaluate.interval(better_on_every_item)
+    assert evaluate.interval(few)[0] < high and low < evaluate.perplexity(better_on_every_item) < high
+    told = compare(better_on_every_item)
+    assert told["comparison"]["best"] == "tuned" and told["comparison"]["next"] == "base_few_shot"
+    assert told["comparison"]["told_apart"] and told["comparison"]["ci95"][1] < 0
+    assert "fine-tuning fits the domain best, told apart from few-shot prompting" in told["verdict"]
+    assert told["comparison"]["difference"] == round(
+        evaluate.perplexity_of(better_on_every_item) - evaluate.perplexity_of(few), 3
+    )
+
+    untold = compare(mixed)
+    assert untold["comparison"]["best"] == "tuned" and not untold["comparison"]["told_apart"]
+    low, high = untold["comparison"]["ci95"]
+    assert low < 0 < high
+    assert (
+        "fine-tuning fits the domain best, but the test split is too small to tell it from few-shot"
+        in untold["verdict"]
+    )
+    assert "raise train.splits.test" in untold["verdict"]
 
 
 def test_the_accuracy_interval_is_wilsons() -> None:
