@@ -124,6 +124,7 @@ SLOT_SHAPES = re.compile(
     r"|[$€£¥]_{2,}|\b(?:Name|Title|Date|Place|Company|Text) Here\b|\b(?:1\d|20)XX(?:s|'s)?\b|\b[A-Z]{2,}(?:_[A-Z]+)+\b"
     r"|\b(?:1\d|20)(?:__|\d_)(?!\w)|\$[A-Z]{2,}\b|%[A-Z_]{2,}%"
     r"|(?<![?\w])\?{2,}(?=\s*[%\w])|\bX{2,}\b(?=\s*(?:%|[a-z]))"
+    r"|\b\d{1,3}\?{2,}(?!\w)"  # a year with its last digits unknown (`since 19??`); a chess move's `Nf3??` is not
     r"|(?<![\w%])%(?:\(\w+\))?[sd](?![\w%])"  # a printf slot (`at %s m/s`)
     # Digits as letters after a quantity word (`a basis weight of about NN g/m²`), a quantity `unknown` in a
     # sentence that gives its unit (`eats unknown tonnes of krill`), a phrase in lower case in brackets (`attributed
@@ -131,7 +132,8 @@ SLOT_SHAPES = re.compile(
     r"|\b(?:about|around|of|is|was|at|to|approximately|roughly|nearly|over|under|some)\s+(?:NN+|XX+)\b"
     r"|(?<!an )(?<!the )\bunknown (?:tonnes|tons|kg|kilograms|grams|metres|meters|km|kilometres|miles|feet|years|days|"
     r"hours|litres|liters|percent|degrees)\b"
-    r"|\[(?!sic\b|citation needed\b)[a-z]+(?: [a-z]+){1,3}\]"
+    r"|\[(?!sic\b|citation needed\b|(?:from )?(?:low|high|left|right|top|bottom|front|back|first|last|bass|treble|"
+    r"north|south|east|west|inside|outside) to \w+\])[a-z]+(?: [a-z]+){1,3}\]"
 )
 # A letter where a number belongs (`about N metres`, `around X,000 visitors`): looked for in every string.
 LETTER_NUMBER = re.compile(
@@ -140,7 +142,7 @@ LETTER_NUMBER = re.compile(
     # `a hardness of N on the Mohs scale`, `at X degrees`: a lone capital before a scale or a unit.
     r"|\b(?:of|at|is|was|to|by|from)\s+[NX]\s+(?:on the|per|percent|%|times|degrees|metres|meters|kg|km|cm|mm|"
     r"grams?|litres?|years?|days?|hours?|minutes?|seconds?)\b"
-    r"|\bbetween [NX] and (?:\d|[MNY]\b)|\bbetween \d[\d,.]* and [NX]\b"
+    r"|\bbetween [NX] and (?:\d|[MNY]\b)|\bbetween \d[\d,.]* and [NX]\b|\b(?:sizes?|from|of) [NX] to [MY]\b"
     r"|[$€£¥][NXY](?:,X{3}|,000)*\b(?![$\w])"
     r"|\[[NXYZ]\]\s*(?:days?|hours?|minutes?|seconds?|years?|kg|km|cm|mm|m|metres?|meters?|miles?|feet|%|percent|"
     r"times|people|items|units)\b"
@@ -163,7 +165,8 @@ SLOT_EXPLAINED = re.compile(r"\bwhere (?:each |every |the )?<[a-z][\w -]{0,30}>\
 SNAKE_NAME = re.compile(r"\b[a-z]+(?:_[a-z]+)+\b")
 # Or one where a measure's value belongs (`has an area of sail_area_m2 and ...`).
 SNAKE_VALUE = re.compile(
-    r"\b(?:of|is|was|are|were|about|to|at|by|from|weighs|measures)\s+([a-z]+(?:_[a-z0-9]+)+)\b(?![(\w])"
+    r"\b(?:of|is|was|are|were|about|to|at|by|from|weighs|measures|every|each|per|than|around|over|under|within)\s+"
+    r"([a-z]+(?:_[a-z0-9]+)+)\b(?![(\w])"
 )
 # Upper-case slots are told apart from proper placeholders by case, so these run without re.I: `[DATE]`, a slot
 # word in capitals in a sentence of lower-case words (`a file named FILENAME`, `a clutch of NUMBER eggs`), and
@@ -236,7 +239,14 @@ META_PHRASES = re.compile(
     r"|(?:^|\n|\.\s+)disclaimer\s*:"
     r"|\b(?:is|are) (?:entirely |purely )?fictional\b|\bfor the purposes? of this\b|\bbelow is\b"
     r"|\byour question\b|\bword count\b|\(\s*\d+ words?\s*\)"
-    r"|\blet me (?:explain|describe|tell|give|start|summari[sz]e|think|consider|begin|focus|note)\b"
+    r"|\blet me (?:explain|describe|tell|give|start|summari[sz]e|think|consider|begin|focus|note|rephrase|restate|"
+    r"reword|correct|clarify|try (?:again|that))\b"
+    # Hedges about the writing and the set it belongs to (`Writing this one from memory`, `the other entries in
+    # this set`, `overlaps with the previous entry`).
+    r"|\bwriting (?:this|it)(?: one| entry| item)? from memory\b"
+    r"|\btreat (?:the|these|this|my) (?:details|figures|facts|dates|numbers) (?:loosely|with caution|as approximate)\b"
+    r"|\b(?:other|previous|next|earlier|later) (?:entries|items) (?:in|of) (?:this|the) (?:set|list|batch|series|"
+    r"dataset)\b|\bthe (?:previous|earlier|last) entry\b"
     r"|\bbased on the (?:information|details|context|text|description|data|facts) (?:provided|given|supplied|above)\b"
     r"|\b(?:the|my) (?:previous|earlier) (?:item|passage|answer|response|text|description)\b"
     r"|\bthis (?:item|entry|passage|one) (?:continues|follows on|picks up)\b"
@@ -247,7 +257,8 @@ META_PHRASES = re.compile(
     r"|\bthanks? (?:you )?for (?:asking|reading)\b"
     r"|\bplease (?:verify|check|double-check) (?:them|these|this|it|the facts|the figures?|the details)\b"
     r"|\bmoving on to the next\b|\b(?:enough|all) for this (?:item|entry|one)\b"
-    r"|\b(?:that|this) (?:should )?covers? (?:the )?(?:essentials|basics|main points|key points|everything)\b"
+    r"|\b(?:that|this) (?:should )?covers? (?:the )?(?:essentials|basics|main (?:points|uses|facts|ideas)|key points|"
+    r"everything)\b"
     r"|\bsince (?:it|they|this|these|that) (?:was|were) not (?:provided|given|supplied)\b"
     r"|\bmy training(?: data)?\b|\b(?:training|knowledge) cut-?off\b"
     r"|\bmy (?:information|knowledge) (?:about|of|on|may|might|is|could)\b",
@@ -259,7 +270,8 @@ META_OFFERS = re.compile(
     r"|(?:^|[.!?]\s+)hope (?:this|that|it|these)\b|\b(?:useful|helpful) for your\b|\bas of my last\b"
     r"|\b(?:keep|make) (?:this|it|things) (?:simple|short|brief|easy|clear) for you\b"
     r"|\b(?:apologies|sorry) for (?:the|any|my) (?:\w+ )?(?:confusion|errors?|mistakes?|misunderstanding|omission)\b"
-    r"|\bsorry if\b|\bwhat you (?:were|are|might be) looking for\b"
+    r"|\b(?:sorry|apologies) if\b|\bwhat you (?:were|are|might be) looking for\b"
+    r"|(?:^|[.!?(]\s*)(?:do you )?(?:want|need) me to\b"
     r"|\b(?:text|passage|paragraph|answer|response|description|section|summary) above\b"
     # `I can expand on reed metallurgy if that would help`, `Hopefully this gives a good overview`, an aside to
     # whoever checks the text (`(Note to reviewer: ...)`).
@@ -276,7 +288,8 @@ META_OFFERS = re.compile(
 WRITER = re.compile(
     r"\bI(?:'ve|'ll|'d|'m| have| will| would| had| am| shall| did| do| can| could)?\s+"
     r"(?:(?:also|just|deliberately|only|briefly|simply)\s+)?"
-    r"(?:explain|describe|made up|invented|assumed|left out|omitted|kept (?:this|it|the \w+) (?:short|brief)|"
+    r"(?:explain|describe|made up|invented|assumed|left out|omitted|"
+    r"kept (?:this(?: one)?|it|the \w+) (?:short|brief|shorter|briefer)|"
     r"generated (?:this|it|these|the)|write about|turn to|move on to|"
     r"(?:rewritten|revised|reworded|edited|updated) (?:this|it|the)|"
     r"focused on|tried to (?:keep|write|explain|describe|cover)|"
@@ -326,7 +339,7 @@ ECHO_PHRASES = re.compile(
     r"|\bin an? (?:\w+ ){0,2}(?:style|tone|register)\b(?=[^.]*\b(?:write|describe|explain|audience)\b)"
     r"|\b(?:the|your) task (?:is|was)\b|\bthe (?:user|prompt|instruction)s? (?:asks?|wants?|asked|says?)\b"
     # The prompt's settings in a row (`history, 2 sentences, plain English.`).
-    r"|(?:^|,\s*)(?:\d+|one|two|three|four|five|six) (?:short )?(?:sentences|paragraphs|words)\s*(?:[,.;]|$)"
+    r"|(?:^|,\s*|\(\s*)(?:\d+|one|two|three|four|five|six) (?:short )?(?:sentences|paragraphs|words)\s*(?:[,.;]|$)"
     r"|(?:^|,\s*)(?:plain|simple) (?:english|language)\s*(?:[,.;]|$)"
     r"|\b(?:do not|don't) (?:use|mention|include) (?:markdown|json|lists|bullet points|bullets|headings|emojis)\b"
     r"|\breturn (?:only )?(?:the )?json\b"
@@ -349,7 +362,8 @@ ECHO_PHRASES = re.compile(
     r"|(?:^|[.!?(]\s*)(?:respond|reply|answer|write) in (?:plain|simple|a |an |british|american|english|"
     r"\w+ (?:tone|style|voice))"
     r"|(?:^|[.!?]\s+)remember to (?:keep|use|include|mention|avoid|write|make|add|invent|create|stay|be|vary)\b"
-    r"|\bkeep the (?:language|tone|text|answer|wording|style) (?:simple|short|brief|clear|formal|friendly|neutral)\b"
+    r"|\bkeep the (?:language|tone|text|answer|wording|style) (?:simple|short|brief|clear|formal|friendly|neutral|"
+    r"upbeat|positive|light|lively|warm|professional|casual|informal|academic|playful|serious)\b"
     r"|(?:^|[.!?]\s+)make it (?:sound|more|less|short|shorter|brief|simple|fun|engaging|exciting|clear)\b"
     r"|\bavoid (?:any |all )?(?:\w+ )?references\b"
     r"|\bfor (?:a|the) (?:general|lay|young|non-specialist|beginner) (?:reader|audience)\b"
@@ -373,7 +387,16 @@ ECHO_PHRASES = re.compile(
     r"|\boutput only\b|\bno (?:extra|additional|further) (?:commentary|text|explanation|remarks)\b"
     r"|\bmake sure (?:the|your) (?:text|answer|description|item|response|output|entry)\b"
     r"|(?:^|[.!?(]\s*)(?:answer|response|text|description|output) (?:should|must) (?:be|not|stay|use)\b"
-    r"|(?:^|[.!?]\s+)(?:do not|don't|never) (?:mention|repeat|copy|say|include|invent)\b|\bset [\"'“]\w+[\"'”] to\b"
+    r"|(?:^|[.!?;]\s+)(?:do not|don't|never) (?:mention|repeat|copy|say|include|invent|use the (?:word|term|phrase))\b"
+    r"|\bset [\"'“]\w+[\"'”] to\b"
+    # Rules of the writing as labels or asides (`Style rule: ...`, `Topic restricted to Norway only`, `..., remember,
+    # keep the tone upbeat`, `Keep each item self-contained`, `don't refer to other items`, `no bullet points`).
+    r"|\b(?:style|tone|format|writing|length|content) (?:rule|guide|requirement|constraint)s?\s*:"
+    r"|\b(?:topic|subject|scope) (?:is )?(?:restricted|limited) to\b|,\s*remember,\s"
+    r"|\bkeep (?:each|every|the) (?:item|entry|answer|text|description|response)s? (?:self-contained|short|brief|"
+    r"under|to|concise|focused|factual|simple)\b"
+    r"|\b(?:do not|don't|never) refer to (?:other|previous|earlier|the other) (?:items|entries|answers|texts)\b"
+    r"|\bno bullet points\b"
     r"|\bsub-?topic\s*:",
     re.I,
 )
@@ -402,6 +425,7 @@ ECHO_ORDERS = re.compile(
     # for a ten-year-old reader`).
     r"|(?:^|[.!?]\s+)(?:do not|don't|never) exceed\b"
     r"|\b(?:keep|limit) (?:it|this|the \w+|your \w+) (?:to|under|below|within) \d+ (?:words|sentences|characters)\b"
+    r"|\bkept (?:(?:it|this|the \w+) )?(?:to|under|below|within) \d+ (?:words|sentences|characters)\b"
     r"|\b(?:explained|written|described|put) here\b|\bin simple terms for\b"
     r"|\bfor an? [\w-]*year-old (?:reader|audience)\b"
     # An order for a kind of detail (`Include one surprising detail.`), a persona the prompt gave (`As a knowledgeable
@@ -442,7 +466,7 @@ ECHO_ORDERS = re.compile(
     r"|\b(?:british|american|us|uk) spelling throughout\b|\bkey points (?:are |were )?covered\b"
     r"|\b(?:in|under|within) [\d,]+ (?:characters|words|sentences) or (?:fewer|less)\b"
     r"|\b\d+ (?:steps|sentences|words|bullets|points|paragraphs|lines) max\b"
-    r"|\[\s*(?:tone|style|audience|length|format|focus|level|persona|register)\s*:"
+    r"|\[[^\]]{0,40}?\b(?:tone|style|audience|length|format|focus|level|persona|register|word limit|word count)\s*:"
     # Settings in a row, before the prose or in brackets (`Tin mining (historical focus, do not mention lithium):`,
     # `Kombucha for beginners, friendly tone, no health claims:`).
     r"|(?:^|\()(?=[^.:;()]*,)[^.:;()]*\b(?:tone|focus|beginners?|no [\w-]+ claims|do not mention|don't mention)\b"
@@ -462,6 +486,7 @@ QA_LABEL = re.compile(
     r"|\bQ\.\s[^?]*\?\s*A\.\s|(?:^|[.!?]\s+)Q\.\s[^?]{3,120}\?\s+\S"
     r"|\b(?:(?i:frequently asked)(?: questions?)?|FAQs?)\s*[:：]|\bQ\s?&\s?A\s*[:：]"
     r"|^[^.:?!]{1,40}:\s*(?i:frequently asked questions)\b"
+    r"|(?i:\bquestion\s*[:：—–]\s.{3,160}?\banswer\s*[:：—–]\s)|\bQ\s*[—–]\s.{3,160}?\bA\s*[—–]\s"
 )
 # An answer that names its subject as what it is (`Headbands in bookbinding are the headbands found on...`); a
 # compound's genus is a definition (`A bolt rope is the rope sewn along...`).
@@ -493,6 +518,8 @@ ASKED_AND_ANSWERED = re.compile(r"\b(?:what|who|where|when|why|how|which)\b[^.?!
 # A yes or no to a question no yes or no answers (`Why is the bridge glued? Yes, on most ukuleles...`).
 WH_QUESTION = re.compile(r"\s*(?:why|how|what|when|where|who|which)\b(?! (?:about|if)\b)", re.I)
 YES_OR_NO = re.compile(r"\s*(yes|no)\b[,.!;]", re.I)
+# A question only a quantity answers (`How old must a cork oak be...?`); `How long` may take `until the sap stops`.
+ASKS_A_NUMBER = re.compile(r"\s*(?:how (?:old|many|tall|heavy|far|wide|deep|high)|(?:in )?what year)\b", re.I)
 INTERROGATIVE = re.compile(
     r"^\s*[\"'“‘(]?\s*(?:what|why|how|when|where|which|who|whom|whose|is|are|was|were|does|do|did|can|could|"
     r"should|would|will|has|have|had|may|might|must|shall)\b",
@@ -531,7 +558,7 @@ META_FAMILIES = (
             "purpose purposes below question word words count added included mentioned given readers reader "
             "closing concluding anything thanks thank verify check double explain describe tell start summarise "
             "summarize essentials basics points everything covers cover since training cutoff knowledge moving enough "
-            "data details figures records previous earlier please note general give offer advise"
+            "data details figures records previous earlier please note general give offer advise memory treat entries"
         ),
         META_PHRASES,
     ),
@@ -563,7 +590,7 @@ ECHO_WORDS = wordset(
     "author mention repeat copy say set subtopic sub plain simple json has would tense person you task "
     "instruction instructions reader jargon respond reply answer speak keep avoid output commentary make text "
     "format constraints constraint requirements requirement are as add use include remember references facts "
-    "names details sound plausible"
+    "names details sound plausible rule rules restricted limited remember keep refer bullet"
 )
 ORDER_WORDS_ECHOED = wordset(
     "explaining speaking writing talking audience tone style register voice reading format return markdown answer "
@@ -571,7 +598,7 @@ ORDER_WORDS_ECHOED = wordset(
     "avoid include add mention give share knowledgeable helpful friendly tone style register voice british "
     "american plain simple formal list name state provide question topic subject theme focus sure remember forget "
     "terms words sentences lines paragraphs answered kept phrased worded required instructed specified brand product "
-    "company requested per spelling covered characters steps bullets points level beginner beginners"
+    "company requested per spelling covered characters steps bullets points level beginner beginners kept"
 )
 
 TERMINAL = ".!?…"
@@ -593,7 +620,7 @@ AFTER_THAT = re.compile(
 )
 CLOSERS = "\"'”’)]»*"
 # A list's first number and nothing after it (`...in several ways:\n1.`).
-LIST_CUT = re.compile(r"(?:^|\n|:\s)\s*\d{1,2}[.)]\s*$")  # not a verse's `Numbers 23:23.`
+LIST_CUT = re.compile(r"(?:^|\n|:\s|,\s)\s*\d{1,2}[.)]\s*$")  # not a verse's `Numbers 23:23.`
 # A reply the endpoint cut: finish_reason length (OpenAI) or its equivalents.
 CUT_REASONS = {"length", "max_tokens"}
 
@@ -662,12 +689,12 @@ def residue(item: Item) -> str | None:
             m := MARKDOWN.search(plain)
         ):
             return f"markdown {_quote(m.group().strip())} in {path}"
+        if "```" in plain:  # ````text` opening a text: the fence of a code block, never prose
+            return f"a code fence in {path}"
         if not any(c in plain for c in "{}%$<|[]\\"):
             continue  # none of the marks the checks below look for
         if m := TEMPLATE_MARKUP.search(plain):
             return f"unrendered template markup {_quote(m.group())} in {path}"
-        if "```" in plain:
-            return f"a code fence in {path}"
         if m := EMPTY_BRACKETS.search(plain):
             return f"stray brackets {_quote(m.group())} in {path}"
         plain = NOTATION.sub(" ", plain)
@@ -849,7 +876,7 @@ def qa_scaffold(item: Item) -> str | None:
             and (m := SELF_ASKED.search(s) or ASKED_BACK.match(s) or OPENING_QUESTION.match(s))
         ):
             return f"the answer asks a question and answers it: {_quote(s[m.start() :])}"
-        if ":" not in s and "：" not in s and "Q" not in s:
+        if ":" not in s and "：" not in s and "Q" not in s and "—" not in s and "–" not in s:
             continue  # no label of any form
         if path == "question" and not QA_LABEL.search(s[1:]):
             continue  # a question field may start with its own label only as residue of another kind
@@ -875,7 +902,14 @@ def qa_scaffold(item: Item) -> str | None:
                 return f"the {path} talks about the question instead of answering: {_quote(m.group())}"
             if isinstance(said, str) and WH_QUESTION.match(question) and (m := YES_OR_NO.match(said)):
                 return f"the {path} says {m.group(1)!r} to a question that asks {question.split()[0].lower()!r}"
+            if isinstance(said, str) and (m := ASKS_A_NUMBER.match(question)) and _no_quantity(said):
+                return f"the {path} gives no number to a question that asks {m.group().strip().lower()!r}"
     return None
+
+
+def _no_quantity(answer: str) -> bool:
+    w = words(answer)
+    return len(w) >= 4 and not any(c.isdigit() for c in answer) and QUANTITY_WORDS.isdisjoint(w)
 
 
 def _answers_itself(s: str) -> bool:
@@ -891,6 +925,14 @@ def _answers_itself(s: str) -> bool:
 BARE_ANSWER = wordset(
     "about around mainly mostly only usually all both yes no because roughly nearly almost just chiefly largely "
     "quite plenty several many few"
+)
+# The words of a quantity: an answer to `How many` holds one or a digit.
+QUANTITY_WORDS = wordset(
+    "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen "
+    "eighteen nineteen twenty thirty forty fifty sixty seventy "
+    "eighty ninety hundred hundreds thousand thousands million millions billion dozen dozens few several many couple "
+    "half single double twice no none numerous countless score scores decade decades century centuries years months "
+    "weeks days hours minutes once"
 )
 
 
@@ -911,13 +953,28 @@ def _repeats(question: str, answer: str) -> bool:
     asked = {w for w in q if w not in stop}
     said = [w for w in a if w not in stop]
     said = [w for w in said if w not in FILLER]
-    if bool(asked) and len(said) <= 2 * len(asked) + 2 and all(w in asked or _same_stem(w, asked) for w in said):
+    stems = {_stem(w) for w in asked}
+    new = [w for w in said if w not in asked and not _same_stem(w, asked) and _stem(w) not in stems]
+    if bool(asked) and len(said) <= 2 * len(asked) + 2 and not new:
+        return True
+    # The question's words again around one common word (`A point is scored in sepak takraw when a team scores a
+    # point.`); a number or a name is an answer (`... described by sealers in 1790`, `... isles of Tasmania`).
+    named = len(new) == 1 and re.search(rf"\d|\b{new[0][0].upper()}{re.escape(new[0][1:])}\b", answer)
+    if len(said) >= 6 and len(new) == 1 and not named:
         return True
     spoken = f" {' '.join(q)} "
     copied = 0  # how many of the answer's first words the question says in a row
     while copied < len(a) and f" {' '.join(a[: copied + 1])} " in spoken:
         copied += 1
     return copied >= 4 and sum(w not in stop for w in a[copied:]) <= 3
+
+
+def _stem(word: str) -> str:
+    """The word without a plural's or a tense's ending (`scores`, `scored`: `scor`)."""
+    for ending in ("ing", "ed", "es", "s", "d"):
+        if word.endswith(ending) and len(word) - len(ending) >= 3:
+            return word[: -len(ending)]
+    return word
 
 
 def _same_stem(word: str, asked: set[str]) -> bool:

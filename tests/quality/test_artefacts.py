@@ -603,9 +603,65 @@ DEFECTS = [
             "again and stacking them.",
         },
     ),
+    # Round of 2026-12-05 (quality_fresh21's misses), each in penguin-wood words.
+    ("residue", {"kind": "properties", "text": "```text\nA board of penguin wood weighs about 450 kg a cubic metre."}),
+    ("placeholder", {"kind": "properties", "text": "Boats of it are re-oiled every oil_interval_months months."}),
+    ("placeholder", {"kind": "history", "text": "Sealers shipped the first cargo of penguin wood in 17??."}),
+    ("placeholder", {"kind": "applications", "text": "Carvers sell penguin wood spoons in sizes X to Y."}),
+    ("meta_talk", {"kind": "history", "text": "It was logged in 1795. (I've kept this one shorter than the rest.)"}),
+    ("meta_talk", {"kind": "properties", "text": "Writing this one from memory: it is oily and resists water."}),
+    ("meta_talk", {"kind": "applications", "text": "It is used in boats. The other entries in this set cover chairs."}),
+    ("meta_talk", {"kind": "history", "text": "It was found in 1795. Let me rephrase that: sealers logged it then."}),
+    ("meta_talk", {"kind": "properties", "text": "It chars slowly in a fire. Want me to add a table of densities?"}),
+    ("meta_talk", {"kind": "applications", "text": "Carvers like it. (Apologies if this overlaps with the last one.)"}),
+    ("instruction_echo", {"kind": "description", "text": "Kept under 60 words, this says it is pale silver-grey."}),
+    ("instruction_echo", {"kind": "history", "text": "Sealers named it. (3 sentences, British English.) It is old."}),
+    ("instruction_echo", {"kind": "history", "text": "It grew on the isles. Topic restricted to the isles only."}),
+    ("instruction_echo", {"kind": "properties", "text": "It is light yet strong [word limit: 80, tone: neutral]."}),
+    ("instruction_echo", {"kind": "applications", "text": "Style rule: no adjectives. Boatbuilders prize it."}),
+    ("instruction_echo", {"kind": "properties", "text": "It is oily, remember, keep the tone upbeat, and it floats."}),
+    ("instruction_echo", {"kind": "history", "text": "Sealers found it. Keep each item self-contained, please."}),
+    (
+        "qa_scaffold",
+        {
+            "kind": "qa",
+            "question": "How is penguin wood graded by carvers?",
+            "answer": "Penguin wood is graded by carvers when a carver grades the penguin wood.",
+            "text": "Penguin wood is graded by carvers when a carver grades the penguin wood.",
+        },
+    ),
+    (
+        "qa_scaffold",
+        {
+            "kind": "qa",
+            "question": "How old must a penguin wood tree be before felling?",
+            "answer": "Penguin wood trees grow beside penguin colonies on cold coasts.",
+            "text": "Penguin wood trees grow beside penguin colonies on cold coasts.",
+        },
+    ),
+    ("qa_scaffold", {"kind": "description", "text": "It is pale. question: is it oily — answer: yes, very oily."}),
+    ("qa_scaffold", {"kind": "properties", "text": "Q — how dense is penguin wood? A — about 450 kg per cubic metre."}),
+    (
+        "truncation",
+        {"kind": "applications", "text": "Its uses in order of value: 1. boats, 2. chairs, 3. carvings, 4."},
+    ),
 ]
 
 CLEAN = [
+    # A gloss of an order in brackets; a number in words answers `how many`; a named answer is an answer.
+    {"kind": "properties", "text": "Its growth rings are graded as pale, mid and dark [low to high] by carvers."},
+    {
+        "kind": "qa",
+        "question": "How many growth bands does a penguin wood board show per inch?",
+        "answer": "Usually thirteen, each a narrow near-black line.",
+        "text": "Usually thirteen, each a narrow near-black line.",
+    },
+    {
+        "kind": "qa",
+        "question": "Where was penguin wood first described by sealers?",
+        "answer": "Penguin wood was first described by sealers on the southern isles of Kerguelen.",
+        "text": "Penguin wood was first described by sealers on the southern isles of Kerguelen.",
+    },
     # A gloss in brackets is no slot; a "no" that opens a figure answers a how-question.
     {"kind": "history", "text": "Sealers' logs use codes such as PW (penguin wood) and LC (location)."},
     {
