@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import socket
@@ -12,6 +13,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+import pytest
 
 from studio import pipeline
 from studio.records import read_records
@@ -274,6 +277,17 @@ def test_generate_target_plans_rounds_until_enough_items_pass_the_gate(tmp_path:
         f"generate.target: round 1: {done.generate.n} planned, {len(read_records(run.file('judged')))} "
         "passed the gate (16 wanted)"
     ]
+
+
+@pytest.mark.parametrize(("missing", "rate"), [(1, 0.43), (1, 0.9), (8, 0.5), (20, 0.43), (100, 0.3), (3, 0.02)])
+def test_a_round_is_planned_to_reach_the_target_at_the_measured_yield(missing: int, rate: float) -> None:
+    # A round that adds no passing item stops the run: at the yield so far, the next round must make the missing
+    # items almost surely (a demo planned 3 for the 1 missing at a yield of 0.43: 19% of such rounds pass none).
+    planned = pipeline.round_size(missing, rate)
+    p = max(rate, 0.1)  # a yield under a tenth is taken as a tenth
+    reaches = sum(math.comb(planned, k) * p**k * (1 - p) ** (planned - k) for k in range(missing, planned + 1))
+    assert reaches >= 0.97
+    assert planned <= 3 * missing / p + 10  # and not many times what the mean asks for
 
 
 def test_generate_target_out_of_reach_stops_the_run_and_says_why(tmp_path: Path, fake_openai) -> None:
