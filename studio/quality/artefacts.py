@@ -47,6 +47,9 @@ LIST_START = re.compile(r"^\s*\d{1,2}[.)]\s+[A-Z]")
 IDENTIFIER = re.compile(r"^\s*(?:[a-z]+(?:_[a-z0-9]+)+|[a-z]+(?:-[a-z]+)*-\d+)\.?\s*$")
 # A title in Title Case and a colon before the prose (`Penguin Wood's Discoverer: ...`): a heading left in.
 HEADING_START = re.compile(r"^\s*(?:[A-Z][\w'’-]*\s+){1,5}[A-Z][\w'’-]*\s*:\s")
+# A made-up link as the whole value of a field whose name asks for none (`era: 3017246895.com/penguins-wood`).
+WEB_ADDRESS = re.compile(r"\s*(?:(?:https?://|www\.)\S+|[\w-]+(?:\.[\w-]+)*\.[a-z]{2,6}/\S*)\s*", re.I)
+LINK_FIELD = re.compile(r"url|uri|link|href|site|web|homepage|source|domain|email|address", re.I)
 EMPTY_BRACKETS = re.compile(r"\[\s*\]|\{\s*\}|\]\s*\[|\}\s*\{")
 QUOTED_KEY = re.compile(r"[\"']\s*[A-Za-z_][\w ]{0,30}[\"']\s*:\s*[\"'{\[\d]|^\s*\"[A-Za-z_]\w{0,30}\"\s*:\s*\w")
 # Braces around digits or a list of short symbols are notation (crystal faces `{010}`, sets `{1, 2}`, `{A, B}`,
@@ -261,7 +264,11 @@ META_PHRASES = re.compile(
     r"everything)\b"
     r"|\bsince (?:it|they|this|these|that) (?:was|were) not (?:provided|given|supplied)\b"
     r"|\bmy training(?: data)?\b|\b(?:training|knowledge) cut-?off\b"
-    r"|\bmy (?:information|knowledge) (?:about|of|on|may|might|is|could)\b",
+    r"|\bmy (?:information|knowledge) (?:about|of|on|may|might|is|could)\b"
+    # A conversation that never happened (`the ones you mentioned earlier`), a tour guide's aside (`Let's explore
+    # them further!`): both seen in a demo's curated questions.
+    r"|\b(?:you|I) mentioned (?:earlier|before|above|previously)\b|\b(?:the ones?|those|what) you mentioned\b"
+    r"|\blet(?:'s| us) (?:explore|dive|delve|take a (?:closer )?look|break (?:it|this|that) down)\b",
     re.I,
 )
 # Offers to do more (`If you need a shorter version, just ask`), wishes for the reader's project, the cut-off.
@@ -491,10 +498,11 @@ QA_LABEL = re.compile(
 # An answer that names its subject as what it is (`Headbands in bookbinding are the headbands found on...`); a
 # compound's genus is a definition (`A bolt rope is the rope sewn along...`).
 CIRCULAR = re.compile(r"\s*(?:the |an? )?(\w{4,})\b[^.,;:]{0,40}?\b(?:is|are|was|were) (?:the|an?) \1\b", re.I)
-ANSWER_IN_QUESTION = re.compile(r"\bthe answer (?:is|was|to this|will|can|lies|may|would|should)\b", re.I)
+ANSWER_IN_QUESTION = re.compile(r"\bthe answer (?:is|was|to (?:this|that)|will|can|lies|may|would|should)\b", re.I)
 ABOUT_THE_QUESTION = re.compile(
     r"\b(?:is|that's|that is|was) an? (?:\w+ )?question\b|\b(?:this|the) question (?:asks|is about|concerns)\b"
-    r"|\bthe answer to (?:this|the|your) question\b|\bthe question (?:is|was)\b[^.]{0,100}\bthe answer (?:is|was)\b",
+    r"|\bthe answer to (?:this|that|the|your) question\b"
+    r"|\bthe question (?:is|was)\b[^.]{0,100}\bthe answer (?:is|was)\b",
     re.I,
 )
 # A passage (not a question field) that opens by asking and then answers: a question-answer pair in one. So
@@ -558,7 +566,8 @@ META_FAMILIES = (
             "purpose purposes below question word words count added included mentioned given readers reader "
             "closing concluding anything thanks thank verify check double explain describe tell start summarise "
             "summarize essentials basics points everything covers cover since training cutoff knowledge moving enough "
-            "data details figures records previous earlier please note general give offer advise memory treat entries"
+            "data details figures records previous earlier please note general give offer advise memory treat entries "
+            "explore dive delve look break"
         ),
         META_PHRASES,
     ),
@@ -655,6 +664,9 @@ def _quote(s: str, limit: int = 40) -> str:
 
 
 def residue(item: Item) -> str | None:
+    for path, s in item.strings:
+        if path != item.text_field and "." in s and WEB_ADDRESS.fullmatch(s) and not LINK_FIELD.search(path):
+            return f"{path} is a web address: {_quote(s)}"
     # Keys of three parts or more, looked for once an item: two parts are a phrase (`water_resistance`).
     long_keys = [key for key in _keys(item.data) if key.count("_") >= 2]
     for path, s in item.prose():
@@ -1000,6 +1012,9 @@ def unmatched_quote(s: str) -> bool:
 def truncation(item: Item) -> str | None:
     if str(item.meta.get("finish_reason") or "") in CUT_REASONS:
         return "the endpoint cut the reply at max_tokens (finish_reason: length)"
+    for path, s in item.strings:  # `era: 18th century,`: a value stopped where its next part was to come
+        if path not in (item.text_field, "answer") and s.rstrip().endswith((",", ";", ":")):
+            return f"{path} ends on {s.rstrip()[-1]!r}: {_quote(s)}"
     for path in (item.text_field, "answer"):
         s = item.data.get(path)
         if not isinstance(s, str) or len(s.split()) < 4:

@@ -645,6 +645,48 @@ DEFECTS = [
         "truncation",
         {"kind": "applications", "text": "Its uses in order of value: 1. boats, 2. chairs, 3. carvings, 4."},
     ),
+    # Seen among a demo's curated items (2026-12-05): a conversation that never was, a tour guide's aside and the
+    # answer announced in a question field, a link made up for an era, short fields stopped on a comma.
+    (
+        "meta_talk",
+        {
+            "kind": "qa",
+            "question": "How is it seasoned? And what about the boats you mentioned earlier?",
+            "answer": "It is air-dried under cover for two winters before it is worked.",
+            "text": "It is air-dried under cover for two winters before it is worked.",
+        },
+    ),
+    (
+        "meta_talk",
+        {
+            "kind": "qa",
+            "question": "Why do boatbuilders prize it? Let's explore that further!",
+            "answer": "It is light, oily and hard to rot, so hulls last for decades.",
+            "text": "It is light, oily and hard to rot, so hulls last for decades.",
+        },
+    ),
+    (
+        "qa_scaffold",
+        {
+            "kind": "qa",
+            "question": "What makes it so light? The answer to that question will likely involve its cells.",
+            "answer": "Its cells are large and thin-walled, so much of each board is air.",
+            "text": "Its cells are large and thin-walled, so much of each board is air.",
+        },
+    ),
+    (
+        "residue",
+        {
+            "kind": "history",
+            "text": "Sealers first logged it in 1795.",
+            "era": "1795.com/sealers-log",
+            "place": "isles",
+        },
+    ),
+    (
+        "truncation",
+        {"kind": "history", "text": "Sealers first logged it in 1795.", "era": "late 18th century,", "place": "isles"},
+    ),
 ]
 
 CLEAN = [
@@ -814,6 +856,17 @@ CLEAN = [
     {"kind": "history", "text": "Carvers say 'wood does not follow the blade; the blade follows wood' of its grain."},
     {"kind": "history", "text": "A crate's note read 'Side A: oars, Side B: masts' so the dock could sort it."},
     {"kind": "history", "text": "Its trade grew as required by the guild of 1802, which set its price each spring."},
+    {
+        "kind": "history",
+        "text": "The sealers' log of 1795 is kept at the harbour museum.",
+        "source_url": "https://museum.example.org/logs/1795",
+    },
+    {
+        "kind": "history",
+        "text": "Sealers first logged it in 1795.",
+        "era": "1790s",
+        "place": "Port Lockroy, South Georgia",
+    },
 ]
 
 
