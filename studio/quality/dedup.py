@@ -221,7 +221,10 @@ def dedup_items(
         },
         "seconds_by_method": d.seconds,
         "diversity": diversity(
-            [texts[i] for i in keep_rows], [items[i].meta if items[i].record else {} for i in keep_rows], vectors
+            [texts[i] for i in keep_rows],
+            [items[i].meta if items[i].record else {} for i in keep_rows],
+            vectors,
+            [items[i].data for i in keep_rows],
         ),
     }
 

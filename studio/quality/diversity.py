@@ -2,7 +2,8 @@
 
 - distinct-n: distinct word n-grams over all n-grams of the corpus (1: vocabulary, 2-3: phrasing);
 - mean pairwise embedding distance: 1 - the mean cosine similarity of all pairs, from unit vectors in O(N);
-- items per axis value: how the kept items spread over each diversity axis (from meta.axes).
+- items per axis value: how the kept items spread over each diversity axis (from meta.axes);
+- field values: per short field (a number, a word, a short phrase) the value most items hold.
 """
 
 from __future__ import annotations
@@ -44,7 +45,36 @@ def per_axis(metas: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
     return {axis: dict(c.most_common()) for axis, c in counts.items()}
 
 
-def diversity(texts: list[str], metas: list[dict[str, Any]], vectors: np.ndarray | None) -> dict[str, Any]:
+SHORT = 40  # characters: a value, not prose
+
+
+def field_values(datas: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per short field, the value most items hold and its share, the most repeated first. A generator that keeps
+    writing the bound its prompt gave (`density_kg_m3: 400` in 12 of 17 demo items) shows here: each item passes
+    every check alone, and only the set shows the collapse."""
+    counts: dict[str, Counter[Any]] = {}
+
+    def walk(value: Any, path: str) -> None:
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                walk(inner, f"{path}.{key}" if path else str(key))
+        elif isinstance(value, int | float | bool) or isinstance(value, str) and len(value) <= SHORT:
+            counts.setdefault(path, Counter())[value] += 1
+
+    for data in datas:
+        walk(data, "")
+    figures = {}
+    for path, c in counts.items():
+        items = sum(c.values())
+        if items >= 2:
+            top, held = c.most_common(1)[0]
+            figures[path] = {"items": items, "distinct": len(c), "top": top, "share": round(held / items, 3)}
+    return dict(sorted(figures.items(), key=lambda kv: -kv[1]["share"]))
+
+
+def diversity(
+    texts: list[str], metas: list[dict[str, Any]], vectors: np.ndarray | None, datas: list[dict[str, Any]]
+) -> dict[str, Any]:
     return {
         "items": len(texts),
         "distinct_1": distinct_n(texts, 1),
@@ -52,4 +82,5 @@ def diversity(texts: list[str], metas: list[dict[str, Any]], vectors: np.ndarray
         "distinct_3": distinct_n(texts, 3),
         "mean_pairwise_distance": mean_pairwise_distance(vectors) if vectors is not None else None,
         "per_axis": per_axis(metas),
+        "field_values": field_values(datas),
     }

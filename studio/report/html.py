@@ -242,7 +242,19 @@ def diversity(stages: dict[str, Any]) -> str:
     if not d:
         return not_run("dedup", "studio dedup")
     figures = [[k.replace("_", " "), fmt(v)] for k, v in d.items() if not isinstance(v, dict)]
-    return table(["figure", "value"], figures, {1})
+    parts = [table(["figure", "value"], figures, {1})]
+    if fields := d.get("field_values"):
+        parts.append("<h3>Short fields: the value most kept items hold</h3>")
+        parts.append(
+            "<p>A share near 1 in a field meant to vary is a generator repeating itself (often its prompt's example "
+            "or bound), which no single item shows.</p>"
+        )
+        rows = [
+            [path, fmt(f["items"]), fmt(f["distinct"]), str(f["top"]), f"{f['share']:.0%}"]
+            for path, f in fields.items()
+        ]
+        parts.append(table(["field", "items", "distinct values", "most common", "its share"], rows, {1, 2, 4}))
+    return "".join(parts)
 
 
 def cost_and_time(stages: dict[str, Any]) -> str:

@@ -94,6 +94,26 @@ def test_plain_jsonl_with_other_fields(tmp_path: Path) -> None:
         pipeline.dedup(file=source, out=tmp_path / "out", semantic=False)
 
 
+def test_a_number_the_generator_repeats_shows_in_the_diversity_figures(tmp_path: Path) -> None:
+    # Each item passes every check alone; only the set shows that 8 of 12 hold the prompt's bound.
+    project = pipeline.open_project(copy_project(tmp_path, {"quality.dedup.semantic": False}))
+    run = pipeline.open_run(project, None)
+    rows = [
+        {
+            "id": f"r{i}",
+            "data": {"kind": "properties", "text": t, "properties": {"density_kg_m3": 400 if i < 8 else 450 + i}},
+            "meta": {"axes": {"kind": "properties"}},
+        }
+        for i, t in enumerate(DISTINCT)
+    ]
+    write_lines(run.file("valid"), rows)
+    fields = pipeline.dedup(project)["diversity"]["field_values"]
+    assert fields["properties.density_kg_m3"] == {"items": 12, "distinct": 5, "top": 400, "share": 0.667}
+    assert fields["kind"] == {"items": 12, "distinct": 1, "top": "properties", "share": 1.0}
+    assert not any(len(t) <= 40 for t in DISTINCT) and "text" not in fields  # prose is not a value
+    assert list(fields) == ["kind", "properties.density_kg_m3"]  # the most repeated first
+
+
 def test_run_stage_against_a_previous_run(tmp_path: Path) -> None:
     project = pipeline.open_project(copy_project(tmp_path, {"quality.dedup.semantic": False}))
     first, second = pipeline.open_run(project, "first"), pipeline.open_run(project, "second")

@@ -60,6 +60,7 @@ def test_report_sections_render_and_planted_scripts_stay_text(tmp_path: Path, fa
     assert "data-pwned" not in dom.split("<body", 1)[1].split(">", 1)[0]  # the script did not run
     assert "&lt;script&gt;document.body.setAttribute" in dom  # it is shown as text
     assert "penguin wood &lt;b&gt;report&lt;/b&gt;" in dom
+    assert "<h3>Short fields: the value most kept items hold</h3>" in dom and '<td class="">kind</td>' in dom
     assert dom.count("<img") == dom.count('src="data:image/png;base64,')  # only our own plots are images
     # The plots this run has data for, each in its section: the funnel, the lengths and axes and the similarity
     # to the domain (no training yet).
