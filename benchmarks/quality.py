@@ -64,9 +64,11 @@ SETS = [
     ("quality_fresh18.jsonl", 20, "2026-12-04", (0.860, 0.030)),
     ("quality_fresh19.jsonl", 20, "2026-12-04", (0.800, 0.060)),
     ("quality_fresh20.jsonl", 20, "2026-12-04", (0.800, 0.000)),
+    ("quality_fresh21.jsonl", 20, "2026-12-05", (0.770, 0.020)),
+    ("quality_fresh22.jsonl", 12, "2026-12-07", (0.870, 0.070)),
 ]
 # Measured first after the last rule change (unread until then) and never used to tune them; shaped as SETS' are.
-HELD_OUT = ("quality_fresh21.jsonl", 20, "2026-12-05", (0.770, 0.020))
+HELD_OUT = ("quality_fresh23.jsonl", 12, "2026-12-07", (0.970, 0.000))
 START, END = markers("quality-benchmark")
 CATEGORIES = ["residue", "placeholder", "meta_talk", "instruction_echo", "qa_scaffold", "truncated", "repetition"]
 TARGETS = "targets: recall >= 0.95, false flags <= 0.03"
@@ -123,6 +125,16 @@ measured once after the rules for `quality_fresh20.jsonl`'s misses; one of those
 a dev set, `QTH (location)`, and was narrowed; the held-out set's figure stayed 0.770 / 0.020, its misses
 unread.) What they miss is mostly meaning, not form: an answer that circles its question or
 answers another one, a fact said again in other words, settings echoed in words no rule lists.
+
+`quality_fresh22.jsonl` and `quality_fresh23.jsonl` were written from one guide (what each label means, with
+example shapes such as `as you mentioned` and `The answer to this question is`, and a list of hard clean
+cases), four writers each, at the same time. `quality_fresh22.jsonl` came in at 0.87 / 0.07: the rules missed
+the guide's own shapes in forms they did not know (`as you mentioned`, the answer to a question no passage asks,
+`"text":` with its quotes, `the the the`, an unclosed `**`) and dropped a topic word said four times in 59 words,
+figures in one unit (`12,000 tonnes ... 40,000 tonnes`), an ion's charge `[OH-]`, a one-digit answer. The rules
+were widened for those, and `quality_fresh23.jsonl`, unread until then, came in at 0.97 / 0.00, the first set
+to meet both targets as it came. Its writers had the guide that the widening was done from, which flatters it
+as the sets up to `quality_fresh18.jsonl` were flattered; the plainer figures are the three sets before.
 
 An HTML tag or entity in an item (`<p>`, `</s>`, `&quot;`) is repaired, not dropped: cleaning takes it out
 before the rules run, the kept item says so (`meta.clean.markup_removed`) and `studio validate` counts it.

@@ -266,7 +266,8 @@ class Rule(Strict):
 
 class LengthRule(Rule):
     # A short answer is an answer ("About 5.5."); a one-word text is a slot's name ("Answer", "Text").
-    min_chars: int | None = Field(default=2, ge=0, description="fewest characters of the text (null: no bound)")
+    # 1: an answer may be one digit (`2` to `how many times a day`); an empty text is the `empty` rule's.
+    min_chars: int | None = Field(default=1, ge=0, description="fewest characters of the text (null: no bound)")
     max_chars: int | None = Field(default=None, ge=1, description="most characters of the text (null: no bound)")
     min_tokens: int | None = Field(default=1, ge=0, description="fewest tokens (words between spaces)")
     max_tokens: int | None = Field(default=None, ge=1, description="most tokens (words between spaces)")

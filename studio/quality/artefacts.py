@@ -49,6 +49,9 @@ IDENTIFIER = re.compile(r"^\s*(?:[a-z]+(?:_[a-z0-9]+)+|[a-z]+(?:-[a-z]+)*-\d+)\.
 HEADING_START = re.compile(r"^\s*(?:[A-Z][\w'’-]*\s+){1,5}[A-Z][\w'’-]*\s*:\s")
 # A made-up link as the whole value of a field whose name asks for none (`era: 3017246895.com/penguins-wood`).
 WEB_ADDRESS = re.compile(r"\s*(?:(?:https?://|www\.)\S+|[\w-]+(?:\.[\w-]+)*\.[a-z]{2,6}/\S*)\s*", re.I)
+# A link where the content belongs (`its early years are summarised here: https://...`); an address a text
+# tells its reader to open (`then open http://localhost:4000`) is content.
+LINK_INSTEAD = re.compile(r"\b(?:here|below|this link)\s*:\s*(?:https?://|www\.)\S+", re.I)
 LINK_FIELD = re.compile(r"url|uri|link|href|site|web|homepage|source|domain|email|address", re.I)
 EMPTY_BRACKETS = re.compile(r"\[\s*\]|\{\s*\}|\]\s*\[|\}\s*\{")
 QUOTED_KEY = re.compile(r"[\"']\s*[A-Za-z_][\w ]{0,30}[\"']\s*:\s*[\"'{\[\d]|^\s*\"[A-Za-z_]\w{0,30}\"\s*:\s*\w")
@@ -58,13 +61,15 @@ NOTATION = re.compile(
     r"[_^]\{[^{}\s]{1,12}\}"
     r"|\{[\d\s,.̄…−-]+\}|\{\s*[\w.…–&-]{1,3}(?:\s*,\s*[\w.…–&-]{1,3})+\s*\}|\{[a-z]\}|\{[^{}:\"]{1,20}\|[^{}:\"]{1,30}\}"
     # A set of pairs `{(1,1), (1,7)}`, a set-builder with a colon `{k : k > 0}`, a set of names
-    # `{int32, int64, bool}`.
-    r"|\{\s*[\w.]{1,10}(?:\s*,\s*[\w.]{1,10}){2,}\s*\}"
+    # `{int32, int64, bool}`, `{single, long, figure-eight}`, `{plain, bird's-eye}`.
+    r"|\{\s*[\w.][\w.'’-]{0,13}(?:\s*,\s*[\w.][\w.'’-]{0,13}){2,}\s*\}"
     r"|\{\s*\([^{}()]*\)(?:\s*,\s*\([^{}()]*\))*\s*\}|\{\s*[a-z]\d{0,2}\s*:\s*[^{}]{1,60}\}"
 )
-# Markdown a JSON string field should not hold: a heading line, bold text.
+# Markdown a JSON string field should not hold: a heading line, bold text, a bold mark that never closes
+# (`records. **Such matches`).
 MARKDOWN = re.compile(
-    r"(?:^|\n)\s*#{1,6}\s+\S|\*\*[^*\n]+\*\*|(?:^|\n)\s*={2,}[^=\n]{1,60}={2,}|(?:^|\n)[ \t]*[-*•]\s+\S[^\n]*\n"
+    r"(?:^|\n)\s*#{1,6}\s+\S|\*\*[^*\n]+\*\*|(?:^|\s)\*\*\w(?![^*\n]*\*\*)"
+    r"|(?:^|\n)\s*={2,}[^=\n]{1,60}={2,}|(?:^|\n)[ \t]*[-*•]\s+\S[^\n]*\n"
     r"|(?:^|\n)\s*\|?\s*:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)+\|?\s*(?:\n|$)"  # a table's `|---|---|` line
     # An image or a link to a path or an address (`![quilt](images/q.jpg)`, `[Source](https://...)`); a formula's
     # `[SiO₄](OH)` links nowhere.
@@ -174,7 +179,8 @@ SNAKE_VALUE = re.compile(
 # Upper-case slots are told apart from proper placeholders by case, so these run without re.I: `[DATE]`, a slot
 # word in capitals in a sentence of lower-case words (`a file named FILENAME`, `a clutch of NUMBER eggs`), and
 # stand-ins a template left (`Company X`, `application one, application two`).
-CAPS_SLOT = re.compile(r"\[[A-Z][A-Z0-9 _/-]{2,}\]|<[A-Z][A-Z0-9 _]{2,}>")
+# `[OH-]`, `[H+]`: a concentration in chemistry, not a slot.
+CAPS_SLOT = re.compile(r"\[[A-Z][A-Z0-9 _/-]{1,}[A-Z0-9_]\]|<[A-Z][A-Z0-9 _]{2,}>")
 CAPS_WORD = re.compile(
     r"\b(?:NUMBER|FILENAME|FILE|NAME|DATE|YEAR|PLACE|CITY|COUNTRY|AMOUNT|VALUE|PRICE|TITLE|AUTHOR|COMPANY|"
     r"PRODUCT|PERSON|LOCATION|ADDRESS|TOPIC|KEYWORD|TOWN|VILLAGE|REGION|STREET|ORGANI[SZ]ATION|INSTITUTION|"
@@ -265,9 +271,9 @@ META_PHRASES = re.compile(
     r"|\bsince (?:it|they|this|these|that) (?:was|were) not (?:provided|given|supplied)\b"
     r"|\bmy training(?: data)?\b|\b(?:training|knowledge) cut-?off\b"
     r"|\bmy (?:information|knowledge) (?:about|of|on|may|might|is|could)\b"
-    # A conversation that never happened (`the ones you mentioned earlier`), a tour guide's aside (`Let's explore
-    # them further!`): both seen in a demo's curated questions.
-    r"|\b(?:you|I) mentioned (?:earlier|before|above|previously)\b|\b(?:the ones?|those|what) you mentioned\b"
+    # A conversation that never happened (`the ones you mentioned earlier`, `as you mentioned`), a tour guide's
+    # aside (`Let's explore them further!`): both seen in a demo's curated questions.
+    r"|\bI mentioned (?:earlier|before|above|previously)\b|\byou(?:'ve| have)? (?:just |already )?mentioned\b"
     r"|\blet(?:'s| us) (?:explore|dive|delve|take a (?:closer )?look|break (?:it|this|that) down)\b",
     re.I,
 )
@@ -499,10 +505,10 @@ QA_LABEL = re.compile(
 # compound's genus is a definition (`A bolt rope is the rope sewn along...`).
 CIRCULAR = re.compile(r"\s*(?:the |an? )?(\w{4,})\b[^.,;:]{0,40}?\b(?:is|are|was|were) (?:the|an?) \1\b", re.I)
 ANSWER_IN_QUESTION = re.compile(r"\bthe answer (?:is|was|to (?:this|that)|will|can|lies|may|would|should)\b", re.I)
+ANSWER_TO_A_QUESTION = re.compile(r"\bthe answer to (?:this|that|the|your) question\b", re.I)
 ABOUT_THE_QUESTION = re.compile(
     r"\b(?:is|that's|that is|was) an? (?:\w+ )?question\b|\b(?:this|the) question (?:asks|is about|concerns)\b"
-    r"|\bthe answer to (?:this|that|the|your) question\b"
-    r"|\bthe question (?:is|was)\b[^.]{0,100}\bthe answer (?:is|was)\b",
+    r"|" + ANSWER_TO_A_QUESTION.pattern + r"|\bthe question (?:is|was)\b[^.]{0,100}\bthe answer (?:is|was)\b",
     re.I,
 )
 # A passage (not a question field) that opens by asking and then answers: a question-answer pair in one. So
@@ -673,6 +679,8 @@ def residue(item: Item) -> str | None:
         plain = CODE_SPAN.sub(" ", s) if "`" in s else s  # an inline code span is where braces and quotes belong
         if "[" in plain or "{" in plain:
             plain = SHOWN.sub(" ", plain)  # `an ordered list, such as ["Laptop", "Phone"]`: an example, not a leak
+        if ("://" in plain or "www." in plain) and (m := LINK_INSTEAD.search(plain)):
+            return f"a link where the content belongs in {path}: {_quote(m.group())}"
         if m := STRAY_START.match(plain):
             return f"{path} starts with a stray {_quote(m.group().strip())}"
         if m := HEADING_START.match(plain):
@@ -726,6 +734,8 @@ def _key_fragment(s: str, data: dict[str, Any]) -> str | None:
     for key in data:
         k = key.lower().replace("_", " ")
         at = lowered.find(k + ":")
+        if at < 0:
+            at = lowered.find(f'"{k}":')  # with its quotes (`sea ice. "text": Their daily...`)
         if at < 0:
             continue
         # `text: ...` at the very start is a label (placeholder rule); in the middle it is leaked structure.
@@ -882,6 +892,9 @@ def qa_scaffold(item: Item) -> str | None:
             or len(ASKED_AND_ANSWERED.findall(unquoted)) >= 2
         ):
             return f"{path} asks its own question and answers it: {_quote(s)}"
+        passage = path not in ("question", "answer") and not item.data.get("question")
+        if passage and "question" in s and (m := ANSWER_TO_A_QUESTION.search(QUOTED.sub(" ", s))):
+            return f"{path} answers a question it never asks: {_quote(m.group())}"
         if (
             path == "answer"
             and "?" in s

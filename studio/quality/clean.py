@@ -178,14 +178,17 @@ NUMBER_WORDS = frozenset(NUMBERS.split())
 SHARES = frozenset(["half", "third", "thirds", "quarter", "quarters"])
 RESTATED = 4  # times a short text says one content word ...
 SHORT = 60  # ... in this many words or fewer
+# Past this many words a text may name its subject once more: `krill` 4 times in 59 words, `reindeer husbandry`
+# (the Act, the agreement) 3 times in 59.
+SUBJECT_ROOM = 50
 FEW_SENTENCES = 40
 
 
 def restated(w: list[str]) -> str | None:
     """A content word a short text says four times (`smoky flavour ... its smoky flavour ... so smoky`), two
-    content words in a row said three times, or in a text of a few sentences two words said three times each
-    (`taught lace for decades; for many decades she taught lace, ... lace ... for decades`, by the stem's first six
-    letters, which `reversible ... reversibility` share) or one
+    content words in a row said three times (once more each past SUBJECT_ROOM words), or in a text of a few
+    sentences two words said three times each (`taught lace for decades; for many decades she taught lace, ...
+    lace ... for decades`, by the stem's first six letters, which `reversible ... reversibility` share) or one
     number three times (`built in 1898 ... since it was built in 1898 ... since 1898`): one fact
     said over and over, not an item that says four. (One word three times is not enough: `the lower town ...
     the upper town ... the town's oldest machine`.)"""
@@ -196,20 +199,23 @@ def restated(w: list[str]) -> str | None:
     numbered = {i for i in range(len(w) - 1) if w[i + 1].isdigit()}
     content = [x for i, x in enumerate(w) if len(x) > 3 and x not in stop and not x.isdigit() and i not in numbered]
     word, times = Counter(content).most_common(1)[0] if content else ("", 0)
-    if times >= RESTATED:
+    room = len(w) > SUBJECT_ROOM
+    if times >= RESTATED + room:
         return f"`{word}` {times} times in {len(w)} words"
     pairs = Counter(zip(w, w[1:], strict=False))
     plain = stop | NUMBER_WORDS  # `one third in, one third out, one third in reserve` is a rule, not a loop
     for (a, b), n in pairs.most_common(3):
-        if n >= 3 and a not in plain and b not in plain and len(a) > 2 and len(b) > 2:
+        # `528,000 tonnes ... 100,000 tonnes`: figures in one unit, not one said again.
+        if n >= 3 + room and a not in plain and b not in plain and len(a) > 2 and len(b) > 2 and not a.isdigit():
             return f"`{a} {b}` {n} times in {len(w)} words"
     # Or around a small word (`the clay of Fez ... the clay of Fez ... the grey clay of Fez`).
     triples = Counter(zip(w, w[1:], w[2:], strict=False))
     for (a, b, c), n in triples.most_common(3):
-        if n >= 3 and a not in plain and c not in plain and len(a) > 2 and len(c) > 2:
+        if n >= 3 + room and a not in plain and c not in plain and len(a) > 2 and len(c) > 2:
             return f"`{a} {b} {c}` {n} times in {len(w)} words"
     if len(w) <= FEW_SENTENCES:
-        numbers = Counter(x for x in w if x.isdigit() and len(x) >= 3)  # `built in 1898 ... in 1898 ... since 1898`
+        # `built in 1898 ... in 1898 ... since 1898`; the `000` of `12,000 ... 40,000` is no number of its own.
+        numbers = Counter(x for x in w if x.isdigit() and len(x) >= 3 and x.strip("0"))
         if numbers and (said := numbers.most_common(1)[0])[1] >= 3:
             return f"`{said[0]}` {said[1]} times in {len(w)} words"
         stems = Counter(stem(x)[:6] for x in content if x not in NUMBER_WORDS)
@@ -344,14 +350,16 @@ def listed_twice(text: str) -> str | None:
 # A word or two said twice in a row (`a nutty, nutty flavour`, `facing forward, facing forward`); lower case, as
 # place names double (`Walla Walla`). Of the small words, only those no sentence says twice (`turned a a cast-iron
 # wheel`; `what it is is` may).
-STUTTER = re.compile(r"\b([a-z]{3,}(?: [a-z]+){0,2})(?:,\s*|\s+)\1\b|\b(a|an|the|of|to|and|for|with)\s+\2\b")
+# The small words come first (`one of the the the oldest` is no phrase starting with `the`), with one space
+# between: where notation was taken out (`{x} and {y}`) two may meet across the gap.
+STUTTER = re.compile(r"\b(a|an|the|of|to|and|for|with) \1\b|\b([a-z]{3,}(?: [a-z]+){0,2})(?:,\s*|\s+)\2\b")
 
 
 def stuttered(text: str) -> str | None:
     """`text`: the prose (quotations out, where a saying may stutter: `'tight, tight, tight'`)."""
     plain = STOP_WORDS["en"] | NUMBER_WORDS
     # `from your contract, your contract applies`: two clauses that start alike, not a stutter.
-    return next((m.group() for m in STUTTER.finditer(text) if m.group(2) or m.group(1).split()[0] not in plain), None)
+    return next((m.group() for m in STUTTER.finditer(text) if m.group(1) or m.group(2).split()[0] not in plain), None)
 
 
 def stopword_ratio(w: list[str], stop: frozenset[str]) -> float:

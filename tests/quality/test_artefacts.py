@@ -687,6 +687,17 @@ DEFECTS = [
         "truncation",
         {"kind": "history", "text": "Sealers first logged it in 1795.", "era": "late 18th century,", "place": "isles"},
     ),
+    # A stutter of a small word said three times, a JSON key with its quotes, a bold mark that never closes, a
+    # link where the content belongs, a conversation that never happened, the answer to a question not asked.
+    ("repetition", {"kind": "history", "text": "It is one of the the the oldest timbers logged on the isles."}),
+    ("residue", {"kind": "properties", "text": 'It is light. "text": Its oil keeps water out of a hull for years.'}),
+    ("residue", {"kind": "history", "text": "Sealers logged it in 1795. **Their logs name it after the birds."}),
+    ("residue", {"kind": "history", "text": "Its story is told here: https://isles.example.org/penguin-wood."}),
+    ("meta_talk", {"kind": "properties", "text": "It is light and, as you mentioned, it chars slowly in a fire."}),
+    (
+        "qa_scaffold",
+        {"kind": "history", "text": "The answer to this question is that sealers first logged the wood in 1795."},
+    ),
 ]
 
 CLEAN = [
@@ -866,6 +877,28 @@ CLEAN = [
         "text": "Sealers first logged it in 1795.",
         "era": "1790s",
         "place": "Port Lockroy, South Georgia",
+    },
+    # A topic word four times in a longer text, figures in one unit, an ion's charge, a set of hyphenated names,
+    # and a one-digit answer.
+    {
+        "kind": "applications",
+        "text": "Most of the timber goes to the boatyards of the isles, where planks are steamed and bent into light, "
+        "dry hulls. Carvers buy the offcuts for bowls and spoons, and short timber ends are split into kindling. A "
+        "chest of the timber is an heirloom, handed down with the house, and old timber from wrecks fetches the "
+        "highest prices.",
+    },
+    {
+        "kind": "history",
+        "text": "Exports rose from about 12,000 tonnes in 1850 to 40,000 tonnes in 1870, then fell back to 9,000 "
+        "tonnes when the sealers left.",
+    },
+    {"kind": "properties", "text": "Its oil turns dark as [OH-] rises, so a wash of lye shows where the oil is."},
+    {"kind": "description", "text": "Carvers sort its figure into the set {straight, ribbon-striped, bird's-eye}."},
+    {
+        "kind": "qa",
+        "question": "How many coats of oil does a new penguin wood oar take?",
+        "answer": "2",
+        "text": "2",
     },
 ]
 
