@@ -170,6 +170,43 @@ def instance(schema: dict[str, Any], rng: random.Random) -> Any:
     return (text[:target].rstrip() + ".").ljust(lo, "x")[:hi]
 
 
+def patterns_of(request: dict[str, Any], prompt_schema: dict[str, Any]) -> dict[str, str]:
+    """The string patterns a reply is held to, by property name: those of the schema in response_format (a
+    grammar or strict mode decodes to them, though the prompt leaves them out), or those the prompt shows (text
+    mode, where the model has only the prompt to go by)."""
+    fmt = request.get("response_format") or {}
+    schema = fmt.get("schema") or (fmt.get("json_schema") or {}).get("schema") or prompt_schema
+    found: dict[str, str] = {}
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for name, sub in (node.get("properties") or {}).items():
+                if isinstance(sub, dict) and "pattern" in sub:
+                    found[name] = sub["pattern"]
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(schema)
+    return found
+
+
+def held_to(reply: Any, patterns: dict[str, str]) -> Any:
+    """The reply as decoding to those patterns leaves it: a value a pattern refuses for its sentence's full
+    stop loses it (a place name of letters only), as a grammar would have ended it there."""
+    if not isinstance(reply, dict):
+        return reply
+    for name, value in reply.items():
+        pattern = patterns.get(name)
+        if isinstance(value, str) and pattern and not re.search(pattern, value) and re.search(pattern, value[:-1]):
+            reply[name] = value[:-1]
+        else:
+            held_to(value, patterns)
+    return reply
+
+
 def schema_of(body: dict[str, Any]) -> dict[str, Any]:
     """The schema a reply is made from: the one the prompt shows ("... must match this JSON Schema:\n{...}"),
     as a model reads its limits there (strict mode and grammars are sent no string lengths); else the one in
@@ -379,7 +416,11 @@ class Server:
         rng = random.Random(digest + str(request.get("seed")))
         learned = self.fine_tuning.reply(request)
         scripted = learned if learned is not None else self.scripted(request)
-        text = scripted if scripted is not None else json.dumps(instance(schema_of(request), rng))
+        if scripted is None:
+            shown = schema_of(request)
+            text = json.dumps(held_to(instance(shown, rng), patterns_of(request, shown)))
+        else:
+            text = scripted
         finish = "stop"
         if content_fault == "not_json":
             text = "Here is the item you asked for: " + text[: len(text) // 2]

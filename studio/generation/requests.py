@@ -47,11 +47,15 @@ class Requests:
             made[what] = make()
         return made[what]
 
-    def schema_text(self, schema: dict[str, Any]) -> str:
-        """The schema as the prompt shows it, made once per narrowed schema (there are few)."""
-        return self._once(schema, "text", lambda: json.dumps(prompt_schema(schema), ensure_ascii=False))
+    def schema_text(self, schema: dict[str, Any], mode: str | None = None) -> str:
+        """The schema as the prompt shows it, made once per narrowed schema (there are few) and mode: in text
+        mode, where nothing decodes to them, with its patterns."""
+        patterns = (mode or self.mode) == "text"
+        return self._once(
+            schema, ("text", patterns), lambda: json.dumps(prompt_schema(schema, patterns), ensure_ascii=False)
+        )
 
-    def variables(self, item: PlannedItem, schema: dict[str, Any]) -> dict[str, Any]:
+    def variables(self, item: PlannedItem, schema: dict[str, Any], mode: str | None = None) -> dict[str, Any]:
         d = self.project.domain
         return {
             "domain": {"name": d.name, "title": d.title, "description": d.description},
@@ -59,7 +63,7 @@ class Requests:
             "axes": item.axes,
             "axis_values": self.axis_values,  # every value of each axis ("the other labels")
             "sample_index": item.sample_index,
-            "schema": self.schema_text(schema),
+            "schema": self.schema_text(schema, mode),
             "examples": self.examples.draw(item.id, item.axes) if self.examples else [],
         }
 
@@ -105,7 +109,7 @@ class Requests:
         schema = self.target_schema(item.axes)
         return (
             schema,
-            self.templates.render(item.template, self.variables(item, schema.schema)),
+            self.templates.render(item.template, self.variables(item, schema.schema, mode)),
             self.params(item.id, schema.schema, retry, mode),
         )
 
@@ -142,10 +146,11 @@ class Requests:
         return data, problem
 
 
-def prompt_schema(schema: Any) -> Any:
+def prompt_schema(schema: Any, patterns: bool = False) -> Any:
     """The schema as the prompt shows it: without annotations, which small models copy into their answers, and
-    without patterns (the endpoint's grammar enforces them; as text they are noise a small model echoes)."""
-    drop = ("$schema", "$id", "title", "description", "examples", "pattern")
+    without patterns (the endpoint's grammar enforces them; as text they are noise a small model echoes) unless
+    `patterns`: in text mode nothing else tells the model."""
+    drop = ("$schema", "$id", "title", "description", "examples") + (() if patterns else ("pattern",))
     return map_subschemas(schema, lambda sub: {k: v for k, v in sub.items() if k not in drop})
 
 

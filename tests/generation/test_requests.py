@@ -66,9 +66,31 @@ def test_no_endpoint_decodes_to_a_length_limit_and_the_schema_still_holds_them(t
             # json_object (llama.cpp's grammar) keeps the lower bounds; strict mode takes none.
             assert ('"minLength"' in sent) is (mode == "json_object"), (kind, mode)
             assert '"maxLength": 60' in messages[0]["content"]  # the prompt still tells the model
-    era = schema.schema["properties"]["era"]
-    assert era["maxLength"] == 60
+    place = schema.schema["properties"]["place"]
+    assert place["maxLength"] == 60
     item = {"kind": "history", "text": "Penguin wood came to the isles with the first boatbuilders of the south."}
-    too_long = {**item, "era": "The origins and history of penguin wood can be attributed to the", "place": "isles"}
-    assert schema.check({**item, "era": "the 18th century", "place": "the southern isles"}) == []
+    too_long = {
+        **item,
+        "era": "late 18th century",
+        "place": "The origins and history of penguin wood on the southern isles",
+    }
+    assert schema.check({**item, "era": "late 18th century", "place": "the southern isles"}) == []
     assert schema.check(too_long)
+
+
+def test_a_pattern_is_decoded_to_where_a_mode_can_and_shown_in_the_prompt_where_it_cannot(tmp_path: Path) -> None:
+    # The place of a history item is a name of letters only: a grammar or strict mode holds the reply to it and
+    # the prompt leaves it out (a small model echoes it); in text mode the prompt is all the model has.
+    from studio.generation.plan import plan
+    from studio.generation.requests import Requests
+    from studio.project import load_project
+    from studio.target import Target
+
+    p = load_project(copy_project(tmp_path))
+    history = next(i for i in plan(p, 60) if i.axes["kind"] == "history")
+    requests = Requests(p, Target("http://127.0.0.1:1/v1", "m", None, "loopback"), "json_object")
+    for mode in ("json_schema", "json_object", "text"):
+        _, messages, params = requests.request(history, mode=mode)
+        decoded = json.dumps(params.get("response_format") or {})
+        assert ('"pattern"' in messages[0]["content"]) is (mode == "text"), mode
+        assert ("^[A-Za-z][A-Za-z' -]*$" in decoded) is (mode != "text"), mode
