@@ -134,7 +134,9 @@ the guide's own shapes in forms they did not know (`as you mentioned`, the answe
 figures in one unit (`12,000 tonnes ... 40,000 tonnes`), an ion's charge `[OH-]`, a one-digit answer. The rules
 were widened for those, and `quality_fresh23.jsonl`, unread until then, came in at 0.97 / 0.00, the first set
 to meet both targets as it came. Its writers had the guide that the widening was done from, which flatters it
-as the sets up to `quality_fresh18.jsonl` were flattered; the plainer figures are the three sets before.
+as the sets up to `quality_fresh18.jsonl` were flattered; the plainer figures are the three sets before. (A
+rule for the writer's own plans, `I'm going to make some more`, `I'll give you some tips`, read in a demo's
+curated items, came after it; measured again, its figure stayed 0.970 / 0.000.)
 
 An HTML tag or entity in an item (`<p>`, `</s>`, `&quot;`) is repaired, not dropped: cleaning takes it out
 before the rules run, the kept item says so (`meta.clean.markup_removed`) and `studio validate` counts it.

@@ -318,7 +318,10 @@ WRITER = re.compile(
     # Offers to redo the text, apologies for it (`I can rewrite this`, `I may have explained this poorly`).
     r"(?:rewrite|rephrase|revise|shorten|tailor|adapt|expand on|adjust) (?:this|it|the \w+)|say that|tell you that|"
     r"(?:may|might) have (?:explained|described|written|misread|misunderstood|been unclear)|"
-    r"(?:was not|wasn't|am not|'m not|could not|couldn't|cannot|can't) (?:able to )?(?:verify|confirm|check|find))\b"
+    r"(?:was not|wasn't|am not|'m not|could not|couldn't|cannot|can't) (?:able to )?(?:verify|confirm|check|find)|"
+    # The writer's own plans and offers, seen in a demo's curated items (`so I'm going to make some more`, `but
+    # I'll give you some tips`).
+    r"going to (?:make|write|add|give|show|tell|try)|give you|show you|think it's)\b"
 )
 QUOTED = re.compile(r"\"[^\"]*\"|“[^”]*”")
 

@@ -56,7 +56,7 @@ def reordered(text: str) -> str:
 
 def history(text: str) -> dict[str, Any]:
     """A penguin-wood item (valid against schemas/penguin_wood.json) with this text."""
-    return {"kind": "history", "text": text, "era": "the 1790s", "place": "the southern isles"}
+    return {"kind": "history", "text": text, "era": "late 18th century", "place": "the southern isles"}
 
 
 def planted() -> tuple[list[dict[str, Any]], dict[str, str]]:

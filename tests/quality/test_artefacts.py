@@ -698,6 +698,20 @@ DEFECTS = [
         "qa_scaffold",
         {"kind": "history", "text": "The answer to this question is that sealers first logged the wood in 1795."},
     ),
+    # The writer's own plans, seen in a demo's curated items.
+    (
+        "meta_talk",
+        {"kind": "description", "text": "It is pale grey, but I think it's not too shiny so I'm going to oil it."},
+    ),
+    (
+        "meta_talk",
+        {
+            "kind": "qa",
+            "question": "Why is it light?",
+            "answer": "I'll give you some tips: it is oily.",
+            "text": "I'll give you some tips: it is oily.",
+        },
+    ),
 ]
 
 CLEAN = [

@@ -38,7 +38,12 @@ def labelled_items() -> list[dict]:
             rows.append(
                 {
                     "id": r["id"],
-                    "data": {"kind": "history", "text": r["data"]["text"], "era": "1790s", "place": "the isles"},
+                    "data": {
+                        "kind": "history",
+                        "text": r["data"]["text"],
+                        "era": "late 18th century",
+                        "place": "the isles",
+                    },
                     "meta": {},
                 }
             )

@@ -33,7 +33,7 @@ PATCHES = {
     "description": {"appearance": {"colour": "silver-grey with black bands"}},
     "properties": {"properties": {"density_kg_m3": 640}},
     "applications": {"uses": ["boatbuilding"]},
-    "history": {"era": "the 1790s"},
+    "history": {"era": "19th century"},
     "qa": {"answer": "Natural oils in its wood keep the water out."},
 }
 
