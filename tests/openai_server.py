@@ -174,8 +174,7 @@ def patterns_of(request: dict[str, Any], prompt_schema: dict[str, Any]) -> dict[
     """The string patterns a reply is held to, by property name: those of the schema in response_format (a
     grammar or strict mode decodes to them, though the prompt leaves them out), or those the prompt shows (text
     mode, where the model has only the prompt to go by)."""
-    fmt = request.get("response_format") or {}
-    schema = fmt.get("schema") or (fmt.get("json_schema") or {}).get("schema") or prompt_schema
+    schema = format_schema(request) or prompt_schema
     found: dict[str, str] = {}
 
     def walk(node: Any) -> None:
@@ -219,12 +218,17 @@ def schema_of(body: dict[str, Any]) -> dict[str, Any]:
                 return json.JSONDecoder().raw_decode(content, content.index("{", at))[0]
             except ValueError:
                 pass
+    return format_schema(body) or {"type": "object", "properties": {"ok": {"type": "boolean"}}}
+
+
+def format_schema(body: dict[str, Any]) -> dict[str, Any] | None:
+    """The schema in the request's response_format (strict json_schema, or llama.cpp's json_object), if any."""
     fmt = body.get("response_format") or {}
     if fmt.get("type") == "json_schema":
         return fmt["json_schema"]["schema"]
     if fmt.get("type") == "json_object" and "schema" in fmt:
         return fmt["schema"]
-    return {"type": "object", "properties": {"ok": {"type": "boolean"}}}
+    return None
 
 
 # What OpenAI's strict mode refuses (its structured-outputs guide, "Some type-specific keywords are not yet

@@ -883,9 +883,11 @@ def copied_share(w: list[str], runs: frozenset[tuple[str, ...]]) -> float:
 
 
 def qa_scaffold(item: Item) -> str | None:
+    has_question = bool(item.data.get("question"))
     for path, s in item.prose():
-        asks = "?" in s and path not in ("question", "answer") and not item.data.get("question")
-        unquoted = QUOTED.sub(" ", s) if asks else ""
+        passage = path not in ("question", "answer") and not has_question
+        asks = passage and "?" in s
+        unquoted = QUOTED.sub(" ", s) if passage and ("?" in s or "question" in s) else ""
         if asks and (
             SELF_ASKED.search(unquoted)
             or _answers_itself(unquoted)
@@ -895,8 +897,7 @@ def qa_scaffold(item: Item) -> str | None:
             or len(ASKED_AND_ANSWERED.findall(unquoted)) >= 2
         ):
             return f"{path} asks its own question and answers it: {_quote(s)}"
-        passage = path not in ("question", "answer") and not item.data.get("question")
-        if passage and "question" in s and (m := ANSWER_TO_A_QUESTION.search(QUOTED.sub(" ", s))):
+        if passage and (m := ANSWER_TO_A_QUESTION.search(unquoted)):
             return f"{path} answers a question it never asks: {_quote(m.group())}"
         if (
             path == "answer"

@@ -172,17 +172,14 @@ def _indexed_pairs(
     keys = found.keys.astype(np.int64)
     other = (keys != rows[:, None]) & (keys >= 0) & (keys < n)  # not itself, and a real hit
     other &= (rows[:, None] >= first) | (keys >= first)  # two rows of the earlier corpus are no pair
-    new = rows >= first
-    has = other.any(axis=1) & new
-    best = keys[np.arange(n), other.argmax(axis=1)]  # hits come nearest first
-    nearest[rows[has]] = best[has]
-    nearest_sim[rows[has]] = _cosines(vectors, rows[has], best[has])
+    has = other.any(axis=1) & (rows >= first)
+    best = keys[rows, other.argmax(axis=1)]  # hits come nearest first
+    nearest[has] = best[has]
+    nearest_sim[has] = _cosines(vectors, rows[has], best[has])
     i, j = np.broadcast_to(rows[:, None], keys.shape)[other], keys[other]
-    # Found from the earlier corpus's side: (new, earlier) as the new row would have found it.
-    back = i < first
-    i, j = np.where(back, j, i), np.where(back, i, j)
-    # One orientation per pair: (new, earlier corpus) as found, two new rows in index order, each once.
-    swap = (j >= first) & (j < i)
+    # One orientation per pair: (new, earlier corpus), also when the earlier row found it; two new rows in index
+    # order; each once.
+    swap = (i < first) | ((j >= first) & (j < i))
     i, j = np.where(swap, j, i), np.where(swap, i, j)
     pairs = np.unique(np.stack([i, j], axis=1), axis=0) if len(i) else np.zeros((0, 2), dtype=np.int64)
     sims = _cosines(vectors, pairs[:, 0], pairs[:, 1]) if len(pairs) else np.zeros(0)
