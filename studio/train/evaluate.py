@@ -144,13 +144,12 @@ def causal(
     perplexity["base_few_shot"]["shots"] = len(shots)
 
     say(f"eval: generating answers to {len(prompts)} prompt(s) with each model")
-    samples = []
-    for prompt, reference in prompts:
-        sample = {"prompt": prompt, "reference": reference}
-        for name, (net, examples) in variants.items():
-            sample[name] = generate(net, tokenizer, task, prompt, examples, settings.max_new_tokens)
-            bar.update()
-        samples.append(sample)
+    samples = [{"prompt": prompt, "reference": reference} for prompt, reference in prompts]
+    for name, (net, examples) in variants.items():
+        answers = generate(net, tokenizer, task, [p for p, _ in prompts], examples, settings.max_new_tokens)
+        for sample, answer in zip(samples, answers, strict=True):
+            sample[name] = answer
+        bar.update(len(prompts))
     bar.close()
     scores = {name: generation_scores(samples, name, schema) for name in variants}
     if judge and samples:
@@ -313,29 +312,41 @@ def prompts_and_references(
     return out
 
 
-def generate(net: Any, tokenizer: Any, task: str, prompt: str, shots: list[dict], max_new_tokens: int) -> str:
+def generate(
+    net: Any, tokenizer: Any, task: str, prompts: list[str], shots: list[dict], max_new_tokens: int
+) -> list[str]:
+    """Greedy answers to all prompts in one batch: on a CPU a batch of five costs little more than one."""
     import torch
 
+    if not prompts:
+        return []
     if task == "seq2seq":
-        ids = tokenizer(data.seq2seq_input(prompt, shots), return_tensors="pt")["input_ids"]
+        rows = [tokenizer(data.seq2seq_input(p, shots))["input_ids"] for p in prompts]
     elif task == "chat":
-        text = data.chat_parts(tokenizer, prompt, shots=shots)[0]
-        ids = tokenizer(text, add_special_tokens=False, return_tensors="pt")["input_ids"]
+        texts = [data.chat_parts(tokenizer, p, shots=shots)[0] for p in prompts]
+        rows = [tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
     else:
         prefix = tokenizer(data.text_prefix(shots), add_special_tokens=False)["input_ids"] if shots else []
-        ids = torch.tensor([prefix + tokenizer(prompt)["input_ids"]])
-    ids = ids.to(net.device)
+        rows = [prefix + tokenizer(p)["input_ids"] for p in prompts]
+    # A decoder continues from the last position, so its prompts are padded on the left; an encoder's on the right.
+    width, left = max(len(r) for r in rows), not net.config.is_encoder_decoder
+    pad = [[tokenizer.pad_token_id] * (width - len(r)) for r in rows]
+    ids = torch.tensor([p + r if left else r + p for p, r in zip(pad, rows, strict=True)], device=net.device)
+    mask = torch.tensor(
+        [[0] * len(p) + [1] * len(r) if left else [1] * len(r) + [0] * len(p) for p, r in zip(pad, rows, strict=True)],
+        device=net.device,
+    )
     with torch.no_grad():
         out = net.generate(
             input_ids=ids,
-            attention_mask=torch.ones_like(ids),
+            attention_mask=mask,
             max_new_tokens=max_new_tokens,
             do_sample=False,
             pad_token_id=tokenizer.pad_token_id,
         )
     # A decoder-only model's output starts with the prompt; an encoder-decoder's is the answer alone.
-    written = out[0] if net.config.is_encoder_decoder else out[0, ids.shape[1] :]
-    return tokenizer.decode(written, skip_special_tokens=True).strip()
+    written = out if net.config.is_encoder_decoder else out[:, width:]
+    return [tokenizer.decode(w, skip_special_tokens=True).strip() for w in written]
 
 
 def generation_scores(samples: list[dict[str, Any]], name: str, schema: DomainSchema | None) -> dict[str, Any]:

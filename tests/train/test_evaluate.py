@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from studio.schema import DomainSchema
 from studio.target import Target
-from studio.train import evaluate
+from studio.train import evaluate, model
 from tests.conftest import ROOT
 from tests.train.items import penguin_records
 
@@ -98,3 +100,18 @@ def test_models_are_told_apart_on_the_same_test_items_or_the_verdict_says_the_sp
 def test_the_accuracy_interval_is_wilsons() -> None:
     assert evaluate.wilson(2, 7) == [0.082, 0.641]  # 2 of 7 right: anything from 8% to 64%
     assert evaluate.wilson(0, 0) is None
+
+
+# The chat task pads as the text task does (the random tiny model answers a chat turn with special tokens only).
+@pytest.mark.parametrize("task", ["text", "seq2seq"])
+def test_answers_generated_in_one_batch_are_the_answers_generated_one_at_a_time(task: str, tiny_llama, tiny_t5) -> None:
+    # Prompts of different lengths, so the batch is padded (on the left for a decoder, the right for an encoder).
+    folder = str(tiny_t5 if task == "seq2seq" else tiny_llama)
+    net, tokenizer = model.load_model(folder, task), model.load_tokenizer(folder)
+    long = "Penguin wood is a pale silver-grey timber from the isles, dense and slow to rot, " * 4
+    question = "What colour is penguin wood when it is freshly cut?"
+    prompts = ["Penguin wood", question, long + question, "Where does it grow?"]
+    shots = [{"prompt": "What is it?", "text": "A pale timber."}]
+    together = evaluate.generate(net, tokenizer, task, prompts, shots, 12)
+    alone = [evaluate.generate(net, tokenizer, task, [p], shots, 12)[0] for p in prompts]
+    assert together == alone and len(set(together)) > 1
