@@ -329,23 +329,20 @@ def generate(
         prefix = tokenizer(data.text_prefix(shots), add_special_tokens=False)["input_ids"] if shots else []
         rows = [prefix + tokenizer(p)["input_ids"] for p in prompts]
     # A decoder continues from the last position, so its prompts are padded on the left; an encoder's on the right.
-    width, left = max(len(r) for r in rows), not net.config.is_encoder_decoder
-    pad = [[tokenizer.pad_token_id] * (width - len(r)) for r in rows]
-    ids = torch.tensor([p + r if left else r + p for p, r in zip(pad, rows, strict=True)], device=net.device)
-    mask = torch.tensor(
-        [[0] * len(p) + [1] * len(r) if left else [1] * len(r) + [0] * len(p) for p, r in zip(pad, rows, strict=True)],
-        device=net.device,
-    )
+    decoder_only = not net.config.is_encoder_decoder
+    batch = tokenizer.pad(
+        {"input_ids": rows}, padding_side="left" if decoder_only else "right", return_tensors="pt"
+    ).to(net.device)
     with torch.no_grad():
         out = net.generate(
-            input_ids=ids,
-            attention_mask=mask,
+            input_ids=batch["input_ids"],
+            attention_mask=batch["attention_mask"],
             max_new_tokens=max_new_tokens,
             do_sample=False,
             pad_token_id=tokenizer.pad_token_id,
         )
     # A decoder-only model's output starts with the prompt; an encoder-decoder's is the answer alone.
-    written = out if net.config.is_encoder_decoder else out[:, width:]
+    written = out[:, batch["input_ids"].shape[1] :] if decoder_only else out
     return [tokenizer.decode(w, skip_special_tokens=True).strip() for w in written]
 
 
