@@ -64,6 +64,8 @@ NOTATION = re.compile(
     # `{int32, int64, bool}`, `{single, long, figure-eight}`, `{plain, bird's-eye}`.
     r"|\{\s*[\w.][\w.'’-]{0,13}(?:\s*,\s*[\w.][\w.'’-]{0,13}){2,}\s*\}"
     r"|\{\s*\([^{}()]*\)(?:\s*,\s*\([^{}()]*\))*\s*\}|\{\s*[a-z]\d{0,2}\s*:\s*[^{}]{1,60}\}"
+    # The two characters named as such (`large brace characters, { and }, which...`).
+    r"|(?<![\w{])\{ (?:and|or) \}(?![\w}])"
 )
 # Markdown a JSON string field should not hold: a heading line, bold text, a bold mark that never closes
 # (`records. **Such matches`).
@@ -86,6 +88,7 @@ SHOWN = re.compile(
 # A straight double quote after a digit and before a word is an inch mark (`a 12" blade`), not a quote
 # (`"Sepiath No. 2", the` closes one).
 INCH = re.compile(r"\d\"(?=\s*(?:[a-z]|x\b|×))")
+JSON_TAIL = re.compile(r"\w[\"']?\s*[}\]]+\s*$")
 ESCAPES = re.compile(r"\\[nt\"]|\\u[0-9a-fA-F]{4}")
 
 PLACEHOLDERS = re.compile(
@@ -133,6 +136,8 @@ SLOT_SHAPES = re.compile(
     r"|\b(?:1\d|20)(?:__|\d_)(?!\w)|\$[A-Z]{2,}\b|%[A-Z_]{2,}%"
     r"|(?<![?\w])\?{2,}(?=\s*[%\w])|\bX{2,}\b(?=\s*(?:%|[a-z]))"
     r"|\b\d{1,3}\?{2,}(?!\w)"  # a year with its last digits unknown (`since 19??`); a chess move's `Nf3??` is not
+    # An editor's `TK` ("to come") where a figure or a word belongs (`as little as TK grams`).
+    r"|\bTK(?:TK)?\b(?=\s+[a-z%])|\bTKTK\b"
     r"|(?<![\w%])%(?:\(\w+\))?[sd](?![\w%])"  # a printf slot (`at %s m/s`)
     # Digits as letters after a quantity word (`a basis weight of about NN g/m²`), a quantity `unknown` in a
     # sentence that gives its unit (`eats unknown tonnes of krill`), a phrase in lower case in brackets (`attributed
@@ -148,6 +153,8 @@ LETTER_NUMBER = re.compile(
     r"\b(?:about|around|up to|over|some|only|roughly|approximately|nearly|almost|than)\s+"
     r"(?:\[[NXY]\]|[NXY](?:,000)*\b(?!['’.]\w))"
     # `a hardness of N on the Mohs scale`, `at X degrees`: a lone capital before a scale or a unit.
+    # A letter for a number's leading digits, whatever comes before (`About X,000 years old`).
+    r"|\b[NXY](?:,000)+\b"
     r"|\b(?:of|at|is|was|to|by|from)\s+[NX]\s+(?:on the|per|percent|%|times|degrees|metres|meters|kg|km|cm|mm|"
     r"grams?|litres?|years?|days?|hours?|minutes?|seconds?)\b"
     r"|\bbetween [NX] and (?:\d|[MNY]\b)|\bbetween \d[\d,.]* and [NX]\b|\b(?:sizes?|from|of) [NX] to [MY]\b"
@@ -321,7 +328,9 @@ WRITER = re.compile(
     r"(?:was not|wasn't|am not|'m not|could not|couldn't|cannot|can't) (?:able to )?(?:verify|confirm|check|find)|"
     # The writer's own plans and offers, seen in a demo's curated items (`so I'm going to make some more`, `but
     # I'll give you some tips`).
-    r"going to (?:make|write|add|give|show|tell|try)|give you|show you|think it's)\b"
+    r"going to (?:make|write|add|give|show|tell|try)|give you|show you|think it's|"
+    # The writer's memory as the source (`From what I recall of the literature`, `if I remember rightly`).
+    r"recall|remember (?:correctly|rightly)|recollect)\b"
 )
 QUOTED = re.compile(r"\"[^\"]*\"|“[^”]*”")
 
@@ -341,11 +350,11 @@ IMPERATIVE_START = re.compile(
 # An imperative at a sentence's start that is about the writing, not the subject (`Use a historical style`,
 # `Answer the question in two sentences`, `Mention the era`); `Use a soft cloth` is not.
 WRITING_ORDER = re.compile(
-    r"(?:^|[.!?:]\s+)(?:please\s+)?(?:write|mention|avoid|include|use|keep|make sure|be sure|remember|focus on|answer|"
-    r"reply|respond|give|adopt|stick to|cover)\b[^.!?]*?\b(?:style|tone|voice|register|claims|jargon|sentences?|"
-    r"words|paragraphs?|question|customer|user|reader|audience|the era|the place|answer|description|explanation|"
-    r"(?:plain|simple|clear|everyday|formal|technical) language|markdown|units|the properties|the history|the uses|"
-    r"the applications|facts|examples|aspects)\b",
+    r"(?:^|[.!?:;]\s+)(?:please\s+)?(?:write|mention|avoid|include|use|keep|make sure|be sure|remember|focus on|answer|"
+    r"reply|respond|give|adopt|stick to|cover)\b(?! of\b)[^.!?]*?\b(?:style|tone|voice|register|claims|jargon|"
+    r"sentences?|words|paragraphs?|question|customer|user|reader|audience|the era|the place|answer|description|"
+    r"explanation|(?:plain|simple|clear|everyday|formal|technical) language|markdown|units|the properties|the history|"
+    r"the uses|the applications|facts|examples|aspects)\b",
     re.I,
 )
 ECHO_PHRASES = re.compile(
@@ -529,6 +538,9 @@ OPENING_QUESTION = re.compile(
 ASKED_BACK = re.compile(r"\s*(?:[\w'’-]+\s+){0,4}[\w'’-]+\?\s+\S")
 # One sentence that asks, answered by the next (`... its latitude. Why is it so mild? The warm current ...`).
 ASKED_MID_TEXT = re.compile(r"[.!]\s+(?:what|who|when|where|why|how|which)\b[^.?!\"“”]{0,60}\?\s+[A-Z]", re.I)
+# A passage that ends by asking what comes next (`... few were examined until modern lipid analysis. Who first
+# recorded a find in print?`): the next item's question, leaked into this one.
+FOLLOW_UP = re.compile(r"[.!]\s+(?:what|who|when|where|why|how|which)\b[^.?!\"“”]{0,120}\?\s*$", re.I)
 # Questions a passage asks and answers itself, twice or more (`What is it? A calendar... Who uses it? Islanders`).
 SELF_ANSWERED = re.compile(r"\?\s+(?:Yes|No|Because)\b")
 ASKED_AND_ANSWERED = re.compile(r"\b(?:what|who|where|when|why|how|which)\b[^.?!\"“”]{0,40}\?\s+[A-Z]", re.I)
@@ -678,6 +690,10 @@ def residue(item: Item) -> str | None:
             return f"{path} is a web address: {_quote(s)}"
     # Keys of three parts or more, looked for once an item: two parts are a phrase (`water_resistance`).
     long_keys = [key for key in _keys(item.data) if key.count("_") >= 2]
+    # A one-word value is no prose, but JSON's closing marks after it are residue (`answer: 1806"}`).
+    for path, s in item.strings:
+        if " " not in s.strip() and "{" not in s and "[" not in s and (m := JSON_TAIL.search(s)):
+            return f"JSON's closing marks {_quote(m.group())} after the value of {path}"
     for path, s in item.prose():
         plain = CODE_SPAN.sub(" ", s) if "`" in s else s  # an inline code span is where braces and quotes belong
         if "[" in plain or "{" in plain:
@@ -769,7 +785,7 @@ def placeholder(item: Item) -> str | None:
         if ("_" in s or "-" in s) and IDENTIFIER.match(s) and path in (item.text_field, "answer", "question"):
             return f"an identifier where content belongs: {_quote(s)} in {path}"
         slots = "[" in s or "<" in s or "_" in s or "??" in s or "xx" in s.lower() or "NN" in s or "N/A" in s
-        slots = slots or "$" in s or "%" in s
+        slots = slots or "$" in s or "%" in s or "TK" in s
         if LETTER_NUMBER_MARKS.search(s) and (m := LETTER_NUMBER.search(s)):
             return f"a letter where a number belongs: {_quote(m.group())} in {path}"
         if (m := CAPS_WORD.search(s)) and sum(c.isupper() for c in s) < 0.3 * sum(c.isalpha() for c in s):
@@ -899,6 +915,8 @@ def qa_scaffold(item: Item) -> str | None:
             return f"{path} asks its own question and answers it: {_quote(s)}"
         if passage and (m := ANSWER_TO_A_QUESTION.search(unquoted)):
             return f"{path} answers a question it never asks: {_quote(m.group())}"
+        if (passage or path == "answer") and s.rstrip().endswith("?") and (m := FOLLOW_UP.search(s.rstrip()[-160:])):
+            return f"{path} ends on a question it leaves open: {_quote(m.group().lstrip('.! '))}"
         if (
             path == "answer"
             and "?" in s

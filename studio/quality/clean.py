@@ -176,6 +176,7 @@ def looped_words(w: list[str]) -> str | None:
 NUMBERS = "one two three four five six seven eight nine ten half third thirds quarter quarters first second"
 NUMBER_WORDS = frozenset(NUMBERS.split())
 SHARES = frozenset(["half", "third", "thirds", "quarter", "quarters"])
+DOUBLING = frozenset(["by", "after", "upon", "through", "on", "over", "to"])
 RESTATED = 4  # times a short text says one content word ...
 SHORT = 60  # ... in this many words or fewer
 # Past this many words a text may name its subject once more: `krill` 4 times in 59 words, `reindeer husbandry`
@@ -197,7 +198,13 @@ def restated(w: list[str]) -> str | None:
     stop = STOP_WORDS["en"]
     # A word before a number names a step of a sequence (`zone 1 at 0.00 mm, zone 2 at 1.12 mm`), not a restatement.
     numbered = {i for i in range(len(w) - 1) if w[i + 1].isdigit()}
-    content = [x for i, x in enumerate(w) if len(x) > 3 and x not in stop and not x.isdigit() and i not in numbered]
+    # A doubled noun is one figure of speech (`link through link through link`, `row upon row`), not a restatement.
+    doubled = {i for i in range(2, len(w)) if w[i] == w[i - 2] and w[i - 1] in DOUBLING}
+    content = [
+        x
+        for i, x in enumerate(w)
+        if len(x) > 3 and x not in stop and not x.isdigit() and i not in numbered and i not in doubled
+    ]
     word, times = Counter(content).most_common(1)[0] if content else ("", 0)
     room = len(w) > SUBJECT_ROOM
     if times >= RESTATED + room:
@@ -359,7 +366,20 @@ def stuttered(text: str) -> str | None:
     """`text`: the prose (quotations out, where a saying may stutter: `'tight, tight, tight'`)."""
     plain = STOP_WORDS["en"] | NUMBER_WORDS
     # `from your contract, your contract applies`: two clauses that start alike, not a stutter.
-    return next((m.group() for m in STUTTER.finditer(text) if m.group(1) or m.group(2).split()[0] not in plain), None)
+    return next(
+        (
+            m.group()
+            for m in STUTTER.finditer(text)
+            if m.group(1) or m.group(2).split()[0] not in plain and not _doubled_noun(m, text)
+        ),
+        None,
+    )
+
+
+def _doubled_noun(m: re.Match[str], text: str) -> bool:
+    """`link through link through link`: a figure of speech (DOUBLING), which a stutter's `X by X by` resembles."""
+    said = m.group(2).split()
+    return len(said) == 2 and said[1] in DOUBLING and text[m.end() :].lstrip().startswith(said[0])
 
 
 def stopword_ratio(w: list[str], stop: frozenset[str]) -> float:

@@ -712,6 +712,26 @@ DEFECTS = [
             "text": "I'll give you some tips: it is oily.",
         },
     ),
+    # JSON's closing marks after a one-word answer; a letter and an editor's TK for a figure; the writer's memory
+    # as the source; a style order after a semicolon; a passage that ends on the next item's question.
+    (
+        "residue",
+        {"kind": "qa", "question": "In what year was the first oar mill built?", "answer": '1821"}', "text": '1821"}'},
+    ),
+    ("placeholder", {"kind": "history", "text": "About X,000 logs were taken off the isles before the ban."}),
+    ("placeholder", {"kind": "properties", "text": "A dry oar of it weighs as little as TK grams per metre."}),
+    ("meta_talk", {"kind": "history", "text": "As far as I recall, sealers logged the first stand in 1795."}),
+    (
+        "instruction_echo",
+        {"kind": "history", "text": "Sealers logged it in 1795; use a neutral tone and avoid lists. Mills followed."},
+    ),
+    (
+        "qa_scaffold",
+        {
+            "kind": "history",
+            "text": "Sealers logged the wood in 1795 and the first mill opened in 1821. Who ran that first mill?",
+        },
+    ),
 ]
 
 CLEAN = [
@@ -914,6 +934,9 @@ CLEAN = [
         "answer": "2",
         "text": "2",
     },
+    # Bracket characters named as such; a doubled noun as a figure of speech.
+    {"kind": "description", "text": "Carvers cut the brace shapes, { and }, into the chest lids of the isles."},
+    {"kind": "properties", "text": "Its chain carvings run link through link through link out of one blank."},
 ]
 
 
