@@ -67,10 +67,11 @@ SETS = [
     ("quality_fresh21.jsonl", 20, "2026-12-05", (0.770, 0.020)),
     ("quality_fresh22.jsonl", 12, "2026-12-07", (0.870, 0.070)),
     ("quality_fresh23.jsonl", 12, "2026-12-07", (0.970, 0.000)),
+    ("quality_fresh24.jsonl", 12, "2026-12-07", (0.920, 0.040)),
 ]
 # Measured first after the last rule change (unread until then) and never used to tune them; shaped as SETS' are.
-# Its writers' guide defined the artefacts without example strings (the sets before gave examples).
-HELD_OUT = ("quality_fresh24.jsonl", 12, "2026-12-07", (0.920, 0.040))
+# Its writers' guide, like fresh24's, defined the artefacts without example strings (the sets before gave examples).
+HELD_OUT = ("quality_fresh25.jsonl", 12, "2026-12-07", (0.890, 0.100))
 START, END = markers("quality-benchmark")
 CATEGORIES = ["residue", "placeholder", "meta_talk", "instruction_echo", "qa_scaffold", "truncated", "repetition"]
 TARGETS = "targets: recall >= 0.95, false flags <= 0.03"
