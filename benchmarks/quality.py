@@ -68,10 +68,14 @@ SETS = [
     ("quality_fresh22.jsonl", 12, "2026-12-07", (0.870, 0.070)),
     ("quality_fresh23.jsonl", 12, "2026-12-07", (0.970, 0.000)),
     ("quality_fresh24.jsonl", 12, "2026-12-07", (0.920, 0.040)),
+    ("quality_fresh25.jsonl", 12, "2026-12-07", (0.890, 0.100)),
 ]
 # Measured first after the last rule change (unread until then) and never used to tune them; shaped as SETS' are.
-# Its writers' guide, like fresh24's, defined the artefacts without example strings (the sets before gave examples).
-HELD_OUT = ("quality_fresh25.jsonl", 12, "2026-12-07", (0.890, 0.100))
+# Its writers' guide, like fresh24's and fresh25's, defined the artefacts without example strings (the sets before
+# gave examples).
+# fresh26 first gave 0.920 / 0.060; a unit test then made `again` no sign of a repetition named on purpose (a loop
+# says `again` too), which flags one more of its clean items: the figure below is the rules' as they landed.
+HELD_OUT = ("quality_fresh26.jsonl", 12, "2026-12-07", (0.920, 0.070))
 START, END = markers("quality-benchmark")
 CATEGORIES = ["residue", "placeholder", "meta_talk", "instruction_echo", "qa_scaffold", "truncated", "repetition"]
 TARGETS = "targets: recall >= 0.95, false flags <= 0.03"
@@ -113,8 +117,9 @@ Across the {len(FIRSTS)} first measurements recall ran from {min(r for r, _ in F
 {", ".join(f"{r:.2f}" for r, _ in FIRSTS[-5:])}):
 each writer invents shapes the last one did not, and asks for hard clean cases (notation, blanks shown as the
 subject) that the widened rules had not met. On text from a writer the rules have not met, expect eight or nine
-in ten artefacts caught, with false flags anywhere from none to six in a hundred, and leave the rest to the LLM
-judge and the reviewers. A learned check was tried beside the rules and not kept: logistic regression on
+in ten artefacts caught, with false flags anywhere from none to ten in a hundred (the most where the writers aimed
+their hard clean cases at one rule, as fresh25's did at repetition), and leave the rest to the LLM judge and the
+reviewers. A learned check was tried beside the rules and not kept: logistic regression on
 character n-grams, or on the bundled MiniLM's embeddings, trained on the sets before `quality_fresh11.jsonl`
 and tested on it: at the threshold that held cross-validated false flags under 0.01, the n-grams added 0.05
 recall and 0.01 false flags, the embeddings added nothing (0.01 recall only where their false flags passed 0.02).

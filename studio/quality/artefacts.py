@@ -137,7 +137,11 @@ SLOT_SHAPES = re.compile(
     r"|(?<![?\w])\?{2,}(?=\s*[%\w])|\bX{2,}\b(?=\s*(?:%|[a-z]))"
     r"|\b\d{1,3}\?{2,}(?!\w)"  # a year with its last digits unknown (`since 19??`); a chess move's `Nf3??` is not
     # An editor's `TK` ("to come") where a figure or a word belongs (`as little as TK grams`).
-    r"|\bTK(?:TK)?\b(?=\s+[a-z%])|\bTKTK\b"
+    r"|\bTK(?:TK)?\b(?=\s+[a-z%]|\s*[.,;]|\s*$)|\bTKTK\b"
+    # Dots where a figure belongs (`ripened for at least ... months`, `between … and eight hours`).
+    r"|\b(?:about|around|at least|at most|up to|over|under|some|nearly|roughly|approximately|between|for|of|than)\s+"
+    r"(?:\.{3}|…)\s+(?:and \w|to \d|(?:days?|weeks?|months?|years?|hours?|minutes?|seconds?|decades|centuries|"
+    r"percent|%|degrees|times|kg|grams?|tonnes?|metres?|meters?|km|cm|mm|litres?|liters?|feet|inches|miles)\b)"
     r"|(?<![\w%])%(?:\(\w+\))?[sd](?![\w%])"  # a printf slot (`at %s m/s`)
     # Digits as letters after a quantity word (`a basis weight of about NN g/m²`), a quantity `unknown` in a
     # sentence that gives its unit (`eats unknown tonnes of krill`), a phrase in lower case in brackets (`attributed
@@ -145,7 +149,11 @@ SLOT_SHAPES = re.compile(
     r"|\b(?:about|around|of|is|was|at|to|approximately|roughly|nearly|over|under|some)\s+(?:NN+|XX+)\b"
     r"|(?<!an )(?<!the )\bunknown (?:tonnes|tons|kg|kilograms|grams|metres|meters|km|kilometres|miles|feet|years|days|"
     r"hours|litres|liters|percent|degrees)\b"
-    r"|\[(?!sic\b|citation needed\b|(?:from )?(?:low|high|left|right|top|bottom|front|back|first|last|bass|treble|"
+    # ... after a small word or at a clause's start; after a term it is a gloss (`the mulon [salt heap]`), and on a
+    # word an editor's restoration (`m[e fecit]`).
+    r"|(?:^\s*|[.,;:(] |\b(?:to|the|a|an|by|of|in|at|for|with|from|and|or|is|was|are|were|on|as|his|her|its|their|"
+    r"our|your|my|called|named|every|each|per|this|that|these|those|some|any) )"
+    r"\[(?!sic\b|citation needed\b|(?:from )?(?:low|high|left|right|top|bottom|front|back|first|last|bass|treble|"
     r"north|south|east|west|inside|outside) to \w+\])[a-z]+(?: [a-z]+){1,3}\]"
 )
 # A letter where a number belongs (`about N metres`, `around X,000 visitors`): looked for in every string.
@@ -159,6 +167,11 @@ LETTER_NUMBER = re.compile(
     r"grams?|litres?|years?|days?|hours?|minutes?|seconds?)\b"
     r"|\bbetween [NX] and (?:\d|[MNY]\b)|\bbetween \d[\d,.]* and [NX]\b|\b(?:sizes?|from|of) [NX] to [MY]\b"
     r"|[$€£¥][NXY](?:,X{3}|,000)*\b(?![$\w])"
+    # A lone capital in brackets is a slot (`between [N] and eight hours`); `[A][B]` is a concentration.
+    r"|(?<![\w\]])\[[NXYZ]\](?![\[\w])"
+    # A lone capital before a counted thing, after a small word (`bound with N strips of sedge`).
+    r"|(?<!\w)(?:with|of|at|is|was|to|by|from|in|for|and|or|only|just|than|has|have|had|takes|needs|uses) [NX] "
+    r"(?!rays\b)[a-z]{2,}s\b"
     r"|\[[NXYZ]\]\s*(?:days?|hours?|minutes?|seconds?|years?|kg|km|cm|mm|m|metres?|meters?|miles?|feet|%|percent|"
     r"times|people|items|units)\b"
     r"|\b(?:of|is|was|about|around|diameter|width|length|depth|height) [NX] (?:mm|cm|km|kg|mg|ml|metres|meters|grams|"
@@ -413,6 +426,11 @@ ECHO_PHRASES = re.compile(
     r"|\bmake sure (?:the|your) (?:text|answer|description|item|response|output|entry)\b"
     r"|(?:^|[.!?(]\s*)(?:answer|response|text|description|output) (?:should|must) (?:be|not|stay|use)\b"
     r"|(?:^|[.!?;]\s+)(?:do not|don't|never) (?:mention|repeat|copy|say|include|invent|use the (?:word|term|phrase))\b"
+    # Orders against the writer's own vices (`Avoid speculation and do not invent sources.`).
+    r"|(?:^|[.!?;(]\s*)avoid (?:speculation|speculating|guesswork|exaggeration|hyperbole|clich[eé]s|filler|repetition|"
+    r"opinions?|generali[sz]ations?|vague (?:language|statements|claims))\b"
+    r"|\b(?:do not|don't|never) (?:invent|make up|fabricate) (?:any )?(?:sources|facts|names|dates|figures|quotes|"
+    r"quotations|references|citations|details)\b"
     r"|\bset [\"'“]\w+[\"'”] to\b"
     # Rules of the writing as labels or asides (`Style rule: ...`, `Topic restricted to Norway only`, `..., remember,
     # keep the tone upbeat`, `Keep each item self-contained`, `don't refer to other items`, `no bullet points`).
@@ -477,7 +495,7 @@ ECHO_ORDERS = re.compile(
     r"|(?:^|[.;:!?]\s*)avoid (?:mentioning|naming|citing|listing) (?:any |specific |particular |real |actual )?\w+"
     r"|^\s*(?:topic|subject|theme|focus)\s*:\s"
     r"|(?:^|[.;:!?]\s*)focus on (?:the )?(?:history|properties|uses|applications|appearance|origins?)\s*[.;]"
-    r"|(?:^|[.!?]\s+)(?:be sure|make sure|remember|don't forget|do not forget) to (?:include|mention|add|note|cover|"
+    r"|(?:^|[.!?(]\s*)(?:be sure|make sure|remember|don't forget|do not forget) to (?:include|mention|add|note|cover|"
     r"state|explain)\b"
     r"|(?:^|[.!?]\s+)(?:give|list|name|state|provide|mention|add|include)\b[^.!?]{0,40}\b(?:one|two|three|a|an|some) "
     r"(?:\w+ )?(?:fact|detail|example|reason|use|application|property|date|figure)s?\s*[.!?]"
@@ -539,8 +557,9 @@ ASKED_BACK = re.compile(r"\s*(?:[\w'’-]+\s+){0,4}[\w'’-]+\?\s+\S")
 # One sentence that asks, answered by the next (`... its latitude. Why is it so mild? The warm current ...`).
 ASKED_MID_TEXT = re.compile(r"[.!]\s+(?:what|who|when|where|why|how|which)\b[^.?!\"“”]{0,60}\?\s+[A-Z]", re.I)
 # A passage that ends by asking what comes next (`... few were examined until modern lipid analysis. Who first
-# recorded a find in print?`): the next item's question, leaked into this one.
-FOLLOW_UP = re.compile(r"[.!]\s+(?:what|who|when|where|why|how|which)\b[^.?!\"“”]{0,120}\?\s*$", re.I)
+# recorded a find in print?`), or on a search page's questions (`People also ask: What is a Maiensäss?`): the next
+# item's question, leaked into this one.
+FOLLOW_UP = re.compile(r"[.!?:]\s+(?:what|who|when|where|why|how|which)\b[^.?!\"“”]{0,120}\?\s*$", re.I)
 # Questions a passage asks and answers itself, twice or more (`What is it? A calendar... Who uses it? Islanders`).
 SELF_ANSWERED = re.compile(r"\?\s+(?:Yes|No|Because)\b")
 ASKED_AND_ANSWERED = re.compile(r"\b(?:what|who|where|when|why|how|which)\b[^.?!\"“”]{0,40}\?\s+[A-Z]", re.I)
@@ -649,6 +668,16 @@ AFTER_THAT = re.compile(
     re.I,
 )
 CLOSERS = "\"'”’)]»*"
+# A text that promises points and stops after the first (`... for two reasons. First, a dry surface would crack.`).
+PROMISED_POINTS = re.compile(
+    r"\b(?:two|three|four|five|several) (?:main |principal |key |chief |distinct |separate )?(?:reasons|ways|stages|"
+    r"steps|parts|points|factors|advantages|purposes|functions|causes|methods|phases|benefits|roles)\b",
+    re.I,
+)
+FIRST_POINT = re.compile(r"(?:^|[.!?:;]\s+)(?:First(?:ly)?|The first (?:is|was|reason|step|stage|one))\b")
+LATER_POINT = re.compile(
+    r"\b(?:second(?:ly)?|then|next|third|finally|another|other|lastly|also|besides|moreover)\b", re.I
+)
 # A list's first number and nothing after it (`...in several ways:\n1.`).
 LIST_CUT = re.compile(r"(?:^|\n|:\s|,\s)\s*\d{1,2}[.)]\s*$")  # not a verse's `Numbers 23:23.`
 # A reply the endpoint cut: finish_reason length (OpenAI) or its equivalents.
@@ -785,7 +814,7 @@ def placeholder(item: Item) -> str | None:
         if ("_" in s or "-" in s) and IDENTIFIER.match(s) and path in (item.text_field, "answer", "question"):
             return f"an identifier where content belongs: {_quote(s)} in {path}"
         slots = "[" in s or "<" in s or "_" in s or "??" in s or "xx" in s.lower() or "NN" in s or "N/A" in s
-        slots = slots or "$" in s or "%" in s or "TK" in s
+        slots = slots or "$" in s or "%" in s or "TK" in s or "..." in s or "…" in s
         if LETTER_NUMBER_MARKS.search(s) and (m := LETTER_NUMBER.search(s)):
             return f"a letter where a number belongs: {_quote(m.group())} in {path}"
         if (m := CAPS_WORD.search(s)) and sum(c.isupper() for c in s) < 0.3 * sum(c.isalpha() for c in s):
@@ -923,6 +952,8 @@ def qa_scaffold(item: Item) -> str | None:
             and (m := SELF_ASKED.search(s) or ASKED_BACK.match(s) or OPENING_QUESTION.match(s))
         ):
             return f"the answer asks a question and answers it: {_quote(s[m.start() :])}"
+        if path == "answer" and has_question and s.rstrip().endswith("?") and WH_QUESTION.match(s):
+            return f"the answer is a question of its own: {_quote(s)}"
         if ":" not in s and "：" not in s and "Q" not in s and "—" not in s and "–" not in s:
             continue  # no label of any form
         if path == "question" and not QA_LABEL.search(s[1:]):
@@ -965,6 +996,8 @@ def _answers_itself(s: str) -> bool:
     stop = STOP_WORDS["en"]
     asked = {w for w in words(m.group()) if w not in stop and len(w) > 2}
     answer = words(re.split(r"(?<=[.!?])\s", s[m.end() :].strip(), maxsplit=1)[0])
+    if m.group().lstrip().lower().startswith("why") and len(answer) >= 15 and answer[0] != "because":
+        return False  # a `Why ...?` that opens an explanation is the writer's hook; an FAQ's answer is short
     return bool(answer) and (answer[0] in BARE_ANSWER or len(asked & set(answer)) >= 2)
 
 
@@ -1065,6 +1098,10 @@ def truncation(item: Item) -> str | None:
             return f"{path} stops where a list begins: {_quote('…' + s.rstrip()[-30:])}"
         if s.rstrip().endswith(("...", "…")):  # trails off: the writer (or max_tokens) stopped, not the sentence
             return f"{path} trails off: {_quote('…' + s.rstrip()[-30:])}"
+        promised = PROMISED_POINTS.search(s)
+        first = promised and FIRST_POINT.search(s, promised.end())
+        if first and not LATER_POINT.search(s, first.end()):
+            return f"{path} promises {promised.group().lower()} and stops after the first: {_quote(s[first.start() :])}"
     return None
 
 

@@ -177,6 +177,8 @@ NUMBERS = "one two three four five six seven eight nine ten half third thirds qu
 NUMBER_WORDS = frozenset(NUMBERS.split())
 SHARES = frozenset(["half", "third", "thirds", "quarter", "quarters"])
 DOUBLING = frozenset(["by", "after", "upon", "through", "on", "over", "to"])
+# Verbs of obligation, which a rule or a specification says in every clause (`must be curdled ..., must be put`).
+MODALS = frozenset(["must", "shall", "might"])
 RESTATED = 4  # times a short text says one content word ...
 SHORT = 60  # ... in this many words or fewer
 # Past this many words a text may name its subject once more: `krill` 4 times in 59 words, `reindeer husbandry`
@@ -203,7 +205,7 @@ def restated(w: list[str]) -> str | None:
     content = [
         x
         for i, x in enumerate(w)
-        if len(x) > 3 and x not in stop and not x.isdigit() and i not in numbered and i not in doubled
+        if len(x) > 3 and x not in stop | MODALS and not x.isdigit() and i not in numbered and i not in doubled
     ]
     word, times = Counter(content).most_common(1)[0] if content else ("", 0)
     room = len(w) > SUBJECT_ROOM
@@ -325,6 +327,13 @@ def prose(text: str) -> str:
     return CALL.sub(" ", text)
 
 
+# A text that says it describes a repetition (`small, repeated chores: another armful of birch, ...`, `two motifs
+# alternate`) repeats its list or its clause on purpose; a loop says nothing of the kind.
+REPETITION_NAMED = re.compile(
+    r"\b(?:repeat(?:ed|s|ing)?|repetitive|repetitions?|alternat(?:e|es|ed|ing|ion)|over and over|in turn|"
+    r"refrain|recurr(?:ing|ent|ence)|cycles?)\b",
+    re.I,
+)
 LIST_SEPARATOR = re.compile(r",\s+(?:and\s+|or\s+)?|\s+(?:and|or)\s+")
 
 
@@ -362,15 +371,22 @@ def listed_twice(text: str) -> str | None:
 STUTTER = re.compile(r"\b(a|an|the|of|to|and|for|with) \1\b|\b([a-z]{3,}(?: [a-z]+){0,2})(?:,\s*|\s+)\2\b")
 
 
+# A noun made part of itself (`just beneath the rind of the rind`): a stutter across `of the`; `the best of the
+# best` is an idiom.
+OF_ITSELF = re.compile(r"\bthe ([a-z]{3,}) of the \1\b(?<!est)")
+
+
 def stuttered(text: str) -> str | None:
     """`text`: the prose (quotations out, where a saying may stutter: `'tight, tight, tight'`)."""
+    if " of the " in text and (m := OF_ITSELF.search(text)):
+        return m.group()
     plain = STOP_WORDS["en"] | NUMBER_WORDS
     # `from your contract, your contract applies`: two clauses that start alike, not a stutter.
     return next(
         (
             m.group()
             for m in STUTTER.finditer(text)
-            if m.group(1) or m.group(2).split()[0] not in plain and not _doubled_noun(m, text)
+            if m.group(1) or m.group(2).split()[0] not in plain and not _doubled_noun(m, text) and not _triad(m, text)
         ),
         None,
     )
@@ -380,6 +396,19 @@ def _doubled_noun(m: re.Match[str], text: str) -> bool:
     """`link through link through link`: a figure of speech (DOUBLING), which a stutter's `X by X by` resembles."""
     said = m.group(2).split()
     return len(said) == 2 and said[1] in DOUBLING and text[m.end() :].lstrip().startswith(said[0])
+
+
+def _triad(m: re.Match[str], text: str) -> bool:
+    """`the steady tak, tak, tak of the beating`: a sound or a cry said three times over with commas, a figure a
+    writer chooses; a stutter says a word twice, a loop four times or more (phrase_loop)."""
+    said = m.group(2)
+    rest = text[m.end() :]
+    return (
+        "," in m.group()
+        and rest.startswith(f", {said}")
+        and not rest[len(said) + 2 :].startswith(f", {said}")
+        and not re.match(r"\w", rest[len(said) + 2 :])
+    )
 
 
 def stopword_ratio(w: list[str], stop: frozenset[str]) -> float:
@@ -396,8 +425,16 @@ def other_language(text: str, rules: LanguageRule) -> dict[str, Any] | None:
     ratio = stopword_ratio(w, STOP_WORDS[rules.language])
     low = rules.min_stopword_ratio
     if ratio < low and (ratio < low / 2 or stopword_ratio(w, OTHER_LANGUAGES) > ratio):
+        if ratio < low / 2 and text.isascii() and _term_list(text) and not OTHER_LANGUAGES.intersection(w):
+            return None  # `Soy sauce (ganjang), soybean paste (doenjang), kimchi, vinegar, etc.`: terms, no sentence
         return {"rule": "language", "reason": f"not {rules.language}? {ratio:.0%} common words (< {low:.0%})"}
     return None
+
+
+def _term_list(text: str) -> bool:
+    """Four entries or more of a few words each, separated by commas: a list, which has no common words to count."""
+    entries = [e for e in LIST_SEPARATOR.split(text) if e.strip()]
+    return len(entries) >= 4 and sum(len(e.split()) for e in entries) <= 4 * len(entries)
 
 
 class Cleaner:
@@ -477,9 +514,10 @@ class Cleaner:
             shown_words = words(shown)
             if again := restated(shown_words):
                 return {"rule": "repetition", "reason": f"one fact restated: {again}"}
-            if again := said_again(shown, shown_words):
+            named = REPETITION_NAMED.search(shown)
+            if not named and (again := said_again(shown, shown_words)):
                 return {"rule": "repetition", "reason": f"one fact said twice: {again}"}
-            if again := listed_twice(shown):
+            if not named and (again := listed_twice(shown)):
                 return {"rule": "repetition", "reason": f"a list repeats itself: {again}"}
             if again := stuttered(shown):
                 return {"rule": "repetition", "reason": f"a word said twice in a row: `{again}`"}

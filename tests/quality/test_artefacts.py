@@ -732,6 +732,41 @@ DEFECTS = [
             "text": "Sealers logged the wood in 1795 and the first mill opened in 1821. Who ran that first mill?",
         },
     ),
+    # Dots, a bracketed letter, a bare letter and a TK where figures belong; an order in brackets or against the
+    # writer's vices; an answer that asks its question again, a search page's questions; one point of two.
+    ("placeholder", {"kind": "properties", "text": "Boards are seasoned for at least ... years before carving."}),
+    ("placeholder", {"kind": "properties", "text": "A log takes between [X] and nine months to dry in the sheds."}),
+    ("placeholder", {"kind": "history", "text": "Each chest was bound with N hoops of salted kelp for the voyage."}),
+    ("placeholder", {"kind": "description", "text": "Its bands are narrow, near-black and TK."}),
+    (
+        "instruction_echo",
+        {"kind": "history", "text": "Sealers logged it in 1795. (Be sure to mention a use besides oars.) Mills came."},
+    ),
+    (
+        "instruction_echo",
+        {"kind": "history", "text": "Sealers logged it in 1795. Avoid exaggeration, never invent dates. Mills came."},
+    ),
+    (
+        "qa_scaffold",
+        {
+            "kind": "qa",
+            "question": "Who first milled penguin wood?",
+            "answer": "Which of the sealers who wintered on the southern isles first sawed the wood into oars?",
+            "text": "Which of the sealers who wintered on the southern isles first sawed the wood into oars?",
+        },
+    ),
+    (
+        "qa_scaffold",
+        {"kind": "history", "text": "The first mill opened in 1821. Related questions: Who ran it? Where was it?"},
+    ),
+    (
+        "truncation",
+        {
+            "kind": "properties",
+            "text": "It is oiled yearly for two reasons. First, oil keeps it from splitting.",
+        },
+    ),
+    ("repetition", {"kind": "properties", "text": "Water beads on the bark of the bark, so the logs float for weeks."}),
 ]
 
 CLEAN = [
@@ -937,6 +972,26 @@ CLEAN = [
     # Bracket characters named as such; a doubled noun as a figure of speech.
     {"kind": "description", "text": "Carvers cut the brace shapes, { and }, into the chest lids of the isles."},
     {"kind": "properties", "text": "Its chain carvings run link through link through link out of one blank."},
+    # A `Why ...?` that opens a whole explanation; a gloss and a restoration in brackets; a sound said three times;
+    # repetition the text names; a specification's `must`.
+    {
+        "kind": "history",
+        "text": "Why do carvers prize the wood of the northern slopes? Wood from the northern slopes grows slowly in "
+        "the cold wind, so its bands lie close together and its boards hold an edge for generations.",
+    },
+    {"kind": "description", "text": "Each log is rolled onto the skid [whale rib frame] to drain."},
+    {"kind": "history", "text": "One chest bears the mark 'J. Ros fec[it et sculpsit]', restored by a curator."},
+    {"kind": "description", "text": "Carvers split it with a maul, and the dull thock, thock, thock carries far."},
+    {
+        "kind": "properties",
+        "text": "Oiling is a repetitive chore: rub, wait and wipe, then rub, wait and wipe once more, every week "
+        "for a month.",
+    },
+    {
+        "kind": "properties",
+        "text": "Under the isles' charter, export timber must be sawn on the isles, must be dried for a year, must "
+        "carry the mill's brand and must be shipped before the ice closes the harbour.",
+    },
 ]
 
 

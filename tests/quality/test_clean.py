@@ -86,6 +86,9 @@ def test_a_list_of_terms_is_english_though_few_of_its_words_are_common() -> None
     assert clean({"text": "Eau de bois, a thin rub of oil typically around 5-15% of the finish."}).rejected is None
     french = "Le bois de pingouin est une essence pâle qui pousse dans les forêts froides des îles du sud."
     assert clean({"text": french}).rejected["rule"] == "language"
+    # A list of terms with no common word at all: foods glossed in their own language, ending on `etc.`
+    foods = "Smoked cod (torsk), seal broth (suppe), kelp cakes, pickled eggs (egg), salt mutton, vinegar, etc."
+    assert clean({"text": foods}).rejected is None
 
 
 def test_a_short_text_is_not_judged_by_language() -> None:
