@@ -69,13 +69,14 @@ SETS = [
     ("quality_fresh23.jsonl", 12, "2026-12-07", (0.970, 0.000)),
     ("quality_fresh24.jsonl", 12, "2026-12-07", (0.920, 0.040)),
     ("quality_fresh25.jsonl", 12, "2026-12-07", (0.890, 0.100)),
+    # First 0.920 / 0.060; a unit test then made `again` no sign of a repetition named on purpose (a loop says
+    # `again` too), which flagged one more clean item before the set was used for anything: 0.070 as landed.
+    ("quality_fresh26.jsonl", 12, "2026-12-07", (0.920, 0.070)),
 ]
 # Measured first after the last rule change (unread until then) and never used to tune them; shaped as SETS' are.
-# Its writers' guide, like fresh24's and fresh25's, defined the artefacts without example strings (the sets before
+# Its writers' guide, like fresh24's to fresh26's, defined the artefacts without example strings (the sets before
 # gave examples).
-# fresh26 first gave 0.920 / 0.060; a unit test then made `again` no sign of a repetition named on purpose (a loop
-# says `again` too), which flags one more of its clean items: the figure below is the rules' as they landed.
-HELD_OUT = ("quality_fresh26.jsonl", 12, "2026-12-07", (0.920, 0.070))
+HELD_OUT = ("quality_fresh27.jsonl", 12, "2026-12-07", (0.930, 0.040))
 START, END = markers("quality-benchmark")
 CATEGORIES = ["residue", "placeholder", "meta_talk", "instruction_echo", "qa_scaffold", "truncated", "repetition"]
 TARGETS = "targets: recall >= 0.95, false flags <= 0.03"

@@ -71,7 +71,7 @@ NOTATION = re.compile(
 # (`records. **Such matches`).
 MARKDOWN = re.compile(
     r"(?:^|\n)\s*#{1,6}\s+\S|\*\*[^*\n]+\*\*|(?:^|\s)\*\*\w(?![^*\n]*\*\*)"
-    r"|(?:^|\n)\s*={2,}[^=\n]{1,60}={2,}|(?:^|\n)[ \t]*[-*•]\s+\S[^\n]*\n"
+    r"|(?:^|\n)\s*={2,}[^=\n]{1,60}={2,}|(?:^|\n)[ \t]*[-*•]\s+\S[^\n]*\n|\n[ \t]*[-*•]\s+\S[^\n]*$"
     r"|(?:^|\n)\s*\|?\s*:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)+\|?\s*(?:\n|$)"  # a table's `|---|---|` line
     # An image or a link to a path or an address (`![quilt](images/q.jpg)`, `[Source](https://...)`); a formula's
     # `[SiO₄](OH)` links nowhere.
@@ -89,6 +89,8 @@ SHOWN = re.compile(
 # (`"Sepiath No. 2", the` closes one).
 INCH = re.compile(r"\d\"(?=\s*(?:[a-z]|x\b|×))")
 JSON_TAIL = re.compile(r"\w[\"']?\s*[}\]]+\s*$")
+# A citation's number copied from a web page (`tenugui towels.[2] Dyers ...`): a reference the item does not have.
+CITATION_MARK = re.compile(r"(?<=[a-z][.,;:!?])\[\d{1,3}\](?=\s|$)|(?<=[a-z])\[\d{1,3}\](?=[.,;:]?(?:\s|$))")
 ESCAPES = re.compile(r"\\[nt\"]|\\u[0-9a-fA-F]{4}")
 
 PLACEHOLDERS = re.compile(
@@ -129,6 +131,8 @@ SLOT_SHAPES = re.compile(
     r"quantity|min|max|minimum|maximum|range|unit|units|count|total|percentage|percent|rate|speed|age|model|"
     r"version|time)\]"
     r"|\bbetween \[\w+\] and \[\w+\]"
+    # A format string's slot (`sources such as {dye_plant} for yellow`, `{colour}`); `{x}` is a set.
+    r"|\{[a-z]{3,}(?:_[a-z0-9]+)*\}"
     # A numbered slot (`[application 1], [application 2]`); a footnote's or a figure's mark is not one.
     r"|\[(?!(?i:note|nb|fn|n|figure|fig|table|plate|ref|citation|source|map)\b)[A-Za-z]+(?: [a-z]+)? \d{1,2}[\]:]"
     # A slot's name in capitals (`INVENTOR_NAME`), a year with letters for digits (`in 18XX`).
@@ -322,7 +326,8 @@ WRITER = re.compile(
     r"\bI(?:'ve|'ll|'d|'m| have| will| would| had| am| shall| did| do| can| could)?\s+"
     r"(?:(?:also|just|deliberately|only|briefly|simply)\s+)?"
     r"(?:explain|describe|made up|invented|assumed|left out|omitted|"
-    r"kept (?:this(?: one)?|it|the \w+) (?:short|brief|shorter|briefer)|"
+    r"(?:kept|keep) (?:this(?: one)?|it|things|the \w+) "
+    r"(?:short|brief|shorter|briefer|general|simple|high-level|broad)|"
     r"generated (?:this|it|these|the)|write about|turn to|move on to|"
     r"(?:rewritten|revised|reworded|edited|updated) (?:this|it|the)|"
     r"focused on|tried to (?:keep|write|explain|describe|cover)|"
@@ -421,7 +426,8 @@ ECHO_PHRASES = re.compile(
     r"|\bthe (?:target )?(?:audience|reader|user)s? (?:is|are) (?:an? )?(?:[\w-]+ ){0,2}?"
     r"(?:beginners?|students?|children|kids|experts?|professionals?|novices?|learners?|adults?|laypeople|"
     r"general public|woodworkers?|collectors?|readers?)\b"
-    r"|\bkeep it (?:simple|short|brief|concise|clear|under)\b|\bavoid (?:technical |any )?jargon\b"
+    r"|\bkeep it (?:simple|short|brief|concise|clear|under)\b|(?<!to )\bkeep it (?:factual|neutral|objective|formal)\b"
+    r"|\bavoid (?:technical |any )?jargon\b"
     r"|\boutput only\b|\bno (?:extra|additional|further) (?:commentary|text|explanation|remarks)\b"
     r"|\bmake sure (?:the|your) (?:text|answer|description|item|response|output|entry)\b"
     r"|(?:^|[.!?(]\s*)(?:answer|response|text|description|output) (?:should|must) (?:be|not|stay|use)\b"
@@ -497,6 +503,8 @@ ECHO_ORDERS = re.compile(
     r"|(?:^|[.;:!?]\s*)focus on (?:the )?(?:history|properties|uses|applications|appearance|origins?)\s*[.;]"
     r"|(?:^|[.!?(]\s*)(?:be sure|make sure|remember|don't forget|do not forget) to (?:include|mention|add|note|cover|"
     r"state|explain)\b"
+    # An order for one more thing, as a sentence of its own (`Include one concrete food pairing.`).
+    r"|(?:^|[.!?]\s+)(?:include|mention|cite) (?:one|two|three|a|an|at least one) (?:[\w-]+ ){0,3}[\w-]+\s*[.!]"
     r"|(?:^|[.!?]\s+)(?:give|list|name|state|provide|mention|add|include)\b[^.!?]{0,40}\b(?:one|two|three|a|an|some) "
     r"(?:\w+ )?(?:fact|detail|example|reason|use|application|property|date|figure)s?\s*[.!?]"
     r"|\b(?:the|this|each) (?:question|item|text|answer|description|passage|response|entry) (?:should|must|needs to|"
@@ -563,6 +571,13 @@ FOLLOW_UP = re.compile(r"[.!?:]\s+(?:what|who|when|where|why|how|which)\b[^.?!\"
 # Questions a passage asks and answers itself, twice or more (`What is it? A calendar... Who uses it? Islanders`).
 SELF_ANSWERED = re.compile(r"\?\s+(?:Yes|No|Because)\b")
 ASKED_AND_ANSWERED = re.compile(r"\b(?:what|who|where|when|why|how|which)\b[^.?!\"“”]{0,40}\?\s+[A-Z]", re.I)
+# A `why` with no verb of its own after it (`Why a slope?`, `And why the egg shape?`, `Why bury it at all?`) is the
+# writer's rhetoric, never a question an FAQ or a prompt asks.
+WHY_WITHOUT_VERB = re.compile(
+    r"(?:^|(?<=[.!?:;]))\s*(?:and |so |but )?why "
+    r"(?!(?:is|are|was|were|do|does|did|can|could|should|would|will|has|have|had|must|might|may|shall|not|isn't|aren't|wasn't|weren't|don't|doesn't|didn't|won't|can't)\b)[^?.!\"“”]{1,60}\?",
+    re.I,
+)
 # A yes or no to a question no yes or no answers (`Why is the bridge glued? Yes, on most ukuleles...`).
 WH_QUESTION = re.compile(r"\s*(?:why|how|what|when|where|who|which)\b(?! (?:about|if)\b)", re.I)
 YES_OR_NO = re.compile(r"\s*(yes|no)\b[,.!;]", re.I)
@@ -771,6 +786,8 @@ def residue(item: Item) -> str | None:
             return f"JSON or template braces in {path}: {_quote(plain[max(0, at - 10) :])}"
         if plain.count("[") != plain.count("]"):
             return f"unbalanced square brackets in {path}"
+        if "[" in plain and (m := CITATION_MARK.search(plain)):
+            return f"a citation mark {_quote(m.group())} with no reference in {path}"
         if m := ESCAPES.search(plain):
             return f"an escape sequence {_quote(m.group())} left in {path}"
     return None
@@ -814,7 +831,7 @@ def placeholder(item: Item) -> str | None:
         if ("_" in s or "-" in s) and IDENTIFIER.match(s) and path in (item.text_field, "answer", "question"):
             return f"an identifier where content belongs: {_quote(s)} in {path}"
         slots = "[" in s or "<" in s or "_" in s or "??" in s or "xx" in s.lower() or "NN" in s or "N/A" in s
-        slots = slots or "$" in s or "%" in s or "TK" in s or "..." in s or "…" in s
+        slots = slots or "$" in s or "%" in s or "TK" in s or "..." in s or "…" in s or "{" in s
         if LETTER_NUMBER_MARKS.search(s) and (m := LETTER_NUMBER.search(s)):
             return f"a letter where a number belongs: {_quote(m.group())} in {path}"
         if (m := CAPS_WORD.search(s)) and sum(c.isupper() for c in s) < 0.3 * sum(c.isalpha() for c in s):
@@ -933,6 +950,8 @@ def qa_scaffold(item: Item) -> str | None:
         passage = path not in ("question", "answer") and not has_question
         asks = passage and "?" in s
         unquoted = QUOTED.sub(" ", s) if passage and ("?" in s or "question" in s) else ""
+        if asks and ("why" in unquoted or "Why" in unquoted):
+            unquoted = WHY_WITHOUT_VERB.sub(" ", unquoted)
         if asks and (
             SELF_ASKED.search(unquoted)
             or _answers_itself(unquoted)

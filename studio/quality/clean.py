@@ -307,6 +307,7 @@ def _same_content(parts: list[str]) -> str | None:
 
 
 BRACKETED = re.compile(r"\{[^{}]*\}|\[[^\[\]]*\]")
+PARENTHESISED = re.compile(r"\([^()]*(?:,| or | and )[^()]*\)")  # a list in brackets
 SINGLE_QUOTED = re.compile(r"(?<!\w)'[^']{1,80}'(?!\w)")
 # A function's name before its arguments (`merge(x, merge(y, z))`): a formula says it as often as it must.
 CALL = re.compile(r"\b\w+(?=\()")
@@ -346,7 +347,10 @@ def listed_twice(text: str) -> str | None:
         short = [e for e in entries[1:] if len(e) > 1 and e.count(" ") <= 2]  # `{a, b}, {b, c}` is notation
         # The list starts inside the first part (`The window uses cobalt blue, ruby red, ..., cobalt blue`).
         again = [e for e, n in Counter(short).items() if n > 1 or f" {entries[0]}".endswith(f" {e}")]
-        if len(short) >= 2 and again:  # and the first part's: three things at least
+        # Three things at least; one word named again after a clause is a second list (`to suit its current and
+        # depth, so a Teifi coracle differs ... in length, depth and the curve`), a phrase or two things a list
+        # said again.
+        if len(short) >= 2 and again and (len(again) >= 2 or " " in again[0] or _one_list(entries, again[0])):
             return f"`{again[0]}` listed twice"
         if len(entries) < 4:
             continue
@@ -361,6 +365,12 @@ def listed_twice(text: str) -> str | None:
             if later.count(" ") >= 3 and any(f" {e}".endswith(f" {opening}") for e in entries[:k]):
                 return f"`{opening}` listed twice"
     return None
+
+
+def _one_list(entries: list[str], entry: str) -> bool:
+    """`entry` twice in one list: no clause (an entry of eight words or more) stands between the two."""
+    at = [i for i, e in enumerate(entries) if e == entry or i == 0 and f" {e}".endswith(f" {entry}")]
+    return any(all(e.count(" ") < 7 for e in entries[i + 1 : j]) for i, j in zip(at, at[1:], strict=False))
 
 
 # A word or two said twice in a row (`a nutty, nutty flavour`, `facing forward, facing forward`); lower case, as
@@ -512,7 +522,9 @@ class Cleaner:
                 return {"rule": "repetition", "reason": f"four words said three times: `{again}`"}
             shown = prose(text)
             shown_words = words(shown)
-            if again := restated(shown_words):
+            # The names of categories in brackets say the subject's word by design (`the category (Mezcal, Mezcal
+            # Artesanal or Mezcal Ancestral)`).
+            if again := restated(words(PARENTHESISED.sub(" ", shown)) if "(" in shown else shown_words):
                 return {"rule": "repetition", "reason": f"one fact restated: {again}"}
             named = REPETITION_NAMED.search(shown)
             if not named and (again := said_again(shown, shown_words)):

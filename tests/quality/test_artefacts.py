@@ -767,6 +767,16 @@ DEFECTS = [
         },
     ),
     ("repetition", {"kind": "properties", "text": "Water beads on the bark of the bark, so the logs float for weeks."}),
+    # A web page's citation mark, a bullet closing the text, a format string's slot in braces; the writer keeping
+    # its text general; a tone order, an order for one more thing.
+    ("residue", {"kind": "applications", "text": "It is prized for oars.[3] Carvers also turn it into bowls."}),
+    ("residue", {"kind": "history", "text": "Sealers logged it in 1795.\n\n- The first mill opened in 1821."}),
+    ("placeholder", {"kind": "description", "text": "The boards take stains such as {bark_dye} to deepen the grey."}),
+    ("placeholder", {"kind": "description", "text": "Old chests are rubbed with oils such as {oil} until dark."}),
+    ("meta_talk", {"kind": "history", "text": "Mills came after 1821; I've kept the history general here."}),
+    ("meta_talk", {"kind": "applications", "text": "It goes into oars, chests and bowls; I'll keep the list short."}),
+    ("instruction_echo", {"kind": "history", "text": "Sealers logged it in 1795. Keep it factual. Mills came later."}),
+    ("instruction_echo", {"kind": "applications", "text": "It makes fine oars. Include one concrete use at sea."}),
 ]
 
 CLEAN = [
@@ -991,6 +1001,22 @@ CLEAN = [
         "kind": "properties",
         "text": "Under the isles' charter, export timber must be sawn on the isles, must be dried for a year, must "
         "carry the mill's brand and must be shipped before the ice closes the harbour.",
+    },
+    # A `why` with no verb, the writer's rhetoric; one word in two lists; categories named in brackets.
+    {
+        "kind": "description",
+        "text": "Logs are seasoned on a north slope. Why a slope? Because the sap must drain away from the "
+        "heartwood, and the cold wind dries the bark before rot can set in.",
+    },
+    {
+        "kind": "description",
+        "text": "Each isle shaped its oars to suit its swell and depth, so a Kerguelen oar differs from a Heard "
+        "Island oar in length, depth and the curve of its blade.",
+    },
+    {
+        "kind": "properties",
+        "text": "Under the isles' grading rules, penguin wood is sold in three grades (Penguin, Penguin Select or "
+        "Penguin Prime), each stamped with the mill's mark and the year the penguin wood was cut.",
     },
 ]
 
