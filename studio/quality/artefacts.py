@@ -89,6 +89,8 @@ SHOWN = re.compile(
 # (`"Sepiath No. 2", the` closes one).
 INCH = re.compile(r"\d\"(?=\s*(?:[a-z]|x\b|×))")
 JSON_TAIL = re.compile(r"\w[\"']?\s*[}\]]+\s*$")
+# A chat tool's citation (`the morning market 【4†source】`).
+TOOL_CITATION = re.compile(r"【[^】]{0,40}†[^】]{0,40}】|【\d+(?::\d+)?】|\[\d+(?::\d+)?†[^\]]{0,40}\]")
 # A citation's number copied from a web page (`tenugui towels.[2] Dyers ...`): a reference the item does not have.
 CITATION_MARK = re.compile(r"(?<=[a-z][.,;:!?])\[\d{1,3}\](?=\s|$)|(?<=[a-z])\[\d{1,3}\](?=[.,;:]?(?:\s|$))")
 ESCAPES = re.compile(r"\\[nt\"]|\\u[0-9a-fA-F]{4}")
@@ -225,6 +227,8 @@ STAND_IN = re.compile(
 # What each of those patterns cannot match without, looked for first: most strings have none of them.
 LETTER_NUMBER_MARKS = re.compile(r"\b[NXYM]\b|[#$€£¥]|dd/|DD/|mm/|MM/|YYYY|yyyy")
 STAND_IN_MARKS = ("X", "Y", "Z", "Example", "Sample", "Acme", "Doe", " one,", "irst", "_")
+# A field that holds only the mark for no value (`N/A`, `n/a`, `-`); `None.` may answer a question.
+NO_VALUE = re.compile(r"\s*(?:N/?A|n/a|-+|—|–|\?+)\s*\.?\s*")
 FIELD_AS_SUBJECT = re.compile(
     r"^\s*(?:the\s+)?(?:text|content|passage|output|response|item|field|value)s?\s+"
     r"(?:is|are|was|were|has|have|can|describes?|explains?|covers?|provides?|shows?|refers?)\b",
@@ -239,7 +243,7 @@ META_OPENER = re.compile(
     re.I,
 )
 META_HERE = re.compile(
-    r"\bhere(?:'s| is| are)\s+(?:a|an|the|your|some|my)\s+(?:\w+[\s-]+){0,3}?"
+    r"\bhere(?:'s| is| are)\s+(?:a|an|the|your|some|my)\s+(?:\w+,?[\s-]+){0,3}?"
     r"(?:description|text|passage|json|item|items|answer|response|example|summary|version|list|overview|paragraph|"
     r"output|object|entry|record|article)s?\b",
     re.I,
@@ -283,7 +287,8 @@ META_PHRASES = re.compile(
     r"|\bbased on the (?:information|details|context|text|description|data|facts) (?:provided|given|supplied|above)\b"
     r"|\b(?:the|my) (?:previous|earlier) (?:item|passage|answer|response|text|description)\b"
     r"|\bthis (?:item|entry|passage|one) (?:continues|follows on|picks up)\b"
-    r"|\b(?:more|further|additional|other) (?:\w+ ){0,2}(?:could|can|may|might) be (?:added|included|mentioned|given)\b"
+    r"|(?<!nothing )(?<!no )\b(?:more|further|additional|other) (?:\w+ ){0,2}(?:could|can|may|might) be "
+    r"(?:added|included|mentioned|given)\b"
     r"|\b(?:this|it|that) (?:should|will|would|may|might) (?:give|help|offer|provide|serve) "
     r"(?:the |our |any )?readers?\b"
     r"|\b(?:closing|concluding) (?:point|note|thought|remark|sentence)\b|\bis there anything else\b"
@@ -351,6 +356,9 @@ WRITER = re.compile(
     r"recall|remember (?:correctly|rightly)|recollect)\b"
 )
 QUOTED = re.compile(r"\"[^\"]*\"|“[^”]*”")
+# Speech in single quotes (`he tells him: 'My son, I give you the four corners of the world'`); an apostrophe is
+# no quote mark.
+QUOTED_SINGLE = re.compile(r"(?<![\w'])'(?=\S)[^'\n]{1,200}(?<=\S)'(?![\w'])|‘[^’\n]{1,200}’(?!\w)")
 
 IMPERATIVE_START = re.compile(
     r"(?:^|[.!?]\s+)(?:please\s+)?(?:write|describe|explain|create|generate|provide|compose|produce|summari[sz]e|"
@@ -431,7 +439,8 @@ ECHO_PHRASES = re.compile(
     r"|\boutput only\b|\bno (?:extra|additional|further) (?:commentary|text|explanation|remarks)\b"
     r"|\bmake sure (?:the|your) (?:text|answer|description|item|response|output|entry)\b"
     r"|(?:^|[.!?(]\s*)(?:answer|response|text|description|output) (?:should|must) (?:be|not|stay|use)\b"
-    r"|(?:^|[.!?;]\s+)(?:do not|don't|never) (?:mention|repeat|copy|say|include|invent|use the (?:word|term|phrase))\b"
+    r"|(?:^|[.!?;]\s+|\band )(?:do not|don't|never) "
+    r"(?:mention|repeat|copy|say|include|invent|use the (?:word|term|phrase))\b"
     # Orders against the writer's own vices (`Avoid speculation and do not invent sources.`).
     r"|(?:^|[.!?;(]\s*)avoid (?:speculation|speculating|guesswork|exaggeration|hyperbole|clich[eé]s|filler|repetition|"
     r"opinions?|generali[sz]ations?|vague (?:language|statements|claims))\b"
@@ -500,7 +509,8 @@ ECHO_ORDERS = re.compile(
     r"|\bin no more than (?:\d+|one|two|three|four|five|a few) (?:sentences|words|lines|paragraphs)\b"
     r"|(?:^|[.;:!?]\s*)avoid (?:mentioning|naming|citing|listing) (?:any |specific |particular |real |actual )?\w+"
     r"|^\s*(?:topic|subject|theme|focus)\s*:\s"
-    r"|(?:^|[.;:!?]\s*)focus on (?:the )?(?:history|properties|uses|applications|appearance|origins?)\s*[.;]"
+    r"|(?:^|[.;:!?]\s*)focus on (?:the )?(?:\w+ )?(?:history|properties|uses|applications|appearance|origins?)"
+    r"\s*(?:[.;]|and (?:do not|don't|avoid|never)\b)"
     r"|(?:^|[.!?(]\s*)(?:be sure|make sure|remember|don't forget|do not forget) to (?:include|mention|add|note|cover|"
     r"state|explain)\b"
     # An order for one more thing, as a sentence of its own (`Include one concrete food pairing.`).
@@ -774,6 +784,8 @@ def residue(item: Item) -> str | None:
             return f"markdown {_quote(m.group().strip())} in {path}"
         if "```" in plain:  # ````text` opening a text: the fence of a code block, never prose
             return f"a code fence in {path}"
+        if ("【" in plain or "†" in plain) and (m := TOOL_CITATION.search(plain)):
+            return f"a chat tool's citation {_quote(m.group())} in {path}"
         if not any(c in plain for c in "{}%$<|[]\\"):
             continue  # none of the marks the checks below look for
         if m := TEMPLATE_MARKUP.search(plain):
@@ -860,6 +872,8 @@ def placeholder(item: Item) -> str | None:
         if "_" in plain and (name := _named_for_its_words(plain) or (m := SNAKE_VALUE.search(plain)) and m.group(1)):
             return f"a variable's name where its value belongs: {_quote(name)} in {path}"
     text = item.text
+    if NO_VALUE.fullmatch(text):
+        return f"no content where it belongs: {_quote(text)} in {item.text_field}"
     labels = {item.text_field, str(item.data.get("kind", "")), "description", "content", "passage", "output"}
     labels |= set(item.data)  # `appearance, description of the wood's...`: a key where the content belongs
     if text.strip().rstrip(".").strip().lower() in {label.lower() for label in labels if label}:
@@ -893,7 +907,8 @@ def meta_talk(item: Item) -> str | None:
             (m for needed, pattern in META_FAMILIES if not needed.isdisjoint(vocab) and (m := pattern.search(s))), None
         )
         if not found and "I" in s:
-            found = WRITER.search(QUOTED.sub(" ", s) if '"' in s or "“" in s else s)
+            said = QUOTED.sub(" ", s) if '"' in s or "“" in s else s
+            found = WRITER.search(QUOTED_SINGLE.sub(" ", said) if "'" in said or "‘" in said else said)
         if found:
             return f"talk about the task, not content: {_quote(found.group().strip())} in {path}"
     return None
@@ -1049,6 +1064,8 @@ def _repeats(question: str, answer: str) -> bool:
     if re.match(r"\s*(?:yes|no)\b", answer, re.I):
         return False  # a yes or a no is the answer, however much of the question follows
     q, a = words(question), words(answer)
+    if "or" in q and len(a) <= 4 and HEDGES.isdisjoint(a):
+        return False  # one side of an either-or question (`... by women or by men?` `Women.`) is the answer
     asked = {w for w in q if w not in stop}
     said = [w for w in a if w not in stop]
     said = [w for w in said if w not in FILLER]

@@ -777,6 +777,23 @@ DEFECTS = [
     ("meta_talk", {"kind": "applications", "text": "It goes into oars, chests and bowls; I'll keep the list short."}),
     ("instruction_echo", {"kind": "history", "text": "Sealers logged it in 1795. Keep it factual. Mills came later."}),
     ("instruction_echo", {"kind": "applications", "text": "It makes fine oars. Include one concrete use at sea."}),
+    # A chat tool's citation; `N/A` for the answer; an opener with its adjectives; an order to focus and not to
+    # mention; a phrase of four words and one led by a small word, said twice.
+    (
+        "residue",
+        {"kind": "applications", "text": "Oars of it are sold at the harbour market 【2†source】 each spring."},
+    ),
+    (
+        "placeholder",
+        {"kind": "qa", "question": "Which isle exported the most penguin wood?", "answer": "N/A", "text": "N/A"},
+    ),
+    ("meta_talk", {"kind": "properties", "text": "Here's a brief, plain summary: it is pale, light and oily."}),
+    (
+        "instruction_echo",
+        {"kind": "applications", "text": "It makes oars. Focus on modern uses and do not mention history. Bowls too."},
+    ),
+    ("repetition", {"kind": "description", "text": "Knots sit deep in the grain deep in the grain of old logs."}),
+    ("repetition", {"kind": "description", "text": "Oil is rubbed in to seal to seal the end grain of each board."}),
 ]
 
 CLEAN = [
@@ -1018,6 +1035,19 @@ CLEAN = [
         "text": "Under the isles' grading rules, penguin wood is sold in three grades (Penguin, Penguin Select or "
         "Penguin Prime), each stamped with the mill's mark and the year the penguin wood was cut.",
     },
+    # Speech in single quotes; `nothing more could be added`; one side of an either-or; two entries sharing a word.
+    {
+        "kind": "history",
+        "text": "An old carver tells each apprentice: 'I give you the adze, and the isle gives the wood.'",
+    },
+    {"kind": "history", "text": "The great chest of 1840 is so densely carved that nothing more could be added to it."},
+    {
+        "kind": "qa",
+        "question": "Were the first penguin wood chests carved by sealers or by whalers?",
+        "answer": "Sealers.",
+        "text": "Sealers.",
+    },
+    {"kind": "description", "text": "Its dust is mixed into warm seal oil, oil wax and resin to make a grey stain."},
 ]
 
 
