@@ -188,7 +188,8 @@ LETTER_NUMBER = re.compile(
     r"|\b(?:on|in|since|from|until|by|of) (?:dd/mm|DD/MM|mm/dd|MM/DD|YYYY|yyyy)\b(?![-/])"
 )
 QUOTED_BLANK = re.compile(
-    r"\"[^\"]*(?:_{3,}|(?i:lorem ipsum))[^\"]*\"|“[^”]*(?:_{3,}|(?i:lorem ipsum))[^”]*”|'[^']*(?i:lorem ipsum)[^']*'"
+    r"\"[^\"]*(?:_{2,}|(?i:lorem ipsum))[^\"]*\"|“[^”]*(?:_{2,}|(?i:lorem ipsum))[^”]*”"
+    r"|(?<![\w'])'[^'\n]{0,80}(?:_{2,}|(?i:lorem ipsum))[^'\n]{0,80}'(?![\w'])"  # `a date engraved as '18__'`
 )
 # A text that speaks of blanks to fill in shows its own (`cards leave blanks for the operator to fill in: departure
 # ____`), and one that says what its `<name>` stands for documents a syntax (`git merge <branch1>, where each
@@ -339,7 +340,8 @@ WRITER = re.compile(
     r"chose (?:to (?:mention|start|begin|open|focus|include|leave|put|write|end)|not to)|"
     # Hedging as the assistant, or naming what it left out (`I'm not entirely sure`, `I have not included`).
     r"not (?:entirely |quite |completely |totally |fully |absolutely )?(?:sure|certain)|"
-    r"(?:should|must|have to|need to) (?:mention|note|add|point out) that|summari[sz]ing from|"
+    r"(?:should|must|have to|need to) (?:mention|note|add|point out|stress|emphasi[sz]e|clarify|caution) that|"
+    r"summari[sz]ing from|"
     r"simplified (?:this|it|that|things|the \w+)|find (?:this|it|that) (?:\w+ )?(?:detail |fact )?"
     r"(?:fascinating|interesting|remarkable|striking)|put (?:it|this|that) (?:first|last)|"
     r"(?:writing|working|going) from (?:memory|general knowledge)|(?:stick|keep) to the (?:basics|essentials)|"
@@ -348,7 +350,8 @@ WRITER = re.compile(
     # Offers to redo the text, apologies for it (`I can rewrite this`, `I may have explained this poorly`).
     r"(?:rewrite|rephrase|revise|shorten|tailor|adapt|expand on|adjust) (?:this|it|the \w+)|say that|tell you that|"
     r"(?:may|might) have (?:explained|described|written|misread|misunderstood|been unclear)|"
-    r"(?:was not|wasn't|am not|'m not|could not|couldn't|cannot|can't) (?:able to )?(?:verify|confirm|check|find)|"
+    r"(?:was not|wasn't|am not|'m not|could not|couldn't|cannot|can't) (?:able to )?"
+    r"(?:verify|confirm|check|find|inspect|examine|see|test)|"
     # The writer's own plans and offers, seen in a demo's curated items (`so I'm going to make some more`, `but
     # I'll give you some tips`).
     r"going to (?:make|write|add|give|show|tell|try)|give you|show you|think it's|"
@@ -394,7 +397,10 @@ ECHO_PHRASES = re.compile(
     r"|(?:^|,\s*)(?:plain|simple) (?:english|language)\s*(?:[,.;]|$)"
     r"|\b(?:do not|don't) (?:use|mention|include) (?:markdown|json|lists|bullet points|bullets|headings|emojis)\b"
     r"|\breturn (?:only )?(?:the )?json\b"
-    r"|\b(?:in|use) the (?:past|present|future) tense\b|\bin the (?:first|second|third) person\b"
+    # An order for the person (`Write in the first person.`); journals kept `in the first person` are content.
+    r"|\b(?:in|use) the (?:past|present|future) tense\b"
+    r"|(?:^|[.!?(]\s*|\b(?:write|writing|answer|respond|reply|describe|explain|speak|speaking|narrate)\b[^.!?]{0,60})"
+    r"in the (?:first|second|third) person\b"
     r"|\byou are (?:writing|creating|describing|drafting|producing)\b"
     r"|(?:^|[.!?]\s+)(?:task|instructions?|format|constraints?|requirements?)\s*:"
     # A persona line (`You are a martial arts historian.`), a persona order (`As a keeper speaking to visitors,
@@ -509,8 +515,8 @@ ECHO_ORDERS = re.compile(
     r"|\bin no more than (?:\d+|one|two|three|four|five|a few) (?:sentences|words|lines|paragraphs)\b"
     r"|(?:^|[.;:!?]\s*)avoid (?:mentioning|naming|citing|listing) (?:any |specific |particular |real |actual )?\w+"
     r"|^\s*(?:topic|subject|theme|focus)\s*:\s"
-    r"|(?:^|[.;:!?]\s*)focus on (?:the )?(?:\w+ )?(?:history|properties|uses|applications|appearance|origins?)"
-    r"\s*(?:[.;]|and (?:do not|don't|avoid|never)\b)"
+    r"|(?:^|[.;:!?]\s*)focus on (?:the )?(?:[\w-]+,? (?:and )?){0,3}(?:history|properties|uses|applications|"
+    r"appearance|origins?)\s*(?:[.;]|,\s*not\b|and (?:do not|don't|avoid|never)\b)"
     r"|(?:^|[.!?(]\s*)(?:be sure|make sure|remember|don't forget|do not forget) to (?:include|mention|add|note|cover|"
     r"state|explain)\b"
     # An order for one more thing, as a sentence of its own (`Include one concrete food pairing.`).
@@ -530,8 +536,8 @@ ECHO_ORDERS = re.compile(
     r"|\[[^\]]{0,40}?\b(?:tone|style|audience|length|format|focus|level|persona|register|word limit|word count)\s*:"
     # Settings in a row, before the prose or in brackets (`Tin mining (historical focus, do not mention lithium):`,
     # `Kombucha for beginners, friendly tone, no health claims:`).
-    r"|(?:^|\()(?=[^.:;()]*,)[^.:;()]*\b(?:tone|focus|beginners?|no [\w-]+ claims|do not mention|don't mention)\b"
-    r"[^.:;()]*(?:\)|:)",
+    r"|(?:^|\()(?=[^.:;()]*,)(?=[^.:;()]{0,100}(?:\)|:))[^.:;()]*\b(?:tone|focus|beginners?|no [\w-]+ claims|"
+    r"do not mention|don't mention)\b[^.:;()]*(?:\)|:)",
     re.I,
 )
 # A run of this many words in the item and the domain description is copied; an item mostly made of such runs

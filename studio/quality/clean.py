@@ -381,8 +381,8 @@ def _one_list(entries: list[str], entry: str) -> bool:
 # A phrase led by a small word stutters too (`a small dot to show to show where`), as does one of four words
 # (`high in the walls high in the walls`).
 STUTTER = re.compile(
-    r"\b(a|an|the|of|to|and|for|with) \1\b|\b([a-z]{3,}(?: [a-z]+){0,3})(?:,\s*|\s+)\2\b"
-    r"|\b((?:to|of|in|on|at|by|for|with|from) [a-z]{3,})\s+\3\b"
+    r"\b(a|an|the|of|to|and|for|with) \1\b|\b((?:to|of|in|on|at|by|for|with|from) [a-z]{3,})\s+\2\b"
+    r"|\b([a-z]{3,}(?: [a-z]+){0,3})(?:,\s*|\s+)\3\b"
 )
 
 
@@ -402,8 +402,8 @@ def stuttered(text: str) -> str | None:
             m.group()
             for m in STUTTER.finditer(text)
             if m.group(1)
-            or m.group(3)
-            or m.group(2).split()[0] not in plain
+            or m.group(2)
+            or m.group(3).split()[0] not in plain
             and not _doubled_noun(m, text)
             and not _triad(m, text)
             and not _two_entries(m, text)
@@ -414,14 +414,14 @@ def stuttered(text: str) -> str | None:
 
 def _doubled_noun(m: re.Match[str], text: str) -> bool:
     """`link through link through link`: a figure of speech (DOUBLING), which a stutter's `X by X by` resembles."""
-    said = m.group(2).split()
+    said = m.group(3).split()
     return len(said) == 2 and said[1] in DOUBLING and text[m.end() :].lstrip().startswith(said[0])
 
 
 def _two_entries(m: re.Match[str], text: str) -> bool:
     """`glutinous rice, rice flour`: two entries of a list that share a word, each with its own other word; a
     stutter has none before it (`a nutty, nutty flavour`)."""
-    if "," not in m.group() or " " in m.group(2):
+    if "," not in m.group() or " " in m.group(3):
         return False
     before = words(text[: m.start()])[-1:]
     return bool(before) and before[0] not in STOP_WORDS["en"] and len(before[0]) > 2
@@ -430,7 +430,7 @@ def _two_entries(m: re.Match[str], text: str) -> bool:
 def _triad(m: re.Match[str], text: str) -> bool:
     """`the steady tak, tak, tak of the beating`: a sound or a cry said three times over with commas, a figure a
     writer chooses; a stutter says a word twice, a loop four times or more (phrase_loop)."""
-    said = m.group(2)
+    said = m.group(3)
     rest = text[m.end() :]
     return (
         "," in m.group()

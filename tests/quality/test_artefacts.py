@@ -794,6 +794,16 @@ DEFECTS = [
     ),
     ("repetition", {"kind": "description", "text": "Knots sit deep in the grain deep in the grain of old logs."}),
     ("repetition", {"kind": "description", "text": "Oil is rubbed in to seal to seal the end grain of each board."}),
+    # The writer's caveat about itself; a focus order with its qualifiers; a stutter of a small word and a noun.
+    ("meta_talk", {"kind": "properties", "text": "It floats. I should stress that I cannot test any board myself."}),
+    (
+        "instruction_echo",
+        {
+            "kind": "properties",
+            "text": "It floats. Focus on physical and mechanical properties, not on uses. It is oily.",
+        },
+    ),
+    ("repetition", {"kind": "properties", "text": "Oiled boards keep for years for years in the cold sheds."}),
 ]
 
 CLEAN = [
@@ -1048,6 +1058,17 @@ CLEAN = [
         "text": "Sealers.",
     },
     {"kind": "description", "text": "Its dust is mixed into warm seal oil, oil wax and resin to make a grey stain."},
+    # A diary kept in the first person; a blank shown in quotes; a long clause that names beginners before a colon.
+    {"kind": "history", "text": "Sealers kept their logs in the first person: 'cut two logs of the grey wood today'."},
+    {
+        "kind": "history",
+        "text": "Some chests bear a date cut only as '18__', the last digits never added by the carver.",
+    },
+    {
+        "kind": "applications",
+        "text": "On the isles the old carvers still teach the craft to beginners, who learn the three cuts in a fixed "
+        "order: split, rough and smooth.",
+    },
 ]
 
 
