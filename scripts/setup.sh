@@ -30,6 +30,8 @@ apt_install() {
 tools=()
 command -v cmake >/dev/null 2>&1 || tools+=(cmake)
 command -v g++ >/dev/null 2>&1 || tools+=(g++)
+command -v curl >/dev/null 2>&1 || tools+=(curl)
+command -v git >/dev/null 2>&1 || tools+=(git)
 if [ ${#tools[@]} -gt 0 ]; then say "installing ${tools[*]} with apt-get"; apt_install "${tools[@]}"; fi
 services=()
 command -v redis-server >/dev/null 2>&1 || services+=(redis-server)
@@ -46,35 +48,59 @@ PIP=(pip_quiet .venv/bin/python -m pip --disable-pip-version-check -q)
 # This machine's pip configuration names local indexes that not every package is in; pip says so for each.
 pip_quiet() { "$@" 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }; }
 
-# 3. The embedded model's server: llama.cpp's llama-server, built from the llama.cpp source that the
-#    llama-cpp-python sdist vendors (PyPI has no prebuilt llama.cpp server). It decodes about twice as fast
-#    as llama-cpp-python's own server, which runs the grammar over the whole vocabulary at every token
-#    (docs/platform-notes.md). GGML_NATIVE=OFF: a native build crashes on CPUs that advertise AMX the kernel
-#    does not allow. The build (about 5 minutes on 2 cores, once per checkout) runs in the background while
-#    step 4 installs the Python packages; the sdist stays in the studio cache, where studio also finds
-#    llama.cpp's GGUF converter.
-SDIST_DIR=${STUDIO_CACHE:-$HOME/.cache/studio}/sdist
+# 3. The embedded model's server: llama.cpp's llama-server. PyPI has no prebuilt llama.cpp server, but npm has
+#    llama.cpp's libraries prebuilt for linux-x64 (node-llama-cpp's package: ggml with one CPU variant per
+#    instruction set, chosen at run time, libllama and llama-common) and, in node-llama-cpp itself, the source
+#    of that llama.cpp release: set-up compiles only the server's own files against them
+#    (scripts/llama-server/CMakeLists.txt; under 2 minutes on 2 cores, against about 5 for the whole of
+#    llama.cpp) in the background while step 4 installs the Python packages. llama-server decodes about twice as
+#    fast as llama-cpp-python's own server, which runs the grammar over the whole vocabulary at every token
+#    (docs/platform-notes.md). The ggml variant for CPUs with AMX is left out: it crashes where the kernel
+#    does not allow AMX. The llama-cpp-python sdist is still fetched: studio finds llama.cpp's GGUF converter
+#    in it, in the studio cache.
+STUDIO_CACHE_DIR=${STUDIO_CACHE:-$HOME/.cache/studio}
+SDIST_DIR=$STUDIO_CACHE_DIR/sdist
 SDIST=$SDIST_DIR/llama_cpp_python-$LLAMA_VERSION.tar.gz
-SERVER=$CACHE/llama-server-$LLAMA_VERSION
-if [ ! -x "$SERVER" ]; then
-  mkdir -p "$SDIST_DIR"
-  if [ ! -f "$SDIST" ]; then
-    say "fetching the llama-cpp-python $LLAMA_VERSION sdist (llama.cpp's source and its GGUF converter)"
-    # Only this package as source: `:all:` would build its build backend from source too (49 s against 8 s).
-    "${PIP[@]}" download --no-deps --no-binary llama-cpp-python -d "$SDIST_DIR" "llama-cpp-python==$LLAMA_VERSION"
-  fi
-  say "building llama.cpp's llama-server in the background (portable, about 5 minutes on 2 cores; once per checkout)"
+NODE_LLAMA_VERSION=3.22.1
+SERVER_DIR=$CACHE/llama-server-$NODE_LLAMA_VERSION
+mkdir -p "$SDIST_DIR"
+if [ ! -f "$SDIST" ]; then
+  say "fetching the llama-cpp-python $LLAMA_VERSION sdist (llama.cpp's GGUF converter)"
+  # Only this package as source: `:all:` would build its build backend from source too (49 s against 8 s).
+  "${PIP[@]}" download --no-deps --no-binary llama-cpp-python -d "$SDIST_DIR" "llama-cpp-python==$LLAMA_VERSION"
+fi
+# npm_fetch NAME FILE SHA512: the package's tarball from the npm registry, checked against its published digest.
+npm_fetch() {
+  local out=$STUDIO_CACHE_DIR/npm/$2
+  [ -f "$out" ] && return 0
+  mkdir -p "$STUDIO_CACHE_DIR/npm"
+  curl -fsSL --retry 3 -o "$out.part" "https://registry.npmjs.org/$1/-/$2"
+  "$PY" -c 'import base64, hashlib, sys; d = hashlib.sha512(open(sys.argv[1], "rb").read()).digest()
+sys.exit(base64.b64encode(d).decode() != sys.argv[2])' "$out.part" "${3#sha512-}" \
+    || { rm -f "$out.part"; say "$2: its sha512 is not the one npm published"; exit 1; }
+  mv "$out.part" "$out"
+}
+if [ ! -x "$SERVER_DIR/llama-server" ]; then
+  say "fetching llama.cpp's prebuilt libraries and source from npm (node-llama-cpp $NODE_LLAMA_VERSION)"
+  npm_fetch @node-llama-cpp/linux-x64 "linux-x64-$NODE_LLAMA_VERSION.tgz" \
+    sha512-5uCCDNqWCNfaAm8aR/Uzxbo4HBpKgNF91kCHPepKhgMgV2OAmatoefbOlMihsqCiH2Od35E/eUHQCFbfRBJuOg==
+  npm_fetch node-llama-cpp "node-llama-cpp-$NODE_LLAMA_VERSION.tgz" \
+    sha512-bltIipuWmc123H7tMIgDGKSsSrhmhlQYeVUC48XTjVW7XGJJiJJyCdlTMzQ/LiWoPkGDpcL4FviDpgw7qfTiDw==
+  say "building llama.cpp's llama-server in the background (portable, under 2 minutes on 2 cores; once per checkout)"
   (
     set -e
-    src=$CACHE/llama-build/llama_cpp_python-$LLAMA_VERSION/vendor/llama.cpp
-    rm -rf "$CACHE/llama-build" && mkdir -p "$CACHE/llama-build"
-    tar xzf "$SDIST" -C "$CACHE/llama-build" "llama_cpp_python-$LLAMA_VERSION/vendor/llama.cpp"
-    cmake -S "$src" -B "$CACHE/llama-build/out" -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=OFF \
-      -DBUILD_SHARED_LIBS=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=ON \
-      -DLLAMA_BUILD_UI=OFF -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_OPENSSL=OFF -DLLAMA_CURL=OFF -DLLAMA_BUILD_APP=OFF
-    cmake --build "$CACHE/llama-build/out" --target llama-server -j "$(nproc)"
-    install -m 755 "$CACHE/llama-build/out/bin/llama-server" "$SERVER.part" && mv "$SERVER.part" "$SERVER"
-    rm -rf "$CACHE/llama-build"
+    work=$CACHE/llama-build
+    rm -rf "$work" "$SERVER_DIR.part" && mkdir -p "$work/shim" "$SERVER_DIR.part"
+    tar xzf "$STUDIO_CACHE_DIR/npm/linux-x64-$NODE_LLAMA_VERSION.tgz" -C "$work" package/bins/linux-x64
+    tar xzf "$STUDIO_CACHE_DIR/npm/node-llama-cpp-$NODE_LLAMA_VERSION.tgz" -C "$work" package/llama/gitRelease.bundle
+    git clone -q "$work/package/llama/gitRelease.bundle" "$work/src"
+    cp scripts/llama-server/CMakeLists.txt "$work/shim/" && ln -s ../src/ggml "$work/shim/ggml"
+    cmake -S "$work/shim" -B "$work/out" -DCMAKE_BUILD_TYPE=Release -DLLAMA_SRC="$PWD/$work/src" \
+      -DPREBUILT="$PWD/$work/package/bins/linux-x64"
+    cmake --build "$work/out" --target llama-server -j "$(nproc)"
+    cp "$work/out/server/llama-server" "$work"/package/bins/linux-x64/*.so "$SERVER_DIR.part/"
+    rm "$SERVER_DIR.part/libggml-cpu-sapphirerapids.so"
+    rm -rf "$SERVER_DIR" && mv "$SERVER_DIR.part" "$SERVER_DIR" && rm -rf "$work"
   ) >"$CACHE/llama-build.log" 2>&1 &
   started llama-build
 fi
@@ -103,7 +129,8 @@ started convert
 
 # 7. What ran in the background; studio finds llama-server next to its own Python.
 finished llama-build
-cmp -s "$SERVER" .venv/bin/llama-server || install -m 755 "$SERVER" .venv/bin/llama-server
+# A link: the server finds its libraries and ggml its CPU variants in the folder of the real file.
+[ "$(readlink .venv/bin/llama-server)" = "../../$SERVER_DIR/llama-server" ] || ln -sfn "../../$SERVER_DIR/llama-server" .venv/bin/llama-server
 finished convert
 finished apt
 say "ready: .venv ($(.venv/bin/python -c 'import studio, sys; print(sys.version.split()[0])'))"
