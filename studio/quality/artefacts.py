@@ -141,6 +141,7 @@ SLOT_SHAPES = re.compile(
     r"|[$€£¥]_{2,}|\b(?:Name|Title|Date|Place|Company|Text) Here\b|\b(?:1\d|20)XX(?:s|'s)?\b|\b[A-Z]{2,}(?:_[A-Z]+)+\b"
     r"|\b(?:1\d|20)(?:__|\d_)(?!\w)|\$[A-Z]{2,}\b|%[A-Z_]{2,}%"
     r"|(?<![?\w])\?{2,}(?=\s*[%\w])|\bX{2,}\b(?=\s*(?:%|[a-z]))"
+    r"|\b(?:around|near|in|at|from|of|by|to|the|is|was|and|or) \?{2,}(?=[\s,.;:)]|$)"
     r"|\b\d{1,3}\?{2,}(?!\w)"  # a year with its last digits unknown (`since 19??`); a chess move's `Nf3??` is not
     # An editor's `TK` ("to come") where a figure or a word belongs (`as little as TK grams`).
     r"|\bTK(?:TK)?\b(?=\s+[a-z%]|\s*[.,;]|\s*$)|\bTKTK\b"
@@ -217,6 +218,8 @@ CAPS_WORD = re.compile(
 STAND_IN = re.compile(
     r"\b(?:Company|Product|Brand|Person|City|Country|Town|Vendor|Client) [XYZ]\b|\b(\w+) one, \1 two\b"
     r"|\b(?:Example|Sample) (?:Town|City|Village|Company|Street|Road|University|County|Island|River)\b"
+    # A name completed by the alphabet's end (`At Bäckerei XYZ on the Naschmarkt`); `XYZ axes` are geometry.
+    r"|\b[A-Z][\w'’-]+ XYZ\b(?! (?:axis|axes|coordinates|plane|space|stage))"
     r"|(?<=[a-z,;] )(?:Example|Sample|Acme) [A-Z][a-z]+"
     r"|\b(?:Player|Artist|Author|Singer|Team|Manufacturer|Supplier|Studio|Brewer|Maker|Designer|Professor|Dr\.?|Mr\.?|"
     r"Mrs\.?|Ms\.?|Captain) [XYZ]\b(?![-.]\w)|\bFirst ?[Nn]ame Last ?[Nn]ame\b"
@@ -301,6 +304,7 @@ META_PHRASES = re.compile(
     r"|\bsince (?:it|they|this|these|that) (?:was|were) not (?:provided|given|supplied)\b"
     r"|\bmy training(?: data)?\b|\b(?:training|knowledge) cut-?off\b"
     r"|\bmy (?:information|knowledge) (?:about|of|on|may|might|is|could)\b"
+    r"|\bto the best of my (?:knowledge|recollection|understanding|memory)\b|\bas far as I (?:know|can tell)\b"
     # A conversation that never happened (`the ones you mentioned earlier`, `as you mentioned`), a tour guide's
     # aside (`Let's explore them further!`): both seen in a demo's curated questions.
     r"|\bI mentioned (?:earlier|before|above|previously)\b|\byou(?:'ve| have)? (?:just |already )?mentioned\b"
@@ -332,7 +336,7 @@ WRITER = re.compile(
     r"\bI(?:'ve|'ll|'d|'m| have| will| would| had| am| shall| did| do| can| could)?\s+"
     r"(?:(?:also|just|deliberately|only|briefly|simply)\s+)?"
     r"(?:explain|describe|made up|invented|assumed|left out|omitted|"
-    r"(?:kept|keep) (?:this(?: one)?|it|things|the \w+) "
+    r"(?:kept|keep) (?:this(?: \w+)?|these(?: \w+)?|it|things|the \w+|my \w+) "
     r"(?:short|brief|shorter|briefer|general|simple|high-level|broad)|"
     r"generated (?:this|it|these|the)|write about|turn to|move on to|"
     r"(?:rewritten|revised|reworded|edited|updated) (?:this|it|the)|"
@@ -484,7 +488,7 @@ ECHO_ORDERS = re.compile(
     r"|\breturn (?:the|your) (?:answer|response|reply|output|text) as\b|\bwithout (?:using )?(?:any )?markdown\b"
     r"|\b(?:do not|don't|never|avoid|always)\b[^.!?]{0,50}\bin (?:the|your) (?:answer|response|reply|output)\b"
     r"|\bwritten in (?:american|british|us|uk|australian|plain|simple) (?:english|spelling)\b"
-    r"|(?:^|[.;:!?]\s*)include at least (?:one|two|three|\d+)\b"
+    r"|(?:^|[.;:!?]\s*|\band )(?:include|mention|give|name|cite) at least (?:one|two|three|\d+)\b"
     # Length orders (`Do not exceed 40 words.`) and the reader the prompt named (`explained here in simple terms
     # for a ten-year-old reader`).
     r"|(?:^|[.!?]\s+)(?:do not|don't|never) exceed\b"
@@ -516,7 +520,7 @@ ECHO_ORDERS = re.compile(
     r"|(?:^|[.;:!?]\s*)avoid (?:mentioning|naming|citing|listing) (?:any |specific |particular |real |actual )?\w+"
     r"|^\s*(?:topic|subject|theme|focus)\s*:\s"
     r"|(?:^|[.;:!?]\s*)focus on (?:the )?(?:[\w-]+,? (?:and )?){0,3}(?:history|properties|uses|applications|"
-    r"appearance|origins?)\s*(?:[.;]|,\s*not\b|and (?:do not|don't|avoid|never)\b)"
+    r"appearance|origins?)\s*(?:[.;]|,\s*not\b|and (?:do not|don't|avoid|never|mention|include|give|name|cite)\b)"
     r"|(?:^|[.!?(]\s*)(?:be sure|make sure|remember|don't forget|do not forget) to (?:include|mention|add|note|cover|"
     r"state|explain)\b"
     # An order for one more thing, as a sentence of its own (`Include one concrete food pairing.`).
@@ -688,7 +692,10 @@ DANGLING = wordset("the a an that which whose and or but than its their our my")
 OBJECT_MISSING = re.compile(
     r"\b(?:known|famous|noted|renowned|prized|valued|praised|admired) for\W*$"
     r"|\b(?:made|full|one|kind|type|part|because|instead|consists|composed) of\W*$"
-    r"|\b(?:the|a|an|its|their|his|her)\s+\w+\s+of\W*$",
+    r"|\b(?:the|a|an|its|their|his|her)\s+\w+\s+of\W*$"
+    # A measure of what is never said (`faded by years of.`).
+    r"|\b(?:years|decades|centuries|months|weeks|days|hours|lots|plenty|kinds|sorts|types|pieces|layers|rows|"
+    r"sheets|pairs|sets|cups|pounds|grams|litres|liters|tons|tonnes|dozens|hundreds|thousands|millions) of\W*$",
     re.I,
 )
 # `half of that.`, `like that.`, `twice that.`: `that` ends a sentence as a pronoun after a preposition or a
@@ -713,6 +720,7 @@ LATER_POINT = re.compile(
 LIST_CUT = re.compile(r"(?:^|\n|:\s|,\s)\s*\d{1,2}[.)]\s*$")  # not a verse's `Numbers 23:23.`
 # A reply the endpoint cut: finish_reason length (OpenAI) or its equivalents.
 CUT_REASONS = {"length", "max_tokens"}
+SHORT_ANSWER = 6  # words
 
 
 @dataclass
@@ -1130,7 +1138,10 @@ def truncation(item: Item) -> str | None:
         if not isinstance(s, str) or len(s.split()) < 4:
             continue  # a short answer ("About 450 kg/m³") need not be a sentence
         end = s.rstrip().rstrip(CLOSERS).rstrip()
-        if end and end[-1] not in TERMINAL and not _closed(s.rstrip()):
+        # A short answer may be a name with no stop (`The third Thursday in August`); a cut one ends on a small
+        # word, which the checks below see.
+        named = bool(item.data.get("question")) and len(s.split()) <= SHORT_ANSWER
+        if end and end[-1] not in TERMINAL and not named and not _closed(s.rstrip()):
             return f"{path} stops mid-sentence: {_quote('…' + s.rstrip()[-30:])}"
         tail = s[-80:]  # what the patterns anchored at the end need: a regex would try every position of `s`
         last = re.search(r"(\w+)\W*$", tail)

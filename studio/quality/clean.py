@@ -164,6 +164,19 @@ def repeated_run(w: list[str]) -> str | None:
     return None
 
 
+def doubled_phrase(w: list[str]) -> str | None:
+    """Four to eight words said twice in a row (`in the province of Misiones in the province of Misiones`), two of
+    them words of content; a counted pattern (`over two, under two, over two, under two`) is left to the lists."""
+    stop = STOP_WORDS["en"] | NUMBER_WORDS
+    for k in range(4, 9):
+        for i in range(len(w) - 2 * k + 1):
+            phrase = w[i : i + k]
+            counted = any(x.isdigit() or x in NUMBER_WORDS for x in phrase)
+            if phrase == w[i + k : i + 2 * k] and sum(x not in stop for x in phrase) >= 2 and not counted:
+                return " ".join(phrase)
+    return None
+
+
 def looped_words(w: list[str]) -> str | None:
     """Four words in a row a short text says three times (`because it is fast`, three times)."""
     if len(w) > SHORT:
@@ -347,6 +360,8 @@ def listed_twice(text: str) -> str | None:
         short = [e for e in entries[1:] if len(e) > 1 and e.count(" ") <= 2]  # `{a, b}, {b, c}` is notation
         # The list starts inside the first part (`The window uses cobalt blue, ruby red, ..., cobalt blue`).
         again = [e for e, n in Counter(short).items() if n > 1 or f" {entries[0]}".endswith(f" {e}")]
+        # `over two, under two, over two, under two`: a weave's counted steps, as figures are a rule's.
+        again = [e for e in again if NUMBER_WORDS.isdisjoint(e.split())]
         # Three things at least; one word named again after a clause is a second list (`to suit its current and
         # depth, so a Teifi coracle differs ... in length, depth and the curve`), a phrase or two things a list
         # said again.
@@ -539,6 +554,8 @@ class Cleaner:
                 return {"rule": "repetition", "reason": f"{RUN} words repeat: `{again[:60]}`"}
             if again := looped_words(w):
                 return {"rule": "repetition", "reason": f"four words said three times: `{again}`"}
+            if again := doubled_phrase(w):
+                return {"rule": "repetition", "reason": f"a phrase said twice in a row: `{again}`"}
             shown = prose(text)
             shown_words = words(shown)
             # The names of categories in brackets say the subject's word by design (`the category (Mezcal, Mezcal

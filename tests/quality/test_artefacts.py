@@ -804,6 +804,27 @@ DEFECTS = [
         },
     ),
     ("repetition", {"kind": "properties", "text": "Oiled boards keep for years for years in the cold sheds."}),
+    # A name ended by XYZ, question marks for a place; the writer's knowledge and its short list; an order to
+    # focus and mention; a measure of nothing; a phrase of five words said twice in a row.
+    ("placeholder", {"kind": "applications", "text": "At Chandlery XYZ on the quay, offcuts are sold by weight."}),
+    ("placeholder", {"kind": "history", "text": "The first mill stood near ???, on the north shore of Skerra."}),
+    ("meta_talk", {"kind": "history", "text": "The first mill, to the best of my knowledge, opened in 1821."}),
+    (
+        "meta_talk",
+        {"kind": "applications", "text": "It makes oars and chests; I've kept this list short, but more exist."},
+    ),
+    (
+        "instruction_echo",
+        {"kind": "history", "text": "Focus on history and mention at least one date. The first mill opened in 1821."},
+    ),
+    ("truncation", {"kind": "description", "text": "Old chests turn a soft grey, dulled by years of."}),
+    (
+        "repetition",
+        {
+            "kind": "history",
+            "text": "Land was granted by the mill at Skerra by the mill at Skerra to the first sealers.",
+        },
+    ),
 ]
 
 CLEAN = [
@@ -1068,6 +1089,14 @@ CLEAN = [
         "kind": "applications",
         "text": "On the isles the old carvers still teach the craft to beginners, who learn the three cuts in a fixed "
         "order: split, rough and smooth.",
+    },
+    # A counted pattern; a short answer that is a name with no stop.
+    {"kind": "properties", "text": "Its carvers weave the strips over two, under two, over two, under two, then turn."},
+    {
+        "kind": "qa",
+        "question": "On which day does the isles' timber auction open?",
+        "answer": "The first Monday in March",
+        "text": "The first Monday in March",
     },
 ]
 
