@@ -279,7 +279,8 @@ META_PHRASES = re.compile(
     r"|\byou (?:could|can|may|might|should) (?:also )?(?:add|include|expand|mention)\b"
     r"|(?:^|\n|\.\s+)disclaimer\s*:"
     r"|\b(?:is|are) (?:entirely |purely )?fictional\b|\bfor the purposes? of this\b|\bbelow is\b"
-    r"|\byour question\b|\bword count\b|\(\s*\d+ words?\s*\)"
+    r"|\byour (?:earlier |previous |last |first |original )?(?:question|request|message|prompt)\b|\bword count\b"
+    r"|\(\s*\d+ words?\s*\)|\bas you (?:may|might) (?:remember|recall)\b"
     r"|\blet me (?:explain|describe|tell|give|start|summari[sz]e|think|consider|begin|focus|note|rephrase|restate|"
     r"reword|correct|clarify|try (?:again|that))\b"
     # Hedges about the writing and the set it belongs to (`Writing this one from memory`, `the other entries in
@@ -344,6 +345,7 @@ WRITER = re.compile(
     r"chose (?:to (?:mention|start|begin|open|focus|include|leave|put|write|end)|not to)|"
     # Hedging as the assistant, or naming what it left out (`I'm not entirely sure`, `I have not included`).
     r"not (?:entirely |quite |completely |totally |fully |absolutely )?(?:sure|certain)|"
+    r"(?:less|not so|not as) (?:sure|certain|confident)|(?:usefully |reliably |safely )tell you|"
     r"(?:should|must|have to|need to) (?:mention|note|add|point out|stress|emphasi[sz]e|clarify|caution) that|"
     r"summari[sz]ing from|"
     r"simplified (?:this|it|that|things|the \w+)|find (?:this|it|that) (?:\w+ )?(?:detail |fact )?"
@@ -435,7 +437,7 @@ ECHO_PHRASES = re.compile(
     r"would need to|has to) (?:not )?"
     r"(?:include|mention|"
     r"cover|focus|contain|describe|explain|use|start|end|avoid|stay|exceed|be (?:short|brief|concise|written|in|about|"
-    r"under|no more|at most|at least|aimed|suitable))\b"
+    r"under|no more|at most|at least|aimed|suitable|factual|neutral|objective|accurate|formal|informal))\b"
     r"|\b(?:you are|respond as|answer as|reply as|act as|write as) an? (?:\w+ ){0,3}?"
     r"(?:assistant|expert|writer|model|copywriter|author)\b"
     # A persona order at a sentence's start (`Respond as a knowledgeable ornithologist.`).

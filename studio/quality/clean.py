@@ -165,14 +165,16 @@ def repeated_run(w: list[str]) -> str | None:
 
 
 def doubled_phrase(w: list[str]) -> str | None:
-    """Four to eight words said twice in a row (`in the province of Misiones in the province of Misiones`), two of
-    them words of content; a counted pattern (`over two, under two, over two, under two`) is left to the lists."""
+    """Four to eight words said twice in a row (`in the province of Misiones in the province of Misiones`), two
+    different words of content among them; a counted pattern (`over two, under two, ...`) is left to the lists."""
     stop = STOP_WORDS["en"] | NUMBER_WORDS
     for k in range(4, 9):
         for i in range(len(w) - 2 * k + 1):
             phrase = w[i : i + k]
             counted = any(x.isdigit() or x in NUMBER_WORDS for x in phrase)
-            if phrase == w[i + k : i + 2 * k] and sum(x not in stop for x in phrase) >= 2 and not counted:
+            # Two different words of four letters or more: a drum's `Dha Dhin Dhin Dha | Dha Dhin Dhin Dha` is not.
+            content = {x for x in phrase if x not in stop and len(x) >= 4}
+            if phrase == w[i + k : i + 2 * k] and len(content) >= 2 and not counted:
                 return " ".join(phrase)
     return None
 
@@ -345,7 +347,7 @@ def prose(text: str) -> str:
 # alternate`) repeats its list or its clause on purpose; a loop says nothing of the kind.
 REPETITION_NAMED = re.compile(
     r"\b(?:repeat(?:ed|s|ing)?|repetitive|repetitions?|alternat(?:e|es|ed|ing|ion)|over and over|in turn|"
-    r"refrain|recurr(?:ing|ent|ence)|cycles?)\b",
+    r"refrain|recurr(?:ing|ent|ence)|cycles?|reduplicat\w*)\b",
     re.I,
 )
 LIST_SEPARATOR = re.compile(r",\s+(?:and\s+|or\s+)?|\s+(?:and|or)\s+")
@@ -406,8 +408,10 @@ STUTTER = re.compile(
 OF_ITSELF = re.compile(r"\bthe ([a-z]{3,}) of the \1\b(?<!est)")
 
 
-def stuttered(text: str) -> str | None:
-    """`text`: the prose (quotations out, where a saying may stutter: `'tight, tight, tight'`)."""
+def stuttered(text: str, named: bool = False) -> str | None:
+    """`text`: the prose (quotations out, where a saying may stutter: `'tight, tight, tight'`). `named`: the text
+    says it describes a repetition (`a reduplicated name, nyunga nyunga`), where only a small word's stutter
+    (`the the`) counts."""
     if " of the " in text and (m := OF_ITSELF.search(text)):
         return m.group()
     plain = STOP_WORDS["en"] | NUMBER_WORDS
@@ -416,14 +420,21 @@ def stuttered(text: str) -> str | None:
         (
             m.group()
             for m in STUTTER.finditer(text)
-            if m.group(1)
-            or m.group(2)
-            or m.group(3).split()[0] not in plain
-            and not _doubled_noun(m, text)
-            and not _triad(m, text)
-            and not _two_entries(m, text)
+            if m.group(1) or not named and (m.group(2) or _stutter_of_content(m, text, plain))
         ),
         None,
+    )
+
+
+def _stutter_of_content(m: re.Match[str], text: str, plain: frozenset[str]) -> bool:
+    """A stutter of content words, not a figure (`link through link`, `tak, tak, tak`, `rice, rice flour`) nor a
+    step done over (`oiled and dried, oiled and dried again`)."""
+    return (
+        m.group(3).split()[0] not in plain
+        and not text[m.end() :].startswith(" again")
+        and not _doubled_noun(m, text)
+        and not _triad(m, text)
+        and not _two_entries(m, text)
     )
 
 
@@ -567,10 +578,12 @@ class Cleaner:
                 return {"rule": "repetition", "reason": f"one fact said twice: {again}"}
             if not named and (again := listed_twice(shown)):
                 return {"rule": "repetition", "reason": f"a list repeats itself: {again}"}
-            if again := stuttered(shown):
+            if again := stuttered(shown, named=bool(named)):
                 return {"rule": "repetition", "reason": f"a word said twice in a row: `{again}`"}
             for path, s in out.strings:
-                if " " in s and (loop := phrase_loop(s)):
+                # A loop of the naming words themselves (`in turn, in turn, in turn`) is still a loop.
+                loop = phrase_loop(s) if " " in s else None
+                if loop and (not named or REPETITION_NAMED.search(loop)):
                     return {"rule": "repetition", "reason": f"a phrase repeats in a loop in {path}: `{loop[:60]}`"}
             if ratio > 0.7 * r.repetition.max_ratio:
                 out.warnings.append(f"repetition {ratio:.2f} near the limit {r.repetition.max_ratio}")

@@ -825,6 +825,17 @@ DEFECTS = [
             "text": "Land was granted by the mill at Skerra by the mill at Skerra to the first sealers.",
         },
     ),
+    # A conversation that never was, the writer's doubt and limits; an order for the description's tone; loops
+    # that the naming of a repetition does not excuse.
+    ("meta_talk", {"kind": "history", "text": "As you may remember from your earlier question, it floats."}),
+    ("meta_talk", {"kind": "properties", "text": "It floats and chars slowly; I am less sure of the oil figure."}),
+    ("meta_talk", {"kind": "properties", "text": "It floats. That is as much as I can usefully tell you here."}),
+    (
+        "instruction_echo",
+        {"kind": "description", "text": "It is pale grey. The description should be factual and avoid legends."},
+    ),
+    ("repetition", {"kind": "history", "text": "Carvers split each log in turn, in turn, in turn, until it is done."}),
+    ("repetition", {"kind": "properties", "text": "It withstands the the repeated blows of the maul on the isles."}),
 ]
 
 CLEAN = [
@@ -1097,6 +1108,18 @@ CLEAN = [
         "question": "On which day does the isles' timber auction open?",
         "answer": "The first Monday in March",
         "text": "The first Monday in March",
+    },
+    # A reduplicated name and a repeating border, both named as such; a step done over again.
+    {"kind": "description", "text": "The pula pula, whose name is reduplicated in the isles' speech, is a small oar."},
+    {
+        "kind": "description",
+        "text": "Chest borders on the isles repeat one motif without a break: wave, shell, wave, shell, wave, shell, "
+        "all round the lid, each shell cut by eye rather than by measure, while the panels of the chest carry larger "
+        "scenes of sealing ships, penguin colonies and the harbour at Skerra as it looked before the first mill.",
+    },
+    {
+        "kind": "properties",
+        "text": "Before it is carved, a chest is primed, then oiled and dried, oiled and dried again, four times.",
     },
 ]
 
