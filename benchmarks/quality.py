@@ -76,11 +76,13 @@ SETS = [
     ("quality_fresh28.jsonl", 12, "2026-12-07", (0.970, 0.040)),
     ("quality_fresh29.jsonl", 12, "2026-12-07", (0.930, 0.050)),
     ("quality_fresh30.jsonl", 12, "2026-12-08", (0.960, 0.050)),
+    ("quality_fresh31.jsonl", 12, "2026-12-08", (0.960, 0.020)),
 ]
 # Measured first after the last rule change (unread until then) and never used to tune them; shaped as SETS' are.
-# Its writers' guide, like fresh24's to fresh30's, defined the artefacts without example strings (the sets before
+# fresh31 was measured on the same rules and is not tuned on either: two sets on one rule set, to see whether a
+# figure holds. Its writers' guide, like fresh24's to fresh31's, defined the artefacts without example strings (the sets before
 # gave examples).
-HELD_OUT = ("quality_fresh31.jsonl", 12, "2026-12-08", (0.960, 0.020))
+HELD_OUT = ("quality_fresh32.jsonl", 12, "2026-12-08", (0.920, 0.050))
 START, END = markers("quality-benchmark")
 CATEGORIES = ["residue", "placeholder", "meta_talk", "instruction_echo", "qa_scaffold", "truncated", "repetition"]
 TARGETS = "targets: recall >= 0.95, false flags <= 0.03"
