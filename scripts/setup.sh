@@ -90,15 +90,16 @@ if [ ! -x "$SERVER_DIR/llama-server" ]; then
   (
     set -e
     work=$CACHE/llama-build
+    libs=$work/package/bins/linux-x64
     rm -rf "$work" "$SERVER_DIR.part" && mkdir -p "$work/shim" "$SERVER_DIR.part"
     tar xzf "$STUDIO_CACHE_DIR/npm/linux-x64-$NODE_LLAMA_VERSION.tgz" -C "$work" package/bins/linux-x64
     tar xzf "$STUDIO_CACHE_DIR/npm/node-llama-cpp-$NODE_LLAMA_VERSION.tgz" -C "$work" package/llama/gitRelease.bundle
     git clone -q "$work/package/llama/gitRelease.bundle" "$work/src"
     cp scripts/llama-server/CMakeLists.txt "$work/shim/" && ln -s ../src/ggml "$work/shim/ggml"
     cmake -S "$work/shim" -B "$work/out" -DCMAKE_BUILD_TYPE=Release -DLLAMA_SRC="$PWD/$work/src" \
-      -DPREBUILT="$PWD/$work/package/bins/linux-x64"
+      -DPREBUILT="$PWD/$libs"
     cmake --build "$work/out" --target llama-server -j "$(nproc)"
-    cp "$work/out/server/llama-server" "$work"/package/bins/linux-x64/*.so "$SERVER_DIR.part/"
+    cp "$work/out/server/llama-server" "$libs"/*.so "$SERVER_DIR.part/"
     rm "$SERVER_DIR.part/libggml-cpu-sapphirerapids.so"
     rm -rf "$SERVER_DIR" && mv "$SERVER_DIR.part" "$SERVER_DIR" && rm -rf "$work"
   ) >"$CACHE/llama-build.log" 2>&1 &

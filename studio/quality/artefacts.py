@@ -595,9 +595,11 @@ SELF_ANSWERED = re.compile(r"\?\s+(?:Yes|No|Because)\b")
 ASKED_AND_ANSWERED = re.compile(r"\b(?:what|who|where|when|why|how|which)\b[^.?!\"“”]{0,40}\?\s+[A-Z]", re.I)
 # A `why` with no verb of its own after it (`Why a slope?`, `And why the egg shape?`, `Why bury it at all?`) is the
 # writer's rhetoric, never a question an FAQ or a prompt asks.
+# The verbs a question is built on (`Is it...?`, `Why does it...?`).
+AUXILIARY = "is|are|was|were|does|do|did|can|could|should|would|will|has|have|had|may|might|must|shall"
 WHY_WITHOUT_VERB = re.compile(
-    r"(?:^|(?<=[.!?:;]))\s*(?:and |so |but )?why "
-    r"(?!(?:is|are|was|were|do|does|did|can|could|should|would|will|has|have|had|must|might|may|shall|not|isn't|aren't|wasn't|weren't|don't|doesn't|didn't|won't|can't)\b)[^?.!\"“”]{1,60}\?",
+    rf"(?:^|(?<=[.!?:;]))\s*(?:and |so |but )?why "
+    rf"(?!(?:{AUXILIARY}|not|isn't|aren't|wasn't|weren't|don't|doesn't|didn't|won't|can't)\b)[^?.!\"“”]{{1,60}}\?",
     re.I,
 )
 # A yes or no to a question no yes or no answers (`Why is the bridge glued? Yes, on most ukuleles...`).
@@ -606,8 +608,7 @@ YES_OR_NO = re.compile(r"\s*(yes|no)\b[,.!;]", re.I)
 # A question only a quantity answers (`How old must a cork oak be...?`); `How long` may take `until the sap stops`.
 ASKS_A_NUMBER = re.compile(r"\s*(?:how (?:old|many|tall|heavy|far|wide|deep|high)|(?:in )?what year)\b", re.I)
 INTERROGATIVE = re.compile(
-    r"^\s*[\"'“‘(]?\s*(?:what|why|how|when|where|which|who|whom|whose|is|are|was|were|does|do|did|can|could|"
-    r"should|would|will|has|have|had|may|might|must|shall)\b",
+    rf"^\s*[\"'“‘(]?\s*(?:what|why|how|when|where|which|who|whom|whose|{AUXILIARY})\b",
     re.I,
 )
 
@@ -1142,8 +1143,8 @@ def truncation(item: Item) -> str | None:
         end = s.rstrip().rstrip(CLOSERS).rstrip()
         # A short answer may be a name with no stop (`The third Thursday in August`); a cut one ends on a small
         # word, which the checks below see.
-        named = bool(item.data.get("question")) and len(s.split()) <= SHORT_ANSWER
-        if end and end[-1] not in TERMINAL and not named and not _closed(s.rstrip()):
+        short_answer = bool(item.data.get("question")) and len(s.split()) <= SHORT_ANSWER
+        if end and end[-1] not in TERMINAL and not short_answer and not _closed(s.rstrip()):
             return f"{path} stops mid-sentence: {_quote('…' + s.rstrip()[-30:])}"
         tail = s[-80:]  # what the patterns anchored at the end need: a regex would try every position of `s`
         last = re.search(r"(\w+)\W*$", tail)

@@ -171,10 +171,11 @@ def doubled_phrase(w: list[str]) -> str | None:
     for k in range(4, 9):
         for i in range(len(w) - 2 * k + 1):
             phrase = w[i : i + k]
+            if phrase != w[i + k : i + 2 * k]:
+                continue
             counted = any(x.isdigit() or x in NUMBER_WORDS for x in phrase)
             # Two different words of four letters or more: a drum's `Dha Dhin Dhin Dha | Dha Dhin Dhin Dha` is not.
-            content = {x for x in phrase if x not in stop and len(x) >= 4}
-            if phrase == w[i + k : i + 2 * k] and len(content) >= 2 and not counted:
+            if len({x for x in phrase if x not in stop and len(x) >= 4}) >= 2 and not counted:
                 return " ".join(phrase)
     return None
 
