@@ -70,7 +70,7 @@ NOTATION = re.compile(
 # Markdown a JSON string field should not hold: a heading line, bold text, a bold mark that never closes
 # (`records. **Such matches`).
 MARKDOWN = re.compile(
-    r"(?:^|\n)\s*#{1,6}\s+\S|\*\*[^*\n]+\*\*|(?:^|\s)\*\*\w(?![^*\n]*\*\*)"
+    r"(?:^|\n|[.!?:]\s+)\s*#{1,6}\s+\S|\*\*[^*\n]+\*\*|(?:^|\s)\*\*\w(?![^*\n]*\*\*)"
     r"|(?:^|\n)\s*={2,}[^=\n]{1,60}={2,}|(?:^|\n)[ \t]*[-*•]\s+\S[^\n]*\n|\n[ \t]*[-*•]\s+\S[^\n]*$"
     r"|(?:^|\n)\s*\|?\s*:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)+\|?\s*(?:\n|$)"  # a table's `|---|---|` line
     # An image or a link to a path or an address (`![quilt](images/q.jpg)`, `[Source](https://...)`); a formula's
@@ -88,6 +88,7 @@ SHOWN = re.compile(
 # A straight double quote after a digit and before a word is an inch mark (`a 12" blade`), not a quote
 # (`"Sepiath No. 2", the` closes one).
 INCH = re.compile(r"\d\"(?=\s*(?:[a-z]|x\b|×))")
+CLOSING_TAG = re.compile(r"</[A-Za-z][\w:-]{0,30}>")
 JSON_TAIL = re.compile(r"\w[\"']?\s*[}\]]+\s*$")
 # A chat tool's citation (`the morning market 【4†source】`).
 TOOL_CITATION = re.compile(r"【[^】]{0,40}†[^】]{0,40}】|【\d+(?::\d+)?】|\[\d+(?::\d+)?†[^\]]{0,40}\]")
@@ -208,7 +209,7 @@ SNAKE_VALUE = re.compile(
 # word in capitals in a sentence of lower-case words (`a file named FILENAME`, `a clutch of NUMBER eggs`), and
 # stand-ins a template left (`Company X`, `application one, application two`).
 # `[OH-]`, `[H+]`: a concentration in chemistry, not a slot.
-CAPS_SLOT = re.compile(r"\[[A-Z][A-Z0-9 _/-]{1,}[A-Z0-9_]\]|<[A-Z][A-Z0-9 _]{2,}>")
+CAPS_SLOT = re.compile(r"\[[A-Z][A-Z0-9 _/'’-]{1,}[A-Z0-9_]\]|<[A-Z][A-Z0-9 _]{2,}>")
 CAPS_WORD = re.compile(
     r"\b(?:NUMBER|FILENAME|FILE|NAME|DATE|YEAR|PLACE|CITY|COUNTRY|AMOUNT|VALUE|PRICE|TITLE|AUTHOR|COMPANY|"
     r"PRODUCT|PERSON|LOCATION|ADDRESS|TOPIC|KEYWORD|TOWN|VILLAGE|REGION|STREET|ORGANI[SZ]ATION|INSTITUTION|"
@@ -308,7 +309,9 @@ META_PHRASES = re.compile(
     r"|\bto the best of my (?:knowledge|recollection|understanding|memory)\b|\bas far as I (?:know|can tell)\b"
     # A conversation that never happened (`the ones you mentioned earlier`, `as you mentioned`), a tour guide's
     # aside (`Let's explore them further!`): both seen in a demo's curated questions.
-    r"|\bI mentioned (?:earlier|before|above|previously)\b|\byou(?:'ve| have)? (?:just |already )?mentioned\b"
+    r"|\bI mentioned (?:earlier|before|above|previously)\b"
+    r"|\b(?:earlier|before|previously|above) in (?:our|this) (?:conversation|chat|discussion|exchange|thread)\b"
+    r"|\byou(?:'ve| have)? (?:just |already )?mentioned\b"
     r"|\blet(?:'s| us) (?:explore|dive|delve|take a (?:closer )?look|break (?:it|this|that) down)\b",
     re.I,
 )
@@ -375,6 +378,8 @@ IMPERATIVE_START = re.compile(
     r"it\b|them\b)\w"
     # An order about how to write (`Be concise and factual.`, `Give two applications of...`).
     r"|(?:^|[.!?]\s+)be (?:concise|brief|factual|clear|specific|accurate|creative|detailed|informative)\b"
+    r"|(?:^|[.!?]\s+)(?:answer|respond|reply|write|explain|describe) (?:briefly|concisely|factually|succinctly|simply|"
+    r"clearly|accurately)\b"
     r"|(?:^|[.!?]\s+)(?:give|list|name|state) (?:\d+|one|two|three|four|five|a few|some|several) (?:\w+ )?"
     r"(?:applications|examples|uses|facts|reasons|properties|details|points|ways|features)\b"
     # Explaining to a reader the prompt named (`Explain to a ten-year-old what...`).
@@ -405,8 +410,8 @@ ECHO_PHRASES = re.compile(
     r"|\breturn (?:only )?(?:the )?json\b"
     # An order for the person (`Write in the first person.`); journals kept `in the first person` are content.
     r"|\b(?:in|use) the (?:past|present|future) tense\b"
-    r"|(?:^|[.!?(]\s*|\b(?:write|writing|answer|respond|reply|describe|explain|speak|speaking|narrate)\b[^.!?]{0,60})"
-    r"in the (?:first|second|third) person\b"
+    r"|(?:^|[.!?(]\s*)(?:(?:please\s+)?(?:write|writing|answer|respond|reply|describe|explain|speak|speaking|"
+    r"narrate)\b[^.!?]{0,60})?in the (?:first|second|third) person\b"
     r"|\byou are (?:writing|creating|describing|drafting|producing)\b"
     r"|(?:^|[.!?]\s+)(?:task|instructions?|format|constraints?|requirements?)\s*:"
     # A persona line (`You are a martial arts historian.`), a persona order (`As a keeper speaking to visitors,
@@ -429,7 +434,7 @@ ECHO_PHRASES = re.compile(
     r"upbeat|positive|light|lively|warm|professional|casual|informal|academic|playful|serious)\b"
     r"|(?:^|[.!?]\s+)make it (?:sound|more|less|short|shorter|brief|simple|fun|engaging|exciting|clear)\b"
     r"|\bavoid (?:any |all )?(?:\w+ )?references\b"
-    r"|\bfor (?:a|the) (?:general|lay|young|non-specialist|beginner) (?:reader|audience)\b"
+    r"|(?<!not )\bfor (?:a|the) (?:general|lay|young|non-specialist|beginner) (?:reader|audience)\b"
     r"|\bwithout (?:using )?(?:any )?(?:\w+ )?jargon\b|\b\d+\s*[-–]\s*\d+ sentences\b"
     r"|\b(?:provide|give|write|return) (?:the |your )?(?:answers?|response|reply|output)s? "
     r"(?:in|using|as) (?:a )?json\b"
@@ -607,8 +612,10 @@ WH_QUESTION = re.compile(r"\s*(?:why|how|what|when|where|who|which)\b(?! (?:abou
 YES_OR_NO = re.compile(r"\s*(yes|no)\b[,.!;]", re.I)
 # A question only a quantity answers (`How old must a cork oak be...?`); `How long` may take `until the sap stops`.
 ASKS_A_NUMBER = re.compile(r"\s*(?:how (?:old|many|tall|heavy|far|wide|deep|high)|(?:in )?what year)\b", re.I)
+# A quiz's question may be an order to name things (`Name the two main models of ...`).
 INTERROGATIVE = re.compile(
-    rf"^\s*[\"'“‘(]?\s*(?:what|why|how|when|where|which|who|whom|whose|{AUXILIARY})\b",
+    rf"^\s*[\"'“‘(]?\s*(?:what|why|how|when|where|which|who|whom|whose|{AUXILIARY})\b"
+    r"|^\s*(?:name|list|identify|give|state) (?:the|one|two|three|four|five|any|a|an) ",
     re.I,
 )
 
@@ -661,7 +668,7 @@ META_FAMILIES = (
 SLOT_WORDS = wordset("todo tbd fixme lorem here later unknown null undefined insert enter fill")
 IMPERATIVE_WORDS = wordset(
     "write describe explain create generate provide compose produce summarise summarize draft outline document "
-    "mention discuss highlight elaborate be give list name state"
+    "mention discuss highlight elaborate be give list name state answer respond reply"
 )
 ORDER_WORDS = wordset(
     "write mention avoid include use keep make be remember focus answer reply respond give adopt stick cover"
@@ -765,6 +772,9 @@ def residue(item: Item) -> str | None:
     for path, s in item.strings:
         if " " not in s.strip() and "{" not in s and "[" not in s and (m := JSON_TAIL.search(s)):
             return f"JSON's closing marks {_quote(m.group())} after the value of {path}"
+        # Cleaning took HTML's tags out: this one closes a field of the prompt's format (`Alpana.</answer>`).
+        if "</" in s and (m := CLOSING_TAG.search(CODE_SPAN.sub(" ", s))):
+            return f"a closing tag {_quote(m.group())} in {path}"
     for path, s in item.prose():
         plain = CODE_SPAN.sub(" ", s) if "`" in s else s  # an inline code span is where braces and quotes belong
         if "[" in plain or "{" in plain:
@@ -1088,7 +1098,8 @@ def _repeats(question: str, answer: str) -> bool:
     said = [w for w in said if w not in FILLER]
     stems = {_stem(w) for w in asked}
     new = [w for w in said if w not in asked and not _same_stem(w, asked) and _stem(w) not in stems]
-    if bool(asked) and len(said) <= 2 * len(asked) + 2 and not new:
+    # An answer of small words alone (`Not.`, `Neither.`) says something the question does not.
+    if asked and said and len(said) <= 2 * len(asked) + 2 and not new:
         return True
     # The question's words again around one common word (`A point is scored in sepak takraw when a team scores a
     # point.`); a number or a name is an answer (`... described by sealers in 1790`, `... isles of Tasmania`).
@@ -1147,7 +1158,7 @@ def truncation(item: Item) -> str | None:
         if end and end[-1] not in TERMINAL and not short_answer and not _closed(s.rstrip()):
             return f"{path} stops mid-sentence: {_quote('…' + s.rstrip()[-30:])}"
         tail = s[-80:]  # what the patterns anchored at the end need: a regex would try every position of `s`
-        last = re.search(r"(\w+)\W*$", tail)
+        last = re.search(r"(\w+(?:['’]\w+)*)\W*$", tail)
         if last and last.group(1) in DANGLING and not AFTER_THAT.search(tail) or OBJECT_MISSING.search(tail):
             return f"{path} ends on `{last.group(1)}`: {_quote('…' + s.rstrip()[-30:])}"
         if LIST_CUT.search(tail):

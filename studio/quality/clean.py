@@ -193,6 +193,7 @@ NUMBERS = "one two three four five six seven eight nine ten half third thirds qu
 NUMBER_WORDS = frozenset(NUMBERS.split())
 SHARES = frozenset(["half", "third", "thirds", "quarter", "quarters"])
 DOUBLING = frozenset(["by", "after", "upon", "through", "on", "over", "to"])
+NESTING = frozenset(["within", "inside"])  # `a doll within a doll within a doll`
 # Verbs of obligation, which a rule or a specification says in every clause (`must be curdled ..., must be put`).
 MODALS = frozenset(["must", "shall", "might"])
 RESTATED = 4  # times a short text says one content word ...
@@ -277,6 +278,7 @@ OTHER_WORDS_OPENERS = [
 ]
 SAID_AGAIN = 0.8  # share of the shorter clause's content words that the other clause says too ...
 SAID_AGAIN_WORDS = 3  # ... and at least this many of them
+SAID_AGAIN_AFTER = 0.5  # the share where the next sentence opens with the same three words
 
 
 def stem(word: str) -> str:
@@ -317,7 +319,10 @@ def _same_content(parts: list[str]) -> str | None:
             if figures[i] and figures[j] and figures[i] != figures[j]:
                 continue  # the same words for other figures (`the Type I has 8 sliders, the Type II 11 sliders`)
             shared = a & content[j]
-            if len(shared) >= SAID_AGAIN_WORDS and len(shared) >= SAID_AGAIN * min(len(a), len(content[j])):
+            # The next sentence opening as this one does says it again with fewer of its words (`It has also been
+            # taken up by rock bands. It has also been adopted by rock bands ...`).
+            share = SAID_AGAIN_AFTER if j == i + 1 and len(said[i]) > 3 and said[i][:3] == said[j][:3] else SAID_AGAIN
+            if len(shared) >= SAID_AGAIN_WORDS and len(shared) >= share * min(len(a), len(content[j])):
                 return f"`{parts[j].strip()[:60]}` says again `{parts[i].strip()[:60]}`"
     return None
 
@@ -360,7 +365,8 @@ def listed_twice(text: str) -> str | None:
         if sentence.count(",") < 2:
             continue
         entries = [" ".join(words(e)) for e in LIST_SEPARATOR.split(sentence)]
-        short = [e for e in entries[1:] if len(e) > 1 and e.count(" ") <= 2]  # `{a, b}, {b, c}` is notation
+        # `{a, b}, {b, c}` and a sitar's `Ma, Sa, Pa, Sa` are notation.
+        short = [e for e in entries[1:] if len(e) > 2 and e.count(" ") <= 2]
         # The list starts inside the first part (`The window uses cobalt blue, ruby red, ..., cobalt blue`).
         again = [e for e, n in Counter(short).items() if n > 1 or f" {entries[0]}".endswith(f" {e}")]
         # `over two, under two, over two, under two`: a weave's counted steps, as figures are a rule's.
@@ -393,13 +399,14 @@ def _one_list(entries: list[str], entry: str) -> bool:
 
 # A word or two said twice in a row (`a nutty, nutty flavour`, `facing forward, facing forward`); lower case, as
 # place names double (`Walla Walla`). Of the small words, only those no sentence says twice (`turned a a cast-iron
-# wheel`; `what it is is` may).
+# wheel`, `a bolt can can be folded`; `what it is is`, `what it was was`, `had had`, `that that` may).
 # The small words come first (`one of the the the oldest` is no phrase starting with `the`), with one space
 # between: where notation was taken out (`{x} and {y}`) two may meet across the gap.
-# A phrase led by a small word stutters too (`a small dot to show to show where`), as does one of four words
-# (`high in the walls high in the walls`).
+# A phrase led by a small word stutters too (`a small dot to show to show where`, `uncut at one end at one end`), as
+# does one of four words (`high in the walls high in the walls`).
 STUTTER = re.compile(
-    r"\b(a|an|the|of|to|and|for|with) \1\b|\b((?:to|of|in|on|at|by|for|with|from) [a-z]{3,})\s+\2\b"
+    r"\b(a|an|the|of|to|and|for|with|can|could|should|would|will|may|might|must|shall|has|have|been|from|into)"
+    r" \1\b|\b((?:to|of|in|on|at|by|for|with|from) [a-z]{3,}(?: [a-z]+){0,2})\s+\2\b"
     r"|\b([a-z]{3,}(?: [a-z]+){0,3})(?:,\s*|\s+)\3\b"
 )
 
@@ -430,8 +437,10 @@ def stuttered(text: str, named: bool = False) -> str | None:
 def _stutter_of_content(m: re.Match[str], text: str, plain: frozenset[str]) -> bool:
     """A stutter of content words, not a figure (`link through link`, `tak, tak, tak`, `rice, rice flour`) nor a
     step done over (`oiled and dried, oiled and dried again`)."""
+    said = m.group(3).split()
+    # An article leads a phrase that stutters (`from the same the same hardwood`), as it leads no figure.
     return (
-        m.group(3).split()[0] not in plain
+        (said[0] not in plain or said[0] == "the" and len(said) > 1)
         and not text[m.end() :].startswith(" again")
         and not _doubled_noun(m, text)
         and not _triad(m, text)
@@ -440,9 +449,12 @@ def _stutter_of_content(m: re.Match[str], text: str, plain: frozenset[str]) -> b
 
 
 def _doubled_noun(m: re.Match[str], text: str) -> bool:
-    """`link through link through link`: a figure of speech (DOUBLING), which a stutter's `X by X by` resembles."""
+    """`link through link through link`, `a doll within a doll within a doll`: a figure of speech, which a
+    stutter's `X by X by` resembles."""
     said = m.group(3).split()
-    return len(said) == 2 and said[1] in DOUBLING and text[m.end() :].lstrip().startswith(said[0])
+    if len(said) == 3 and said[2] in ("a", "an", "the"):
+        said = said[:2]
+    return len(said) == 2 and said[1] in DOUBLING | NESTING and text[m.end() :].lstrip().startswith(said[0])
 
 
 def _two_entries(m: re.Match[str], text: str) -> bool:

@@ -836,6 +836,36 @@ DEFECTS = [
     ),
     ("repetition", {"kind": "history", "text": "Carvers split each log in turn, in turn, in turn, until it is done."}),
     ("repetition", {"kind": "properties", "text": "It withstands the the repeated blows of the maul on the isles."}),
+    # Stutters led by small words; a heading in mid-line; a conversation that never was; a closing tag of the
+    # prompt's format; a slot's name with an apostrophe; an order on how to answer; a sentence said again in
+    # other words after the same opening.
+    ("repetition", {"kind": "properties", "text": "Its oars are cut from the same the same log as the hull."}),
+    ("repetition", {"kind": "properties", "text": "A dry board can can be bent over steam without splitting."}),
+    ("repetition", {"kind": "description", "text": "Each chest has a brass hasp at one end at one end of the lid."}),
+    ("residue", {"kind": "history", "text": "The first mill opened in 1821. ### Trade\nBy 1850 it sold abroad."}),
+    ("meta_talk", {"kind": "history", "text": "As discussed earlier in our conversation, the mill opened in 1821."}),
+    (
+        "residue",
+        {"kind": "qa", "question": "Who first logged the wood?", "answer": "Sealers.</answer>", "text": "Sealers."},
+    ),
+    ("placeholder", {"kind": "history", "text": "The first mill was built by [BUILDER'S NAME] on the north shore."}),
+    (
+        "instruction_echo",
+        {
+            "kind": "qa",
+            "question": "What colour is the wood?",
+            "answer": "Answer briefly and factually. It is a pale silver-grey.",
+            "text": "Answer briefly and factually. It is a pale silver-grey.",
+        },
+    ),
+    (
+        "repetition",
+        {
+            "kind": "applications",
+            "text": "It makes light oars. It has also been taken up by chest makers on the windy isles. It has also "
+            "been adopted by the makers of sea chests throughout the southern isles.",
+        },
+    ),
 ]
 
 CLEAN = [
@@ -1121,6 +1151,24 @@ CLEAN = [
         "kind": "properties",
         "text": "Before it is carved, a chest is primed, then oiled and dried, oiled and dried again, four times.",
     },
+    # A quiz's order to name; an answer of one small word; a writer's subjects speaking in the first person; a text
+    # that was not for the general reader; a name with an apostrophe at the end; a figure of nesting; notes named
+    # again in a tuning.
+    {
+        "kind": "qa",
+        "question": "Name the two ports that shipped the wood.",
+        "answer": "Skerra and Port Lind.",
+        "text": "Skerra and Port Lind.",
+    },
+    {"kind": "qa", "question": "What does the isles' prefix 'un' in unpen mean?", "answer": "Not.", "text": "Not."},
+    {
+        "kind": "history",
+        "text": "Old carvers describe their training in the first person, as in the 1950s interviews kept at Skerra.",
+    },
+    {"kind": "history", "text": "The mill's ledger was kept for its owners, not for the general reader, until 1900."},
+    {"kind": "history", "text": "The wood was traded as far as the old caravan town of Qal'an."},
+    {"kind": "description", "text": "A nest of boxes: a box within a box within a box, each cut from one board."},
+    {"kind": "properties", "text": "Its harp's strings are tuned to Sa, Pa, Sa, Ma, Sa, Pa in two octaves."},
 ]
 
 
