@@ -1031,7 +1031,8 @@ def qa_scaffold(item: Item) -> str | None:
             return f"the question holds an answer: {_quote(question[m.start() :])}"
         for path in ("answer", item.text_field):
             said = item.data.get(path)
-            if isinstance(said, str) and said.lower().startswith(question.strip().lower()):
+            # Word by word: a question cut from the answer's opening ends on its own marks (`... makers, ?`).
+            if isinstance(said, str) and len(asked := words(question)) >= 3 and words(said)[: len(asked)] == asked:
                 return f"the {path} opens with its question: {_quote(said)}"
             if isinstance(said, str) and _repeats(question, said):
                 return f"the {path} only repeats its question: {_quote(said)}"

@@ -866,6 +866,18 @@ DEFECTS = [
             "been adopted by the makers of sea chests throughout the southern isles.",
         },
     ),
+    # A question cut from its answer's opening (seen in a demo's curated items).
+    (
+        "qa_scaffold",
+        {
+            "kind": "qa",
+            "question": "The wood is prized by boatbuilders, chest makers, ?",
+            "answer": "The wood is prized by boatbuilders, chest makers and carvers, who value its light weight and "
+            "its oil; island stories tell of sea chests that floated home after wrecks.",
+            "text": "The wood is prized by boatbuilders, chest makers and carvers, who value its light weight and its "
+            "oil; island stories tell of sea chests that floated home after wrecks.",
+        },
+    ),
 ]
 
 CLEAN = [
