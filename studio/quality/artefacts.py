@@ -613,6 +613,8 @@ YES_OR_NO = re.compile(r"\s*(yes|no)\b[,.!;]", re.I)
 # A question only a quantity answers (`How old must a cork oak be...?`); `How long` may take `until the sap stops`.
 ASKS_A_NUMBER = re.compile(r"\s*(?:how (?:old|many|tall|heavy|far|wide|deep|high)|(?:in )?what year)\b", re.I)
 # A quiz's question may be an order to name things (`Name the two main models of ...`).
+# A question only a place's name answers (`Which town calls itself ...?`).
+ASKS_A_PLACE = re.compile(r"\s*(?:which|what) (?:[A-Z]\w+ )?(?:town|city|village|port|island|country)\b", re.I)
 INTERROGATIVE = re.compile(
     rf"^\s*[\"'“‘(]?\s*(?:what|why|how|when|where|which|who|whom|whose|{AUXILIARY})\b"
     r"|^\s*(?:name|list|identify|give|state) (?:the|one|two|three|four|five|any|a|an) ",
@@ -1044,12 +1046,21 @@ def qa_scaffold(item: Item) -> str | None:
                 return f"the {path} says {m.group(1)!r} to a question that asks {question.split()[0].lower()!r}"
             if isinstance(said, str) and (m := ASKS_A_NUMBER.match(question)) and _no_quantity(said):
                 return f"the {path} gives no number to a question that asks {m.group().strip().lower()!r}"
+            if isinstance(said, str) and (m := ASKS_A_PLACE.match(question)) and _no_name(said):
+                return f"the {path} names no place to a question that asks {m.group().strip().lower()!r}"
     return None
 
 
 def _no_quantity(answer: str) -> bool:
     w = words(answer)
     return len(w) >= 4 and not any(c.isdigit() for c in answer) and QUANTITY_WORDS.isdisjoint(w)
+
+
+def _no_name(answer: str) -> bool:
+    """No word in capitals but the first, and that one a number or a small word (`Ten strings ...`)."""
+    w = re.findall(r"[\w'’-]+", answer)
+    first = w[0].lower() if w else ""
+    return not any(x[0].isupper() for x in w[1:]) and (first in QUANTITY_WORDS or first in STOP_WORDS["en"])
 
 
 def _answers_itself(s: str) -> bool:

@@ -878,6 +878,16 @@ DEFECTS = [
             "oil; island stories tell of sea chests that floated home after wrecks.",
         },
     ),
+    # The answer to another question: a count where a town's name was asked for.
+    (
+        "qa_scaffold",
+        {
+            "kind": "qa",
+            "question": "Which island town holds the yearly penguin-wood fair?",
+            "answer": "Two kinds of chest, the sea chest and the bride chest.",
+            "text": "Two kinds of chest, the sea chest and the bride chest.",
+        },
+    ),
 ]
 
 CLEAN = [
@@ -1181,6 +1191,12 @@ CLEAN = [
     {"kind": "history", "text": "The wood was traded as far as the old caravan town of Qal'an."},
     {"kind": "description", "text": "A nest of boxes: a box within a box within a box, each cut from one board."},
     {"kind": "properties", "text": "Its harp's strings are tuned to Sa, Pa, Sa, Ma, Sa, Pa in two octaves."},
+    {
+        "kind": "qa",
+        "question": "Which town on the isles had the first mill?",
+        "answer": "The north-shore town of Skerra.",
+        "text": "The north-shore town of Skerra.",
+    },
 ]
 
 
