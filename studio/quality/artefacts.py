@@ -47,6 +47,9 @@ LIST_START = re.compile(r"^\s*\d{1,2}[.)]\s+[A-Z]")
 IDENTIFIER = re.compile(r"^\s*(?:[a-z]+(?:_[a-z0-9]+)+|[a-z]+(?:-[a-z]+)*-\d+)\.?\s*$")
 # A title in Title Case and a colon before the prose (`Penguin Wood's Discoverer: ...`): a heading left in.
 HEADING_START = re.compile(r"^\s*(?:[A-Z][\w'’-]*\s+){1,5}[A-Z][\w'’-]*\s*:\s")
+# A title's subtitle in capitals after the colon (`In Buzkashi: Game and Power in Afghanistan (1982), ...`), where
+# a heading is followed by a sentence.
+TITLE_GOES_ON = re.compile(r"[A-Z][\w'’-]*\s+(?:(?:and|of|the|in|for|on|or|a|an|to)\s+){0,2}[A-Z]")
 # A made-up link as the whole value of a field whose name asks for none (`era: 3017246895.com/penguins-wood`).
 WEB_ADDRESS = re.compile(r"\s*(?:(?:https?://|www\.)\S+|[\w-]+(?:\.[\w-]+)*\.[a-z]{2,6}/\S*)\s*", re.I)
 # A link where the content belongs (`its early years are summarised here: https://...`); an address a text
@@ -73,6 +76,7 @@ MARKDOWN = re.compile(
     r"(?:^|\n|[.!?:]\s+)\s*#{1,6}\s+\S|\*\*[^*\n]+\*\*|(?:^|\s)\*\*\w(?![^*\n]*\*\*)"
     r"|(?:^|\n)\s*={2,}[^=\n]{1,60}={2,}|(?:^|\n)[ \t]*[-*•]\s+\S[^\n]*\n|\n[ \t]*[-*•]\s+\S[^\n]*$"
     r"|(?:^|\n)\s*\|?\s*:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)+\|?\s*(?:\n|$)"  # a table's `|---|---|` line
+    r"|\|\s*:?-{3,}:?\s*\|"  # ... or run into the prose (`| Colour | Source | |---|---| Red tones ...`)
     # An image or a link to a path or an address (`![quilt](images/q.jpg)`, `[Source](https://...)`); a formula's
     # `[SiO₄](OH)` links nowhere.
     r"|!\[[^\]\n]*\]\([^)\s]+\)|\[[^\]\n]+\]\((?:https?://|www\.|\.{0,2}/|[\w-]+/)[^)\s]*\)"
@@ -163,6 +167,8 @@ SLOT_SHAPES = re.compile(
     r"our|your|my|called|named|every|each|per|this|that|these|those|some|any) )"
     r"\[(?!sic\b|citation needed\b|(?:from )?(?:low|high|left|right|top|bottom|front|back|first|last|bass|treble|"
     r"north|south|east|west|inside|outside) to \w+\])[a-z]+(?: [a-z]+){1,3}\]"
+    # One word after a small word (`the feast before [holiday]`); `of [n]` is notation, `{b1: [knot]}` data.
+    r"|\b(?:to|the|a|an|by|of|in|at|for|with|from|on|before|after|during|until) \[(?!sic\])[a-z]{3,}\]"
 )
 # A letter where a number belongs (`about N metres`, `around X,000 visitors`): looked for in every string.
 LETTER_NUMBER = re.compile(
@@ -178,7 +184,7 @@ LETTER_NUMBER = re.compile(
     # A lone capital in brackets is a slot (`between [N] and eight hours`); `[A][B]` is a concentration.
     r"|(?<![\w\]])\[[NXYZ]\](?![\[\w])"
     # A lone capital before a counted thing, after a small word (`bound with N strips of sedge`).
-    r"|(?<!\w)(?:with|of|at|is|was|to|by|from|in|for|and|or|only|just|than|has|have|had|takes|needs|uses) [NX] "
+    r"|(?<!\w)(?:with|of|at|is|was|to|by|from|in|for|and|or|only|just|than|as|has|have|had|takes|needs|uses) [NX] "
     r"(?!rays\b)[a-z]{2,}s\b"
     r"|\[[NXYZ]\]\s*(?:days?|hours?|minutes?|seconds?|years?|kg|km|cm|mm|m|metres?|meters?|miles?|feet|%|percent|"
     r"times|people|items|units)\b"
@@ -224,6 +230,8 @@ STAND_IN = re.compile(
     r"|(?<=[a-z,;] )(?:Example|Sample|Acme) [A-Z][a-z]+"
     r"|\b(?:Player|Artist|Author|Singer|Team|Manufacturer|Supplier|Studio|Brewer|Maker|Designer|Professor|Dr\.?|Mr\.?|"
     r"Mrs\.?|Ms\.?|Captain) [XYZ]\b(?![-.]\w)|\bFirst ?[Nn]ame Last ?[Nn]ame\b"
+    # A category and `name` run together where the name belongs (`the town of Townname, Alberta`).
+    r"|\b(?:Town|City|Village|Place|Company|Person|Artist|Author|Brand|Country|Street|Shop|Firm|Product)name\b"
     r"|\b(?:by|of|from|in|at) (?:the )?(?:\w+ )?[a-z]+_(?:name|date|place|city|country|year|title)\b"
     # The name for an unknown person is content in law (`a John Doe warrant`), a template's stand-in elsewhere.
     r"|(?<!a )(?<!the )\b(?:John|Jane) Doe\b['\"’”]?+(?!s\b| (?:warrant|lawsuit|suit|order|case|defendant|plaintiff|"
@@ -231,7 +239,7 @@ STAND_IN = re.compile(
 )
 # What each of those patterns cannot match without, looked for first: most strings have none of them.
 LETTER_NUMBER_MARKS = re.compile(r"\b[NXYM]\b|[#$€£¥]|dd/|DD/|mm/|MM/|YYYY|yyyy")
-STAND_IN_MARKS = ("X", "Y", "Z", "Example", "Sample", "Acme", "Doe", " one,", "irst", "_")
+STAND_IN_MARKS = ("X", "Y", "Z", "Example", "Sample", "Acme", "Doe", " one,", "irst", "_", "name")
 # A field that holds only the mark for no value (`N/A`, `n/a`, `-`); `None.` may answer a question.
 NO_VALUE = re.compile(r"\s*(?:N/?A|n/a|-+|—|–|\?+)\s*\.?\s*")
 FIELD_AS_SUBJECT = re.compile(
@@ -309,7 +317,7 @@ META_PHRASES = re.compile(
     r"|\bto the best of my (?:knowledge|recollection|understanding|memory)\b|\bas far as I (?:know|can tell)\b"
     # A conversation that never happened (`the ones you mentioned earlier`, `as you mentioned`), a tour guide's
     # aside (`Let's explore them further!`): both seen in a demo's curated questions.
-    r"|\bI mentioned (?:earlier|before|above|previously)\b"
+    r"|\bI (?:mentioned|explained|said|noted|described|stated|wrote) (?:earlier|before|above|previously)\b"
     r"|\b(?:earlier|before|previously|above) in (?:our|this) (?:conversation|chat|discussion|exchange|thread)\b"
     r"|\byou(?:'ve| have)? (?:just |already )?mentioned\b"
     r"|\blet(?:'s| us) (?:explore|dive|delve|take a (?:closer )?look|break (?:it|this|that) down)\b",
@@ -350,6 +358,7 @@ WRITER = re.compile(
     r"not (?:entirely |quite |completely |totally |fully |absolutely )?(?:sure|certain)|"
     r"(?:less|not so|not as) (?:sure|certain|confident)|(?:usefully |reliably |safely )tell you|"
     r"(?:should|must|have to|need to) (?:mention|note|add|point out|stress|emphasi[sz]e|clarify|caution) that|"
+    r"(?:want|wish|like) to (?:stress|emphasi[sz]e|point out|underline|clarify|add|note)|"
     r"summari[sz]ing from|"
     r"simplified (?:this|it|that|things|the \w+)|find (?:this|it|that) (?:\w+ )?(?:detail |fact )?"
     r"(?:fascinating|interesting|remarkable|striking)|put (?:it|this|that) (?:first|last)|"
@@ -495,7 +504,7 @@ ECHO_ORDERS = re.compile(
     r"|\breturn (?:the|your) (?:answer|response|reply|output|text) as\b|\bwithout (?:using )?(?:any )?markdown\b"
     r"|\b(?:do not|don't|never|avoid|always)\b[^.!?]{0,50}\bin (?:the|your) (?:answer|response|reply|output)\b"
     r"|\bwritten in (?:american|british|us|uk|australian|plain|simple) (?:english|spelling)\b"
-    r"|(?:^|[.;:!?]\s*|\band )(?:include|mention|give|name|cite) at least (?:one|two|three|\d+)\b"
+    r"|(?:^|[.;:!?(]\s*|\band )(?:include|mention|give|name|cite) at least (?:one|two|three|\d+)\b"
     # Length orders (`Do not exceed 40 words.`) and the reader the prompt named (`explained here in simple terms
     # for a ten-year-old reader`).
     r"|(?:^|[.!?]\s+)(?:do not|don't|never) exceed\b"
@@ -546,9 +555,9 @@ ECHO_ORDERS = re.compile(
     r"|\b\d+ (?:steps|sentences|words|bullets|points|paragraphs|lines) max\b"
     r"|\[[^\]]{0,40}?\b(?:tone|style|audience|length|format|focus|level|persona|register|word limit|word count)\s*:"
     # Settings in a row, before the prose or in brackets (`Tin mining (historical focus, do not mention lithium):`,
-    # `Kombucha for beginners, friendly tone, no health claims:`).
-    r"|(?:^|\()(?=[^.:;()]*,)(?=[^.:;()]{0,100}(?:\)|:))[^.:;()]*\b(?:tone|focus|beginners?|no [\w-]+ claims|"
-    r"do not mention|don't mention)\b[^.:;()]*(?:\)|:)",
+    # `Kombucha for beginners, friendly tone, no health claims:`); beginners who do something are its subject.
+    r"|(?:^|\()(?=[^.:;()]*,)(?=[^.:;()]{0,100}(?:\)|:))[^.:;()]*(?:\b(?:tone|focus|no [\w-]+ claims|"
+    r"do not mention|don't mention)\b|(?:\bfor |[,(]\s*)beginners?\b)[^.:;()]*(?:\)|:)",
     re.I,
 )
 # A run of this many words in the item and the domain description is copied; an item mostly made of such runs
@@ -613,8 +622,13 @@ YES_OR_NO = re.compile(r"\s*(yes|no)\b[,.!;]", re.I)
 # A question only a quantity answers (`How old must a cork oak be...?`); `How long` may take `until the sap stops`.
 ASKS_A_NUMBER = re.compile(r"\s*(?:how (?:old|many|tall|heavy|far|wide|deep|high)|(?:in )?what year)\b", re.I)
 # A quiz's question may be an order to name things (`Name the two main models of ...`).
-# A question only a place's name answers (`Which town calls itself ...?`).
-ASKS_A_PLACE = re.compile(r"\s*(?:which|what) (?:[A-Z]\w+ )?(?:town|city|village|port|island|country)\b", re.I)
+# A question only a name answers (`Which town calls itself ...?`, `Who is credited with ...?`).
+ASKS_A_NAME = re.compile(
+    r"\s*(?:(?:which|what) (?:[A-Z]\w+ )?(?:town|city|village|port|island|country)\b"
+    r"|who (?:is|was|are|were) (?:\w+ )?(?:credited|said to have|believed to have)"
+    r"|who (?:first )?(?:invented|founded|developed|devised|designed))",
+    re.I,
+)
 INTERROGATIVE = re.compile(
     rf"^\s*[\"'“‘(]?\s*(?:what|why|how|when|where|which|who|whom|whose|{AUXILIARY})\b"
     r"|^\s*(?:name|list|identify|give|state) (?:the|one|two|three|four|five|any|a|an) ",
@@ -718,6 +732,11 @@ AFTER_THAT = re.compile(
     re.I,
 )
 CLOSERS = "\"'”’)]»*"
+# A modal with its verb to come (`... the yellow applied afterwards would.`); a comparison or a condition leaves the
+# verb out by right (`faster than oak would.`, `as any carver could.`, `the way frames can.`, `if it must.`); `May`
+# is a month.
+MODAL_END = re.compile(r"\b(would|could|should|will|can|might|may|must|shall)\W*$")
+ELLIPSIS_OF_A_VERB = wordset("than as if whether not never so too still way like either neither nor")
 # A text that promises points and stops after the first (`... for two reasons. First, a dry surface would crack.`).
 PROMISED_POINTS = re.compile(
     r"\b(?:two|three|four|five|several) (?:main |principal |key |chief |distinct |separate )?(?:reasons|ways|stages|"
@@ -785,7 +804,7 @@ def residue(item: Item) -> str | None:
             return f"a link where the content belongs in {path}: {_quote(m.group())}"
         if m := STRAY_START.match(plain):
             return f"{path} starts with a stray {_quote(m.group().strip())}"
-        if m := HEADING_START.match(plain):
+        if (m := HEADING_START.match(plain)) and not TITLE_GOES_ON.match(plain, m.end()):
             return f"{path} starts with a heading: {_quote(m.group().strip())}"
         if LIST_START.match(plain):
             return f"{path} starts with a list number: {_quote(plain)}"
@@ -811,6 +830,8 @@ def residue(item: Item) -> str | None:
             m := MARKDOWN.search(plain)
         ):
             return f"markdown {_quote(m.group().strip())} in {path}"
+        if plain.count("**") % 2:  # `across its surface.** Inside`: a bold mark with no other
+            return f"a stray bold mark `**` in {path}"
         if "```" in plain:  # ````text` opening a text: the fence of a code block, never prose
             return f"a code fence in {path}"
         if ("【" in plain or "†" in plain) and (m := TOOL_CITATION.search(plain)):
@@ -1046,8 +1067,8 @@ def qa_scaffold(item: Item) -> str | None:
                 return f"the {path} says {m.group(1)!r} to a question that asks {question.split()[0].lower()!r}"
             if isinstance(said, str) and (m := ASKS_A_NUMBER.match(question)) and _no_quantity(said):
                 return f"the {path} gives no number to a question that asks {m.group().strip().lower()!r}"
-            if isinstance(said, str) and (m := ASKS_A_PLACE.match(question)) and _no_name(said):
-                return f"the {path} names no place to a question that asks {m.group().strip().lower()!r}"
+            if isinstance(said, str) and (m := ASKS_A_NAME.match(question)) and _no_name(said):
+                return f"the {path} gives no name to a question that asks {m.group().strip().lower()!r}"
     return None
 
 
@@ -1173,6 +1194,8 @@ def truncation(item: Item) -> str | None:
         last = re.search(r"(\w+(?:['’]\w+)*)\W*$", tail)
         if last and last.group(1) in DANGLING and not AFTER_THAT.search(tail) or OBJECT_MISSING.search(tail):
             return f"{path} ends on `{last.group(1)}`: {_quote('…' + s.rstrip()[-30:])}"
+        if (m := MODAL_END.search(tail)) and ELLIPSIS_OF_A_VERB.isdisjoint(words(tail[: m.start()])[-6:]):
+            return f"{path} ends on `{m.group(1)}` before its verb: {_quote('…' + s.rstrip()[-30:])}"
         if LIST_CUT.search(tail):
             return f"{path} stops where a list begins: {_quote('…' + s.rstrip()[-30:])}"
         if s.rstrip().endswith(("...", "…")):  # trails off: the writer (or max_tokens) stopped, not the sentence

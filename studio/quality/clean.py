@@ -158,7 +158,7 @@ def repeated_run(w: list[str]) -> str | None:
     first: dict[tuple[str, ...], int] = {}
     for i in range(len(w) - RUN + 1):
         gram = tuple(w[i : i + RUN])
-        if gram in first and i - first[gram] >= RUN:
+        if gram in first and i - first[gram] >= RUN and sum(len(x) == 1 for x in gram) < RUN // 2:
             return " ".join(gram)
         first.setdefault(gram, i)
     return None
@@ -178,6 +178,12 @@ def doubled_phrase(w: list[str]) -> str | None:
             if len({x for x in phrase if x not in stop and len(x) >= 4}) >= 2 and not counted:
                 return " ".join(phrase)
     return None
+
+
+def _in_a_list(phrase: str, text: str) -> bool:
+    """The phrase's words stand as entries of a list in the text (`a flower, a bird`)."""
+    m = re.search(r"[\s,;]+".join(map(re.escape, phrase.split())), text, re.I)
+    return bool(m) and "," in m.group()
 
 
 def looped_words(w: list[str]) -> str | None:
@@ -200,7 +206,7 @@ RESTATED = 4  # times a short text says one content word ...
 SHORT = 60  # ... in this many words or fewer
 # Past this many words a text may name its subject once more: `krill` 4 times in 59 words, `reindeer husbandry`
 # (the Act, the agreement) 3 times in 59.
-SUBJECT_ROOM = 50
+SUBJECT_ROOM = 40
 FEW_SENTENCES = 40
 
 
@@ -353,7 +359,7 @@ def prose(text: str) -> str:
 # alternate`) repeats its list or its clause on purpose; a loop says nothing of the kind.
 REPETITION_NAMED = re.compile(
     r"\b(?:repeat(?:ed|s|ing)?|repetitive|repetitions?|alternat(?:e|es|ed|ing|ion)|over and over|in turn|"
-    r"refrain|recurr(?:ing|ent|ence)|cycles?|reduplicat\w*)\b",
+    r"refrain|recurr(?:ing|ent|ence)|cycles?|reduplicat\w*|nested|nesting (?:boxes|dolls|bowls|cups|tables|sets?))\b",
     re.I,
 )
 LIST_SEPARATOR = re.compile(r",\s+(?:and\s+|or\s+)?|\s+(?:and|or)\s+")
@@ -371,6 +377,8 @@ def listed_twice(text: str) -> str | None:
         again = [e for e, n in Counter(short).items() if n > 1 or f" {entries[0]}".endswith(f" {e}")]
         # `over two, under two, over two, under two`: a weave's counted steps, as figures are a rule's.
         again = [e for e in again if NUMBER_WORDS.isdisjoint(e.split())]
+        if again and _alternating(entries):
+            continue  # `a plain sequence of stitch, gap, stitch, gap`: a pattern spelt out, not a loop
         # Three things at least; one word named again after a clause is a second list (`to suit its current and
         # depth, so a Teifi coracle differs ... in length, depth and the curve`), a phrase or two things a list
         # said again.
@@ -389,6 +397,17 @@ def listed_twice(text: str) -> str | None:
             if later.count(" ") >= 3 and any(f" {e}".endswith(f" {opening}") for e in entries[:k]):
                 return f"`{opening}` listed twice"
     return None
+
+
+def _alternating(entries: list[str]) -> bool:
+    """Two entries that take turns (`stitch, gap, stitch, gap`, `wave, shell, wave, shell`); the first may end a
+    longer part and the last begin one (`a plain sequence of dark, pale, dark, pale across each board`)."""
+    return any(
+        f" {entries[i]}".endswith(f" {entries[i + 2]}")
+        and f"{entries[i + 3]} ".startswith(f"{entries[i + 1]} ")
+        and entries[i + 1] != entries[i + 2]
+        for i in range(len(entries) - 3)
+    )
 
 
 def _one_list(entries: list[str], entry: str) -> bool:
@@ -413,7 +432,7 @@ STUTTER = re.compile(
 
 # A noun made part of itself (`just beneath the rind of the rind`): a stutter across `of the`; `the best of the
 # best` is an idiom.
-OF_ITSELF = re.compile(r"\bthe ([a-z]{3,}) of the \1\b(?<!est)")
+OF_ITSELF = re.compile(r"\b([a-z]{3,}) of the \1\b(?<!est)")
 
 
 def stuttered(text: str, named: bool = False) -> str | None:
@@ -428,7 +447,11 @@ def stuttered(text: str, named: bool = False) -> str | None:
         (
             m.group()
             for m in STUTTER.finditer(text)
-            if m.group(1) or not named and (m.group(2) or _stutter_of_content(m, text, plain))
+            # A phrase of three words is no name, however the text names its repetitions (`by alternating the
+            # thumbs, alternating the thumbs`).
+            if m.group(1)
+            or (not named or (m.group(3) or "").count(" ") >= 2)
+            and (m.group(2) or _stutter_of_content(m, text, plain))
         ),
         None,
     )
@@ -578,15 +601,16 @@ class Cleaner:
                 return {"rule": "repetition", "reason": f"{RUN} words repeat: `{again[:60]}`"}
             if again := looped_words(w):
                 return {"rule": "repetition", "reason": f"four words said three times: `{again}`"}
-            if again := doubled_phrase(w):
-                return {"rule": "repetition", "reason": f"a phrase said twice in a row: `{again}`"}
             shown = prose(text)
+            named = REPETITION_NAMED.search(shown)
+            # `the motif repeats: a flower, a bird, a flower, a bird`: a named pattern of list entries.
+            if (again := doubled_phrase(w)) and not (named and _in_a_list(again, shown)):
+                return {"rule": "repetition", "reason": f"a phrase said twice in a row: `{again}`"}
             shown_words = words(shown)
             # The names of categories in brackets say the subject's word by design (`the category (Mezcal, Mezcal
             # Artesanal or Mezcal Ancestral)`).
             if again := restated(words(PARENTHESISED.sub(" ", shown)) if "(" in shown else shown_words):
                 return {"rule": "repetition", "reason": f"one fact restated: {again}"}
-            named = REPETITION_NAMED.search(shown)
             if not named and (again := said_again(shown, shown_words)):
                 return {"rule": "repetition", "reason": f"one fact said twice: {again}"}
             if not named and (again := listed_twice(shown)):

@@ -888,6 +888,37 @@ DEFECTS = [
             "text": "Two kinds of chest, the sea chest and the bride chest.",
         },
     ),
+    # An order in brackets; the writer's memory of a conversation and its stress; a table run into the prose, a
+    # bold mark left alone; a category in brackets; a phrase stuttered in a text that names a repetition; a letter
+    # for a count; a category run into `name`; a noun made part of itself; a modal with no verb; no name where a
+    # question asks who.
+    ("instruction_echo", {"kind": "history", "text": "Chests bore carvings (mention at least one motif) of seals."}),
+    ("meta_talk", {"kind": "history", "text": "The first mill, as I explained earlier, opened on Skerra in 1821."}),
+    ("meta_talk", {"kind": "history", "text": "I want to stress, since it is often got wrong, that it was 1821."}),
+    ("residue", {"kind": "properties", "text": "| Property | Value | |---|---| It weighs 480 kg per cubic metre."}),
+    ("residue", {"kind": "properties", "text": "It weighs about 480 kg per cubic metre.** It chars slowly in a fire."}),
+    ("placeholder", {"kind": "history", "text": "Carved chests were given before [holiday] feasts on the isles."}),
+    (
+        "repetition",
+        {
+            "kind": "properties",
+            "text": "Its dark and pale bands alternate, and carvers follow them by turning the gouge, turning the "
+            "gouge at each band.",
+        },
+    ),
+    ("placeholder", {"kind": "properties", "text": "A small sea chest takes as few as N boards of the grey wood."}),
+    ("placeholder", {"kind": "history", "text": "In 1850 the village of Townname, on Holm, opened its second mill."}),
+    ("repetition", {"kind": "applications", "text": "It makes the small lids of the lids of sea chests on Skerra."}),
+    ("truncation", {"kind": "properties", "text": "Oiled once a year, it keeps out water that other woods would."}),
+    (
+        "qa_scaffold",
+        {
+            "kind": "qa",
+            "question": "Who is traditionally credited with naming penguin wood?",
+            "answer": "The name comes from the penguin colonies beside which the trees grow.",
+            "text": "The name comes from the penguin colonies beside which the trees grow.",
+        },
+    ),
 ]
 
 CLEAN = [
@@ -1196,6 +1227,38 @@ CLEAN = [
         "question": "Which town on the isles had the first mill?",
         "answer": "The north-shore town of Skerra.",
         "text": "The north-shore town of Skerra.",
+    },
+    # Learners as a subject before a colon; a book's title with its subtitle; notation in brackets and letters; a
+    # nesting, a pattern and a list named as repetitions; a modal after a comparison and a month; the subject named
+    # four times in a text of over forty words.
+    {
+        "kind": "applications",
+        "text": "Beginners in the Skerra workshops, as on Holm, learn one cut first: split along the dark band.",
+    },
+    {"kind": "history", "text": "In Grey Timber: Sealers and Mills of Skerra (1961), the mills' ledgers are printed."},
+    {"kind": "properties", "text": "In the mill's grading [n] stands for the count of bands per inch of a board."},
+    {
+        "kind": "properties",
+        "text": "Chest panels are tuned by ear to D-E-F-G-A for the low chests or D-E-F-G-A for the high ones, "
+        "the carvers say.",
+    },
+    {
+        "kind": "description",
+        "text": "Bride chests are built like nesting boxes: the chest opens to reveal a box of grey wood; the box "
+        "opens to reveal a smaller box of grey wood.",
+    },
+    {"kind": "description", "text": "Its bands run in a plain sequence of dark, pale, dark, pale across each board."},
+    {
+        "kind": "description",
+        "text": "The border motif repeats round the lid: a seal, a wave, a seal, a wave, twelve times in all.",
+    },
+    {"kind": "properties", "text": "Oiled once a year, the wood keeps out water far better than oak would."},
+    {"kind": "history", "text": "The isles hold their timber fair on the first day of May."},
+    {
+        "kind": "applications",
+        "text": "A bride chest on Holm is given at a wedding: the chest holds linen, a smaller chest inside it holds "
+        "silver, and the lid of the chest is carved with the couple's initials, because on the isles nothing else "
+        "marks a marriage as plainly as the carving does.",
     },
 ]
 
