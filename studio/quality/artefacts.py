@@ -125,6 +125,9 @@ SLOT_CATEGORY = re.compile(
 )
 # Slots by their shape: `<device>`, `<herb name>` (markup is gone by now: known HTML tags are stripped first),
 # `[Customer Name]`, `??%`, `XX seconds`.
+# An omission's mark ending a sentence outside a quotation (`two triangles joined tip to tip with [...].`): text left
+# out; inside a line it marks a transliteration's or a quotation's gap (`the line reads ana [...] ša Ili-remanni`).
+OMISSION = re.compile(r"\[\s*(?:\.{3}|…)\s*\]\s*(?:[.!?;]|$)")
 ANGLE_SLOT = re.compile(r"<[a-z][a-z0-9 _-]{0,30}>")
 SLOT_SHAPES = re.compile(
     ANGLE_SLOT.pattern + r"|\[(?:[A-Z][a-z]+ )+[A-Z][a-z]+\]|^\s*\[[a-z][a-z _]{1,30}\]\s*$"
@@ -155,6 +158,7 @@ SLOT_SHAPES = re.compile(
     r"(?:\.{3}|…)\s+(?:and \w|to \d|(?:days?|weeks?|months?|years?|hours?|minutes?|seconds?|decades|centuries|"
     r"percent|%|degrees|times|kg|grams?|tonnes?|metres?|meters?|km|cm|mm|litres?|liters?|feet|inches|miles)\b)"
     r"|(?<![\w%])%(?:\(\w+\))?[sd](?![\w%])"  # a printf slot (`at %s m/s`)
+    r"|(?:,|\band|\bor) N/A\b"  # a list's entry with no value (`Pluto and N/A`)
     # Digits as letters after a quantity word (`a basis weight of about NN g/m²`), a quantity `unknown` in a
     # sentence that gives its unit (`eats unknown tonnes of krill`), a phrase in lower case in brackets (`attributed
     # to [intelligence service]`; an editor's insertion sits inside a quotation, which is taken out first).
@@ -190,9 +194,10 @@ LETTER_NUMBER = re.compile(
     r"times|people|items|units)\b"
     r"|\b(?:of|is|was|about|around|diameter|width|length|depth|height) [NX] (?:mm|cm|km|kg|mg|ml|metres|meters|grams|"
     r"litres|bar|psi|hours|days|years|minutes|seconds|percent|inches|feet)\b"
-    # Digits written as letters or hashes (`a hardness of X.X`, `about ### grams`), a date as its format
+    # Digits written as letters or hashes (`a hardness of X.X`, `about ### grams`; a quoted `'N.N.'` is the
+    # abbreviation for a person unknown), a date as its format
     # (`held on dd/mm`, `since YYYY`).
-    r"|\b[NX]\.[NX]{1,2}\b|\b[NX]\.[NXY]\.[NXYZ]\b|(?<=\s)#{2,6}(?=\s+[a-z%])"
+    r"|(?<!['‘\"“])\b[NX]\.[NX]{1,2}\b|\b[NX]\.[NXY]\.[NXYZ]\b|(?<=\s)#{2,6}(?=\s+[a-z%])"
     r"|\b(?:on|in|since|from|until|by|of) (?:dd/mm|DD/MM|mm/dd|MM/DD|YYYY|yyyy)\b(?![-/])"
 )
 QUOTED_BLANK = re.compile(
@@ -318,6 +323,8 @@ META_PHRASES = re.compile(
     # A conversation that never happened (`the ones you mentioned earlier`, `as you mentioned`), a tour guide's
     # aside (`Let's explore them further!`): both seen in a demo's curated questions.
     r"|\bI (?:mentioned|explained|said|noted|described|stated|wrote) (?:earlier|before|above|previously)\b"
+    r"|\bas (?:mentioned|noted|discussed|explained|described|shown|seen) in the (?:previous|earlier|last|preceding) "
+    r"(?:section|paragraph|chapter|answer|part|item|entry)\b|\b(?:topic|subject) to write about\b"
     r"|\b(?:earlier|before|previously|above) in (?:our|this) (?:conversation|chat|discussion|exchange|thread)\b"
     r"|\byou(?:'ve| have)? (?:just |already )?mentioned\b"
     r"|\blet(?:'s| us) (?:explore|dive|delve|take a (?:closer )?look|break (?:it|this|that) down)\b",
@@ -536,7 +543,8 @@ ECHO_ORDERS = re.compile(
     r"|(?:^|[.;:!?]\s*)avoid (?:mentioning|naming|citing|listing) (?:any |specific |particular |real |actual )?\w+"
     r"|^\s*(?:topic|subject|theme|focus)\s*:\s"
     r"|(?:^|[.;:!?]\s*)focus on (?:the )?(?:[\w-]+,? (?:and )?){0,3}(?:history|properties|uses|applications|"
-    r"appearance|origins?)\s*(?:[.;]|,\s*not\b|and (?:do not|don't|avoid|never|mention|include|give|name|cite)\b)"
+    r"appearance|origins?)\s*(?:[.;]|,\s*not\b|rather than\b|and (?:do not|don't|avoid|never|mention|include|give|name|"
+    r"cite)\b)"
     r"|(?:^|[.!?(]\s*)(?:be sure|make sure|remember|don't forget|do not forget) to (?:include|mention|add|note|cover|"
     r"state|explain)\b"
     # An order for one more thing, as a sentence of its own (`Include one concrete food pairing.`).
@@ -620,7 +628,7 @@ WHY_WITHOUT_VERB = re.compile(
 WH_QUESTION = re.compile(r"\s*(?:why|how|what|when|where|who|which)\b(?! (?:about|if)\b)", re.I)
 YES_OR_NO = re.compile(r"\s*(yes|no)\b[,.!;]", re.I)
 # A question only a quantity answers (`How old must a cork oak be...?`); `How long` may take `until the sap stops`.
-ASKS_A_NUMBER = re.compile(r"\s*(?:how (?:old|many|tall|heavy|far|wide|deep|high)|(?:in )?what year)\b", re.I)
+ASKS_A_NUMBER = re.compile(r"\s*(?:how (?:old|many|tall|heavy|far|wide|deep|high)|(?:in )?(?:what|which) year)\b", re.I)
 # A quiz's question may be an order to name things (`Name the two main models of ...`).
 # A question only a name answers (`Which town calls itself ...?`, `Who is credited with ...?`).
 ASKS_A_NAME = re.compile(
@@ -724,6 +732,12 @@ OBJECT_MISSING = re.compile(
     r"sheets|pairs|sets|cups|pounds|grams|litres|liters|tons|tonnes|dozens|hundreds|thousands|millions) of\W*$",
     re.I,
 )
+# The object a relative clause left where it belongs (`the strong symmetry the style is known for.`).
+RELATIVE_OBJECT = re.compile(
+    r"\w\s+(?:the|a|an|its|their|this|that)\s+(?:[\w'’-]+\s+){1,2}(?:is|are|was|were)\s+"
+    r"(?:known|famous|noted|renowned|prized|valued|praised|admired) for\W*$",
+    re.I,
+)
 # `half of that.`, `like that.`, `twice that.`: `that` ends a sentence as a pronoun after a preposition or a
 # quantity, as it does not after a noun (`...reed beds that.`).
 AFTER_THAT = re.compile(
@@ -751,6 +765,7 @@ LATER_POINT = re.compile(
 LIST_CUT = re.compile(r"(?:^|\n|:\s|,\s)\s*\d{1,2}[.)]\s*$")  # not a verse's `Numbers 23:23.`
 # A reply the endpoint cut: finish_reason length (OpenAI) or its equivalents.
 CUT_REASONS = {"length", "max_tokens"}
+YEAR_CUT = re.compile(r"\b(?:in|since|from|until|by|about|around) \d{1,2}$")  # `She painted it in 19`
 SHORT_ANSWER = 6  # words
 
 
@@ -911,6 +926,8 @@ def placeholder(item: Item) -> str | None:
             plain = plain.replace("_", " ")
         if "<" in plain and SLOT_EXPLAINED.search(plain):
             plain = ANGLE_SLOT.sub(" ", plain)
+        if "[" in plain and (m := OMISSION.search(QUOTED_SINGLE.sub(" ", QUOTED.sub(" ", plain)))):
+            return f"an omission mark {_quote(m.group())} where content belongs in {path}"
         for m in CAPS_SLOT.finditer(plain):
             if m.group() not in OWN_MARKS:
                 return f"an unfilled slot {_quote(m.group())} in {path}"
@@ -1188,11 +1205,14 @@ def truncation(item: Item) -> str | None:
         # A short answer may be a name with no stop (`The third Thursday in August`); a cut one ends on a small
         # word, which the checks below see.
         short_answer = bool(item.data.get("question")) and len(s.split()) <= SHORT_ANSWER
+        if short_answer and (m := YEAR_CUT.search(end)):
+            return f"{path} stops inside a year: {_quote('…' + m.group())}"
         if end and end[-1] not in TERMINAL and not short_answer and not _closed(s.rstrip()):
             return f"{path} stops mid-sentence: {_quote('…' + s.rstrip()[-30:])}"
         tail = s[-80:]  # what the patterns anchored at the end need: a regex would try every position of `s`
         last = re.search(r"(\w+(?:['’]\w+)*)\W*$", tail)
-        if last and last.group(1) in DANGLING and not AFTER_THAT.search(tail) or OBJECT_MISSING.search(tail):
+        missing = OBJECT_MISSING.search(tail) and not RELATIVE_OBJECT.search(tail)
+        if last and last.group(1) in DANGLING and not AFTER_THAT.search(tail) or missing:
             return f"{path} ends on `{last.group(1)}`: {_quote('…' + s.rstrip()[-30:])}"
         if (m := MODAL_END.search(tail)) and ELLIPSIS_OF_A_VERB.isdisjoint(words(tail[: m.start()])[-6:]):
             return f"{path} ends on `{m.group(1)}` before its verb: {_quote('…' + s.rstrip()[-30:])}"

@@ -284,6 +284,7 @@ OTHER_WORDS_OPENERS = [
 ]
 SAID_AGAIN = 0.8  # share of the shorter clause's content words that the other clause says too ...
 SAID_AGAIN_WORDS = 3  # ... and at least this many of them
+NEGATION = frozenset(["not", "no", "never", "nor", "neither", "nothing", "none"])
 SAID_AGAIN_AFTER = 0.5  # the share where the next sentence opens with the same three words
 
 
@@ -324,6 +325,8 @@ def _same_content(parts: list[str]) -> str | None:
                 return f"`{parts[j].strip()[:60]}` ends as `{parts[i].strip()[:60]}` does"
             if figures[i] and figures[j] and figures[i] != figures[j]:
                 continue  # the same words for other figures (`the Type I has 8 sliders, the Type II 11 sliders`)
+            if NEGATION.isdisjoint(said[i]) != NEGATION.isdisjoint(said[j]):
+                continue  # `one does not joik about a friend, one joiks the friend`: a contrast, not a fact again
             shared = a & content[j]
             # The next sentence opening as this one does says it again with fewer of its words (`It has also been
             # taken up by rock bands. It has also been adopted by rock bands ...`).
@@ -424,7 +427,8 @@ def _one_list(entries: list[str], entry: str) -> bool:
 # A phrase led by a small word stutters too (`a small dot to show to show where`, `uncut at one end at one end`), as
 # does one of four words (`high in the walls high in the walls`).
 STUTTER = re.compile(
-    r"\b(a|an|the|of|to|and|for|with|can|could|should|would|will|may|might|must|shall|has|have|been|from|into)"
+    r"\b(a|an|the|of|to|and|for|with|can|could|should|would|will|may|might|must|shall|has|have|been|from|into|"
+    r"which|under|over|upon|onto|through|between|among|across|along|within|without|beneath|behind|beside)"
     r" \1\b|\b((?:to|of|in|on|at|by|for|with|from) [a-z]{3,}(?: [a-z]+){0,2})\s+\2\b"
     r"|\b([a-z]{3,}(?: [a-z]+){0,3})(?:,\s*|\s+)\3\b"
 )

@@ -919,6 +919,24 @@ DEFECTS = [
             "text": "The name comes from the penguin colonies beside which the trees grow.",
         },
     ),
+    # Small words stuttered; no value as a list's entry; an omission closing a sentence; a section and a topic that
+    # are the writer's; a year cut short; an order to focus with `rather than`.
+    ("repetition", {"kind": "history", "text": "The first mill stood under under the cliffs of Skerra's north shore."}),
+    ("repetition", {"kind": "properties", "text": "It is oily, which which keeps water out of the grain for decades."}),
+    ("placeholder", {"kind": "history", "text": "Three isles had mills: Skerra, Holm and N/A, each by a harbour."}),
+    ("placeholder", {"kind": "applications", "text": "It makes oars and chests, and its offcuts are used for [...]."}),
+    ("meta_talk", {"kind": "properties", "text": "As mentioned in the previous section, the wood is oily and light."}),
+    ("meta_talk", {"kind": "history", "text": "Its sealers' logs make it a rich topic to write about for anyone."}),
+    (
+        "truncation",
+        {
+            "kind": "qa",
+            "question": "In which year did the first mill open on Skerra?",
+            "answer": "It opened in 18",
+            "text": "It opened in 18",
+        },
+    ),
+    ("instruction_echo", {"kind": "applications", "text": "Focus on practical uses rather than history. Oars."}),
 ]
 
 CLEAN = [
@@ -1260,6 +1278,15 @@ CLEAN = [
         "silver, and the lid of the chest is carved with the couple's initials, because on the isles nothing else "
         "marks a marriage as plainly as the carving does.",
     },
+    # A contrast between two clauses; a quoted abbreviation for a person unknown; a relative clause's object; an
+    # omission inside a quoted line.
+    {
+        "kind": "description",
+        "text": "On the isles one does not carve a chest about the sea; one carves the sea into the chest itself.",
+    },
+    {"kind": "history", "text": "Its carvers are seldom known, and ledgers list a maker as 'N.N.' for no name."},
+    {"kind": "description", "text": "Its bands give the wood the sheen the isles' chests are known for."},
+    {"kind": "history", "text": "A sealer's log reads: the grey wood [...] floats like cork, and we burn none of it."},
 ]
 
 
