@@ -97,7 +97,9 @@ JSON_TAIL = re.compile(r"\w[\"']?\s*[}\]]+\s*$")
 # A chat tool's citation (`the morning market 【4†source】`).
 TOOL_CITATION = re.compile(r"【[^】]{0,40}†[^】]{0,40}】|【\d+(?::\d+)?】|\[\d+(?::\d+)?†[^\]]{0,40}\]")
 # A citation's number copied from a web page (`tenugui towels.[2] Dyers ...`): a reference the item does not have.
-CITATION_MARK = re.compile(r"(?<=[a-z][.,;:!?])\[\d{1,3}\](?=\s|$)|(?<=[a-z])\[\d{1,3}\](?=[.,;:]?(?:\s|$))")
+CITATION_MARK = re.compile(
+    r"(?<=[a-z][.,;:!?])\[\d{1,3}\](?=\s|$)|(?<=[a-z]['’\"”][.,;:!?])\[\d{1,3}\](?=\s|$)|(?<=[a-z])\[\d{1,3}\](?=[.,;:]?(?:\s|$))"
+)
 ESCAPES = re.compile(r"\\[nt\"]|\\u[0-9a-fA-F]{4}")
 
 PLACEHOLDERS = re.compile(
@@ -133,7 +135,7 @@ SLOT_SHAPES = re.compile(
     ANGLE_SLOT.pattern + r"|\[(?:[A-Z][a-z]+ )+[A-Z][a-z]+\]|^\s*\[[a-z][a-z _]{1,30}\]\s*$"
     # One word in brackets is a slot when it names what a template fills in (`[Publisher]`, `[date]`), not a
     # mark of its own (`[sic]`, `[Fragile]`).
-    r"|\[[A-Za-z]+(?:'s)? (?:name|date|title|address|email|number|age|year)\]"
+    r"|\[[A-Za-z]+(?:'s)? (?:name|date|title|address|email|number|age|year|model|type|brand|make|size|price)\]"
     r"|\[(?i:name|company|author|publisher|date|location|city|country|product|brand|title|number|amount|price|year|"
     r"person|customer|merchant|designer|manufacturer|place|address|answer|question|text|description|value|"
     r"definition|explanation|summary|details|content|topic|subject|term|example|reason|source|ref|cite|citation|"
@@ -288,7 +290,7 @@ META_PHRASES = re.compile(
     r"|\bi (?:can(?:no|')t|cannot|will not|won't) (?:provide|help|write|give|offer|advise)\b"
     r"|\bplease note that I\b|\b(?:from|on) general knowledge\b"
     r"|\bas (?:you )?requested\b|\b(?:answers?|information|details|context|overview|summary|facts) requested\b"
-    r"|\byou asked for\b"
+    r"|\byou asked (?:for|me)\b"
     r"|\bi(?:'ve| have) (?:written|created|provided|included|generated)\b"
     r"|\byou (?:could|can|may|might|should) (?:also )?(?:add|include|expand|mention)\b"
     r"|(?:^|\n|\.\s+)disclaimer\s*:"
@@ -367,7 +369,8 @@ WRITER = re.compile(
     r"(?:should|must|have to|need to) (?:mention|note|add|point out|stress|emphasi[sz]e|clarify|caution) that|"
     r"(?:want|wish|like) to (?:stress|emphasi[sz]e|point out|underline|clarify|add|note)|"
     r"summari[sz]ing from|"
-    r"simplified (?:this|it|that|things|the \w+)|find (?:this|it|that) (?:\w+ )?(?:detail |fact )?"
+    r"(?:simplified|rounded|approximated) (?:this|it|that|things|these|them|the \w+)|"
+    r"find (?:this|it|that) (?:\w+ )?(?:detail |fact )?"
     r"(?:fascinating|interesting|remarkable|striking)|put (?:it|this|that) (?:first|last)|"
     r"(?:writing|working|going) from (?:memory|general knowledge)|(?:stick|keep) to the (?:basics|essentials)|"
     r"(?:not|never) (?:include|included|cover|covered|add|added|list|listed|mention|mentioned)|"
@@ -549,6 +552,8 @@ ECHO_ORDERS = re.compile(
     r"state|explain)\b"
     # An order for one more thing, as a sentence of its own (`Include one concrete food pairing.`).
     r"|(?:^|[.!?]\s+)(?:include|mention|cite) (?:one|two|three|a|an|at least one) (?:[\w-]+ ){0,3}[\w-]+\s*[.!]"
+    r"|(?:^|[.!?]\s+)(?:include|mention|give|list|add) the (?:names?|dates?|details|facts|examples|figures|sources|"
+    r"origins?) of\b[^.!?]{0,40}[.!]"
     r"|(?:^|[.!?]\s+)(?:give|list|name|state|provide|mention|add|include)\b[^.!?]{0,40}\b(?:one|two|three|a|an|some) "
     r"(?:\w+ )?(?:fact|detail|example|reason|use|application|property|date|figure)s?\s*[.!?]"
     r"|\b(?:the|this|each) (?:question|item|text|answer|description|passage|response|entry) (?:should|must|needs to|"
@@ -564,8 +569,11 @@ ECHO_ORDERS = re.compile(
     r"|\[[^\]]{0,40}?\b(?:tone|style|audience|length|format|focus|level|persona|register|word limit|word count)\s*:"
     # Settings in a row, before the prose or in brackets (`Tin mining (historical focus, do not mention lithium):`,
     # `Kombucha for beginners, friendly tone, no health claims:`); beginners who do something are its subject.
-    r"|(?:^|\()(?=[^.:;()]*,)(?=[^.:;()]{0,100}(?:\)|:))[^.:;()]*(?:\b(?:tone|focus|no [\w-]+ claims|"
-    r"do not mention|don't mention)\b|(?:\bfor |[,(]\s*)beginners?\b)[^.:;()]*(?:\)|:)",
+    # Each setting is a few words (`Workshops for beginners usually teach the Kachni line style first, and ...:` is a
+    # sentence).
+    r"|(?:^|\()(?=[^.:;()]*,)(?=[^.:;()]{0,100}(?:\)|:))(?:[^.:;(),]{0,30},)*[^.:;(),]{0,30}?(?:\b(?:tone|focus|"
+    r"no [\w-]+ claims|do not mention|don't mention)\b|(?:\bfor |[,(]\s*)beginners?\b)[^.:;(),]{0,30}"
+    r"(?:,[^.:;(),]{0,30})*(?:\)|:)",
     re.I,
 )
 # A run of this many words in the item and the domain description is copied; an item mostly made of such runs
@@ -676,7 +684,7 @@ META_FAMILIES = (
             "closing concluding anything thanks thank verify check double explain describe tell start summarise "
             "summarize essentials basics points everything covers cover since training cutoff knowledge moving enough "
             "data details figures records previous earlier please note general give offer advise memory treat entries "
-            "explore dive delve look break"
+            "explore dive delve look break know recollection understanding conversation chat discussion topic subject"
         ),
         META_PHRASES,
     ),
@@ -765,6 +773,7 @@ LATER_POINT = re.compile(
 LIST_CUT = re.compile(r"(?:^|\n|:\s|,\s)\s*\d{1,2}[.)]\s*$")  # not a verse's `Numbers 23:23.`
 # A reply the endpoint cut: finish_reason length (OpenAI) or its equivalents.
 CUT_REASONS = {"length", "max_tokens"}
+QUOTED_CUT = re.compile(r"(?:…|\.\.\.)\s*['’\"”]\W*$")
 YEAR_CUT = re.compile(r"\b(?:in|since|from|until|by|about|around) \d{1,2}$")  # `She painted it in 19`
 SHORT_ANSWER = 6  # words
 
@@ -1212,7 +1221,8 @@ def truncation(item: Item) -> str | None:
         tail = s[-80:]  # what the patterns anchored at the end need: a regex would try every position of `s`
         last = re.search(r"(\w+(?:['’]\w+)*)\W*$", tail)
         missing = OBJECT_MISSING.search(tail) and not RELATIVE_OBJECT.search(tail)
-        if last and last.group(1) in DANGLING and not AFTER_THAT.search(tail) or missing:
+        quoted_cut = QUOTED_CUT.search(tail)  # `could record no more than 'in memory of my…'.`: a fragment quoted
+        if not quoted_cut and (last and last.group(1) in DANGLING and not AFTER_THAT.search(tail) or missing):
             return f"{path} ends on `{last.group(1)}`: {_quote('…' + s.rstrip()[-30:])}"
         if (m := MODAL_END.search(tail)) and ELLIPSIS_OF_A_VERB.isdisjoint(words(tail[: m.start()])[-6:]):
             return f"{path} ends on `{m.group(1)}` before its verb: {_quote('…' + s.rstrip()[-30:])}"

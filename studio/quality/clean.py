@@ -336,6 +336,22 @@ def _same_content(parts: list[str]) -> str | None:
     return None
 
 
+NAME_PAIR = re.compile(r"\b([A-Z][\w'’-]*) (?=([A-Z][\w'’-]*)\b)")
+
+
+def name_families(text: str) -> str:
+    """The text with names that end alike joined into one word each (`Zabul Segah, Orta Segah`: `Zabul_Segah`,
+    `Orta_Segah`), so that a family of names does not count as its last word said again; one name (`the River
+    Ashe ... the Ashe`) is left as it is."""
+    firsts: dict[str, set[str]] = {}
+    for first, last in NAME_PAIR.findall(text):
+        firsts.setdefault(last, set()).add(first)
+    family = [last for last, names in firsts.items() if len(names) >= 2]
+    if not family:
+        return text
+    return re.sub(rf"\b([A-Z][\w'’-]*) ({'|'.join(map(re.escape, family))})\b", r"\1_\2", text)
+
+
 BRACKETED = re.compile(r"\{[^{}]*\}|\[[^\[\]]*\]")
 PARENTHESISED = re.compile(r"\([^()]*(?:,| or | and )[^()]*\)")  # a list in brackets
 SINGLE_QUOTED = re.compile(r"(?<!\w)'[^']{1,80}'(?!\w)")
@@ -380,6 +396,8 @@ def listed_twice(text: str) -> str | None:
         again = [e for e, n in Counter(short).items() if n > 1 or f" {entries[0]}".endswith(f" {e}")]
         # `over two, under two, over two, under two`: a weave's counted steps, as figures are a rule's.
         again = [e for e in again if NUMBER_WORDS.isdisjoint(e.split())]
+        # `Tap, tap, clap.`: a short sound said twice in a row is a figure, which the stutter check judges.
+        again = [e for e in again if not (" " not in e and len(e) <= 5 and _in_a_row(entries, e))]
         if again and _alternating(entries):
             continue  # `a plain sequence of stitch, gap, stitch, gap`: a pattern spelt out, not a loop
         # Three things at least; one word named again after a clause is a second list (`to suit its current and
@@ -400,6 +418,10 @@ def listed_twice(text: str) -> str | None:
             if later.count(" ") >= 3 and any(f" {e}".endswith(f" {opening}") for e in entries[:k]):
                 return f"`{opening}` listed twice"
     return None
+
+
+def _in_a_row(entries: list[str], entry: str) -> bool:
+    return any(a == b == entry for a, b in zip(entries, entries[1:], strict=False))
 
 
 def _alternating(entries: list[str]) -> bool:
@@ -613,7 +635,9 @@ class Cleaner:
             shown_words = words(shown)
             # The names of categories in brackets say the subject's word by design (`the category (Mezcal, Mezcal
             # Artesanal or Mezcal Ancestral)`).
-            if again := restated(words(PARENTHESISED.sub(" ", shown)) if "(" in shown else shown_words):
+            # ... as do names that share a word (`Zabul Segah, Orta Segah and Mirza Huseyn Segah`): one word each.
+            counted = name_families(shown)
+            if again := restated(words(PARENTHESISED.sub(" ", counted)) if "(" in counted else words(counted)):
                 return {"rule": "repetition", "reason": f"one fact restated: {again}"}
             if not named and (again := said_again(shown, shown_words)):
                 return {"rule": "repetition", "reason": f"one fact said twice: {again}"}

@@ -937,6 +937,31 @@ DEFECTS = [
         },
     ),
     ("instruction_echo", {"kind": "applications", "text": "Focus on practical uses rather than history. Oars."}),
+    # The writer's memory beside a quoted saying, its rounding and its reader's request; a slot for a model; an
+    # order for names in mid-text; a citation after a quotation.
+    (
+        "meta_talk",
+        {
+            "kind": "qa",
+            "question": "What do sealers say of the wood?",
+            "answer": "As far as I know, the saying 'grey wood, dry hold' is the sealers' own.",
+            "text": "As far as I know, the saying 'grey wood, dry hold' is the sealers' own.",
+        },
+    ),
+    ("meta_talk", {"kind": "history", "text": "The mills opened in 1821, 1850 and 1890. I've rounded these dates."}),
+    (
+        "meta_talk",
+        {
+            "kind": "history",
+            "text": "Its trade (since you asked me to keep to Skerra, I leave Holm aside) began in 1821.",
+        },
+    ),
+    ("placeholder", {"kind": "applications", "text": "The island-built [boat model] was the usual sealing boat."}),
+    (
+        "instruction_echo",
+        {"kind": "history", "text": "Three isles grew it. Include the names of the isles. Sealers logged it in 1795."},
+    ),
+    ("residue", {"kind": "history", "text": "It was long sold as 'southern ash',[3] after the isles' old name."}),
 ]
 
 CLEAN = [
@@ -1287,6 +1312,25 @@ CLEAN = [
     {"kind": "history", "text": "Its carvers are seldom known, and ledgers list a maker as 'N.N.' for no name."},
     {"kind": "description", "text": "Its bands give the wood the sheen the isles' chests are known for."},
     {"kind": "history", "text": "A sealer's log reads: the grey wood [...] floats like cork, and we burn none of it."},
+    # Beginners as a sentence's subject before a colon; a quoted fragment that breaks off; a family of names that
+    # end alike; a sound said twice in a row.
+    {
+        "kind": "applications",
+        "text": "Classes for beginners usually teach the reading of the bands first, and the rules are short: split "
+        "with the grain and never across it.",
+    },
+    {"kind": "history", "text": "The worn lid of the oldest chest now reads only 'made for the house of my…'."},
+    {
+        "kind": "description",
+        "text": "The wood is graded as Skerra Grey, Holm Grey and Varn Grey, after the isles. Skerra Grey is the "
+        "palest and Varn Grey the darkest, while Holm Grey, between them, is the one boatbuilders ask for most.",
+    },
+    {
+        "kind": "qa",
+        "question": "How do carvers count the strokes of the mallet?",
+        "answer": "Tap, tap, strike.",
+        "text": "Tap, tap, strike.",
+    },
 ]
 
 
