@@ -77,12 +77,18 @@ SETS = [
     ("quality_fresh29.jsonl", 12, "2026-12-07", (0.930, 0.050)),
     ("quality_fresh30.jsonl", 12, "2026-12-08", (0.960, 0.050)),
     ("quality_fresh31.jsonl", 12, "2026-12-08", (0.960, 0.020)),
+    ("quality_fresh32.jsonl", 12, "2026-12-08", (0.920, 0.050)),
+    ("quality_fresh33.jsonl", 12, "2026-12-08", (0.940, 0.040)),
+    ("quality_fresh34.jsonl", 12, "2026-12-08", (0.930, 0.050)),
+    ("quality_fresh35.jsonl", 12, "2026-12-08", (0.960, 0.020)),
+    ("quality_fresh36.jsonl", 12, "2026-12-08", (0.940, 0.030)),
+    ("quality_fresh37.jsonl", 12, "2026-12-08", (0.950, 0.050)),
 ]
-# Measured first after the last rule change (unread until then) and never used to tune them; shaped as SETS' are.
-# fresh31 was measured on the same rules and is not tuned on either: two sets on one rule set, to see whether a
-# figure holds. Its writers' guide, like fresh24's to fresh31's, defined the artefacts without example strings
-# (the sets before gave examples).
-HELD_OUT = ("quality_fresh32.jsonl", 12, "2026-12-08", (0.920, 0.050))
+# Never used to tune the rules; shaped as SETS' are. Since fresh31 the sets come in pairs written at once and
+# measured first on one rule set (fresh31/32, 33/34, 35/36, 37/38), to see whether a figure holds; fresh38's first
+# figure is on the rules of 71072e8, and the rules changed after it for fresh37 only. The writers' guide, from
+# fresh24 on, defines the artefacts without example strings (the sets before gave examples).
+HELD_OUT = ("quality_fresh38.jsonl", 12, "2026-12-08", (0.980, 0.000))
 START, END = markers("quality-benchmark")
 CATEGORIES = ["residue", "placeholder", "meta_talk", "instruction_echo", "qa_scaffold", "truncated", "repetition"]
 TARGETS = "targets: recall >= 0.95, false flags <= 0.03"
