@@ -83,12 +83,15 @@ SETS = [
     ("quality_fresh35.jsonl", 12, "2026-12-08", (0.960, 0.020)),
     ("quality_fresh36.jsonl", 12, "2026-12-08", (0.940, 0.030)),
     ("quality_fresh37.jsonl", 12, "2026-12-08", (0.950, 0.050)),
+    ("quality_fresh38.jsonl", 12, "2026-12-08", (0.980, 0.000)),
+    ("quality_fresh39.jsonl", 12, "2026-12-08", (0.940, 0.020)),
 ]
 # Never used to tune the rules; shaped as SETS' are. Since fresh31 the sets come in pairs written at once and
-# measured first on one rule set (fresh31/32, 33/34, 35/36, 37/38), to see whether a figure holds; fresh38's first
-# figure is on the rules of 71072e8, and the rules changed after it for fresh37 only. The writers' guide, from
-# fresh24 on, defines the artefacts without example strings (the sets before gave examples).
-HELD_OUT = ("quality_fresh38.jsonl", 12, "2026-12-08", (0.980, 0.000))
+# measured first on one rule set (fresh31/32, 33/34, 35/36, 37/38, 39/40), to see whether a figure holds. fresh38,
+# fresh39 and fresh40 are untuned: fresh38 was measured on the rules of 71072e8 (changed after it for fresh37
+# only), fresh39 and fresh40 on the rules of 798bd41, the last change. The writers' guide, from fresh24 on, defines
+# the artefacts without example strings (the sets before gave examples).
+HELD_OUT = ("quality_fresh40.jsonl", 12, "2026-12-08", (0.930, 0.050))
 START, END = markers("quality-benchmark")
 CATEGORIES = ["residue", "placeholder", "meta_talk", "instruction_echo", "qa_scaffold", "truncated", "repetition"]
 TARGETS = "targets: recall >= 0.95, false flags <= 0.03"
