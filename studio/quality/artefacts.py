@@ -98,7 +98,9 @@ JSON_TAIL = re.compile(r"\w[\"']?\s*[}\]]+\s*$")
 TOOL_CITATION = re.compile(r"【[^】]{0,40}†[^】]{0,40}】|【\d+(?::\d+)?】|\[\d+(?::\d+)?†[^\]]{0,40}\]")
 # A citation's number copied from a web page (`tenugui towels.[2] Dyers ...`): a reference the item does not have.
 CITATION_MARK = re.compile(
-    r"(?<=[a-z][.,;:!?])\[\d{1,3}\](?=\s|$)|(?<=[a-z]['’\"”][.,;:!?])\[\d{1,3}\](?=\s|$)|(?<=[a-z])\[\d{1,3}\](?=[.,;:]?(?:\s|$))"
+    r"(?<=[a-z][.,;:!?])\[\d{1,3}\](?=\s|$)"
+    r"|(?<=[a-z]['’\"”][.,;:!?])\[\d{1,3}\](?=\s|$)"  # after a closing quote (`'Damascus ware',[3]`)
+    r"|(?<=[a-z])\[\d{1,3}\](?=[.,;:]?(?:\s|$))"
 )
 ESCAPES = re.compile(r"\\[nt\"]|\\u[0-9a-fA-F]{4}")
 
@@ -625,8 +627,9 @@ SELF_ANSWERED = re.compile(r"\?\s+(?:Yes|No|Because)\b")
 ASKED_AND_ANSWERED = re.compile(r"\b(?:what|who|where|when|why|how|which)\b[^.?!\"“”]{0,40}\?\s+[A-Z]", re.I)
 # A `why` with no verb of its own after it (`Why a slope?`, `And why the egg shape?`, `Why bury it at all?`) is the
 # writer's rhetoric, never a question an FAQ or a prompt asks.
-# The verbs a question is built on (`Is it...?`, `Why does it...?`).
-AUXILIARY = "is|are|was|were|does|do|did|can|could|should|would|will|has|have|had|may|might|must|shall"
+# The verbs a question is built on (`Is it...?`, `Why does it...?`), the modals among them.
+MODAL_VERBS = "can|could|should|would|will|may|might|must|shall"
+AUXILIARY = f"is|are|was|were|does|do|did|has|have|had|{MODAL_VERBS}"
 WHY_WITHOUT_VERB = re.compile(
     rf"(?:^|(?<=[.!?:;]))\s*(?:and |so |but )?why "
     rf"(?!(?:{AUXILIARY}|not|isn't|aren't|wasn't|weren't|don't|doesn't|didn't|won't|can't)\b)[^?.!\"“”]{{1,60}}\?",
@@ -637,7 +640,6 @@ WH_QUESTION = re.compile(r"\s*(?:why|how|what|when|where|who|which)\b(?! (?:abou
 YES_OR_NO = re.compile(r"\s*(yes|no)\b[,.!;]", re.I)
 # A question only a quantity answers (`How old must a cork oak be...?`); `How long` may take `until the sap stops`.
 ASKS_A_NUMBER = re.compile(r"\s*(?:how (?:old|many|tall|heavy|far|wide|deep|high)|(?:in )?(?:what|which) year)\b", re.I)
-# A quiz's question may be an order to name things (`Name the two main models of ...`).
 # A question only a name answers (`Which town calls itself ...?`, `Who is credited with ...?`).
 ASKS_A_NAME = re.compile(
     r"\s*(?:(?:which|what) (?:[A-Z]\w+ )?(?:town|city|village|port|island|country)\b"
@@ -645,6 +647,7 @@ ASKS_A_NAME = re.compile(
     r"|who (?:first )?(?:invented|founded|developed|devised|designed))",
     re.I,
 )
+# A quiz's question may be an order to name things (`Name the two main models of ...`).
 INTERROGATIVE = re.compile(
     rf"^\s*[\"'“‘(]?\s*(?:what|why|how|when|where|which|who|whom|whose|{AUXILIARY})\b"
     r"|^\s*(?:name|list|identify|give|state) (?:the|one|two|three|four|five|any|a|an) ",
@@ -757,7 +760,7 @@ CLOSERS = "\"'”’)]»*"
 # A modal with its verb to come (`... the yellow applied afterwards would.`); a comparison or a condition leaves the
 # verb out by right (`faster than oak would.`, `as any carver could.`, `the way frames can.`, `if it must.`); `May`
 # is a month.
-MODAL_END = re.compile(r"\b(would|could|should|will|can|might|may|must|shall)\W*$")
+MODAL_END = re.compile(rf"\b({MODAL_VERBS})\W*$")
 ELLIPSIS_OF_A_VERB = wordset("than as if whether not never so too still way like either neither nor")
 # A text that promises points and stops after the first (`... for two reasons. First, a dry surface would crack.`).
 PROMISED_POINTS = re.compile(
@@ -1078,10 +1081,11 @@ def qa_scaffold(item: Item) -> str | None:
             return f"the question is no question: {_quote(question)}"
         if m := ANSWER_IN_QUESTION.search(question):
             return f"the question holds an answer: {_quote(question[m.start() :])}"
+        asked = words(question)
         for path in ("answer", item.text_field):
             said = item.data.get(path)
             # Word by word: a question cut from the answer's opening ends on its own marks (`... makers, ?`).
-            if isinstance(said, str) and len(asked := words(question)) >= 3 and words(said)[: len(asked)] == asked:
+            if isinstance(said, str) and len(asked) >= 3 and words(said)[: len(asked)] == asked:
                 return f"the {path} opens with its question: {_quote(said)}"
             if isinstance(said, str) and _repeats(question, said):
                 return f"the {path} only repeats its question: {_quote(said)}"

@@ -449,7 +449,7 @@ def _one_list(entries: list[str], entry: str) -> bool:
 # A phrase led by a small word stutters too (`a small dot to show to show where`, `uncut at one end at one end`), as
 # does one of four words (`high in the walls high in the walls`).
 STUTTER = re.compile(
-    r"\b(a|an|the|of|to|and|for|with|can|could|should|would|will|may|might|must|shall|has|have|been|from|into|"
+    rf"\b(a|an|the|of|to|and|for|with|{artefacts.MODAL_VERBS}|has|have|been|from|into|"
     r"which|under|over|upon|onto|through|between|among|across|along|within|without|beneath|behind|beside)"
     r" \1\b|\b((?:to|of|in|on|at|by|for|with|from) [a-z]{3,}(?: [a-z]+){0,2})\s+\2\b"
     r"|\b([a-z]{3,}(?: [a-z]+){0,3})(?:,\s*|\s+)\3\b"
@@ -637,7 +637,9 @@ class Cleaner:
             # Artesanal or Mezcal Ancestral)`).
             # ... as do names that share a word (`Zabul Segah, Orta Segah and Mirza Huseyn Segah`): one word each.
             counted = name_families(shown)
-            if again := restated(words(PARENTHESISED.sub(" ", counted)) if "(" in counted else words(counted)):
+            if "(" in counted:
+                counted = PARENTHESISED.sub(" ", counted)
+            if again := restated(shown_words if counted is shown else words(counted)):
                 return {"rule": "repetition", "reason": f"one fact restated: {again}"}
             if not named and (again := said_again(shown, shown_words)):
                 return {"rule": "repetition", "reason": f"one fact said twice: {again}"}
